@@ -1,0 +1,208 @@
+"""Chain parameters: one frozen record per network, with named presets.
+
+Every consensus constant lives here. Amounts are in base units (1 TIME = 10**8
+units), durations in milliseconds, sizes in bytes. Rule changes activate at a
+height named in `ActivationHeights`; a node refuses to run past
+`halt_height` of a rule set it does not understand.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field, replace
+
+COIN = 100_000_000
+"""Base units per TIME."""
+
+MAX_MONEY = 21_000_000_000 * COIN
+"""Upper bound on any amount and on the total supply (fits in 2**63 - 1)."""
+
+
+class Tier(enum.IntEnum):
+    """Masternode collateral tiers."""
+
+    FREE = 0
+    BRONZE = 1
+    SILVER = 2
+    GOLD = 3
+
+
+@dataclass(frozen=True, slots=True)
+class TierParams:
+    """Collateral and weights of one tier."""
+
+    tier: Tier
+    collateral: int
+    voting_weight: int
+    reward_weight: int
+
+
+DEFAULT_TIERS: tuple[TierParams, ...] = (
+    TierParams(Tier.FREE, 0, 0, 1),
+    TierParams(Tier.BRONZE, 1_000 * COIN, 1, 1),
+    TierParams(Tier.SILVER, 10_000 * COIN, 10, 10),
+    TierParams(Tier.GOLD, 100_000 * COIN, 100, 100),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class SizeLimits:
+    """Size and count limits enforced by decoders and sanity checks."""
+
+    max_tx_bytes: int = 100_000
+    max_tx_inputs: int = 1_000
+    max_tx_outputs: int = 1_000
+    max_block_bytes: int = 8_000_000
+    max_block_transactions: int = 50_000
+    max_block_evidence: int = 100
+    max_block_attestations: int = 10_000
+    max_network_address_bytes: int = 64
+    max_frame_bytes: int = 16_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimits:
+    """Per-peer network rate limits (defaults; node config may lower them)."""
+
+    messages_per_s: int = 100
+    bytes_per_s: int = 4_000_000
+    ban_multiple: int = 10
+
+
+@dataclass(frozen=True, slots=True)
+class ActivationHeights:
+    """Heights at which rule changes activate.
+
+    `halt_height` is the first height whose rules this software does not
+    know; None means no scheduled change.
+    """
+
+    halt_height: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    """A block hash that a syncing node requires at a height."""
+
+    height: int
+    block_hash: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ChainParams:
+    """All consensus parameters of one network."""
+
+    name: str
+    chain_id: int
+    address_hrp: str
+    block_interval_ms: int
+    epoch_length: int
+    max_voters: int
+    heartbeat_interval_ms: int
+    timeout_propose_ms: int
+    timeout_vote_ms: int
+    timeout_delta_ms: int
+    timeout_max_ms: int
+    max_timestamp_drift_ms: int
+    block_subsidy: int
+    free_pool_share_permille: int
+    rewarded_masternodes_per_block: int
+    dust_limit: int
+    min_fee: int
+    min_fee_per_kb: int
+    tiers: tuple[TierParams, ...] = DEFAULT_TIERS
+    sizes: SizeLimits = field(default_factory=SizeLimits)
+    rates: RateLimits = field(default_factory=RateLimits)
+    activation: ActivationHeights = field(default_factory=ActivationHeights)
+    checkpoints: tuple[Checkpoint, ...] = ()
+    genesis_hash: bytes | None = None
+    default_p2p_port: int = 24100
+    default_rpc_port: int = 24101
+
+    def tier_params(self, tier: Tier) -> TierParams:
+        """The parameters of `tier`."""
+        return self.tiers[int(tier)]
+
+    def tier_for_collateral(self, amount: int) -> Tier | None:
+        """The tier whose collateral is exactly `amount`, or None."""
+        for tp in self.tiers:
+            if tp.collateral == amount:
+                return tp.tier
+        return None
+
+    def epoch_of(self, height: int) -> int:
+        """The epoch that contains block `height` (genesis is height 0, epoch 0)."""
+        return height // self.epoch_length
+
+    def with_genesis(self, genesis_hash: bytes) -> ChainParams:
+        """A copy bound to a concrete genesis block hash."""
+        return replace(self, genesis_hash=genesis_hash)
+
+
+MAINNET = ChainParams(
+    name="mainnet",
+    chain_id=0x54494D45,  # "TIME"
+    address_hrp="time",
+    block_interval_ms=60_000,
+    epoch_length=1_440,
+    max_voters=100,
+    heartbeat_interval_ms=5_000,
+    timeout_propose_ms=3_000,
+    timeout_vote_ms=1_000,
+    timeout_delta_ms=500,
+    timeout_max_ms=30_000,
+    max_timestamp_drift_ms=15_000,
+    block_subsidy=100 * COIN,
+    free_pool_share_permille=50,
+    rewarded_masternodes_per_block=4,
+    dust_limit=546,
+    min_fee=1_000,
+    min_fee_per_kb=1_000,
+)
+
+TESTNET = replace(
+    MAINNET,
+    name="testnet",
+    chain_id=0x54544D45,  # "TTME"
+    address_hrp="ttime",
+    epoch_length=120,
+    default_p2p_port=24200,
+    default_rpc_port=24201,
+)
+
+DEVNET = replace(
+    MAINNET,
+    name="devnet",
+    chain_id=0x44544D45,  # "DTME"
+    address_hrp="dtime",
+    block_interval_ms=1_000,
+    epoch_length=20,
+    timeout_propose_ms=1_000,
+    timeout_vote_ms=500,
+    timeout_delta_ms=250,
+    timeout_max_ms=10_000,
+    max_timestamp_drift_ms=5_000,
+    default_p2p_port=24300,
+    default_rpc_port=24301,
+)
+
+MINIMAL = replace(
+    DEVNET,
+    name="minimal",
+    chain_id=0x4D494E49,  # "MINI"
+    epoch_length=4,
+    max_voters=7,
+    sizes=SizeLimits(max_block_transactions=2_000, max_block_bytes=1_000_000),
+)
+"""Small parameters for unit tests and the simulator."""
+
+PRESETS: dict[str, ChainParams] = {p.name: p for p in (MAINNET, TESTNET, DEVNET, MINIMAL)}
+
+
+def get_preset(name: str) -> ChainParams:
+    """The preset called `name`; raises KeyError naming the known presets."""
+    try:
+        return PRESETS[name]
+    except KeyError:
+        known = ", ".join(sorted(PRESETS))
+        raise KeyError(f"unknown network {name!r}; expected one of: {known}") from None

@@ -1,0 +1,60 @@
+"""Identifiers of consensus objects: txid, witness hash, block hash, merkle roots."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from timecoin.crypto import merkle_root, sha256
+from timecoin.encoding import encode
+from timecoin.types.block import AttestedHeartbeat, BlockHeader, Certificate, Evidence
+from timecoin.types.primitives import ZERO_HASH
+from timecoin.types.transaction import OutPoint, Transaction
+
+
+def encode_tx_body(tx: Transaction) -> bytes:
+    """The transaction without its witness (signatures): what the txid covers."""
+    return encode((tx.version, tx.inputs, tx.outputs, tx.lock_time, tx.payload))
+
+
+def compute_txid(tx: Transaction) -> bytes:
+    """SHA-256 of the body; signatures excluded, so a txid is not malleable."""
+    return sha256(encode_tx_body(tx))
+
+
+def compute_witness_hash(tx: Transaction) -> bytes:
+    """SHA-256 of the full encoding, signatures included."""
+    return sha256(encode(tx))
+
+
+def compute_block_hash(header: BlockHeader) -> bytes:
+    """The block hash: SHA-256 of the header's encoding."""
+    return sha256(encode(header))
+
+
+def compute_certificate_hash(certificate: Certificate | None) -> bytes:
+    """Hash of the previous block's certificate; ZERO_HASH when absent (genesis, height 1)."""
+    if certificate is None:
+        return ZERO_HASH
+    return sha256(encode(certificate))
+
+
+def compute_evidence_hash(evidence: Sequence[Evidence]) -> bytes:
+    """Hash of a block's evidence list."""
+    return sha256(encode(list(evidence)))
+
+
+def compute_attestations_hash(attestations: Sequence[AttestedHeartbeat]) -> bytes:
+    """Hash of a block's attested heartbeats."""
+    return sha256(encode(list(attestations)))
+
+
+def compute_tx_roots(transactions: Sequence[Transaction]) -> tuple[bytes, bytes]:
+    """(txid merkle root, witness merkle root) of a block's transactions."""
+    txids = [compute_txid(tx) for tx in transactions]
+    wids = [compute_witness_hash(tx) for tx in transactions]
+    return merkle_root(txids), merkle_root(wids)
+
+
+def encode_outpoint_key(outpoint: OutPoint) -> bytes:
+    """36 bytes identifying an outpoint: txid || index (4 bytes, big-endian)."""
+    return outpoint.txid + outpoint.index.to_bytes(4, "big")
