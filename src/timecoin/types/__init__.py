@@ -49,6 +49,7 @@ from timecoin.types.transaction import (
     TxInput,
     TxOutput,
 )
+from timecoin.types.voting import Voter, VotingSet, is_one_third_plus, is_quorum, weight_of
 
 __all__ = [
     "BLOCK_VERSION",
@@ -81,6 +82,8 @@ __all__ = [
     "TxInput",
     "TxOutput",
     "Vote",
+    "Voter",
+    "VotingSet",
     "VoteType",
     "WitnessSignature",
     "compute_attestations_hash",
@@ -92,4 +95,7 @@ __all__ = [
     "compute_witness_hash",
     "encode_outpoint_key",
     "encode_tx_body",
+    "is_one_third_plus",
+    "is_quorum",
+    "weight_of",
 ]
