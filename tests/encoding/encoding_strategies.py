@@ -1,0 +1,173 @@
+"""Hypothesis strategies for every consensus type, within the decoder's limits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import strategies as st
+
+from timecoin.params import MAX_MONEY
+from timecoin.types import (
+    AttestedHeartbeat,
+    Block,
+    BlockHeader,
+    BlockUndo,
+    Certificate,
+    Coin,
+    CommitSignature,
+    DuplicateProposalEvidence,
+    DuplicateVoteEvidence,
+    Heartbeat,
+    MasternodeRegistration,
+    OperatorUpdate,
+    OutPoint,
+    Proposal,
+    SpentCoin,
+    Transaction,
+    TxInput,
+    TxOutput,
+    Vote,
+    Voter,
+    VotingSet,
+    WitnessSignature,
+)
+
+U8 = st.integers(0, 0xFF)
+U16 = st.integers(0, 0xFFFF)
+U32 = st.integers(0, 0xFFFF_FFFF)
+U64 = st.integers(0, 2**63 - 1)
+AMOUNT = st.integers(0, MAX_MONEY)
+HASH32 = st.binary(min_size=32, max_size=32)
+PUBKEY = HASH32
+SIGNATURE = st.binary(min_size=64, max_size=64)
+ADDRESS = st.binary(min_size=20, max_size=20)
+NET_ADDRESS = st.binary(max_size=64)
+SMALL = 4
+"""Lists are kept short: the limits themselves are tested with crafted bytes."""
+
+outpoints = st.builds(OutPoint, txid=HASH32, index=U32)
+tx_inputs = st.builds(TxInput, prevout=outpoints, public_key=PUBKEY)
+tx_outputs = st.builds(TxOutput, amount=AMOUNT, address=ADDRESS)
+registrations = st.builds(
+    MasternodeRegistration,
+    tier=U8,
+    collateral_index=U32,
+    owner_key=PUBKEY,
+    operator_key=PUBKEY,
+    reward_address=ADDRESS,
+    network_address=NET_ADDRESS,
+)
+operator_updates = st.builds(
+    OperatorUpdate,
+    masternode_id=HASH32,
+    operator_key=PUBKEY,
+    reward_address=ADDRESS,
+    network_address=NET_ADDRESS,
+)
+transactions = st.builds(
+    Transaction,
+    version=U16,
+    inputs=st.lists(tx_inputs, max_size=SMALL),
+    outputs=st.lists(tx_outputs, max_size=SMALL),
+    lock_time=U64,
+    payload=st.none() | registrations | operator_updates,
+    signatures=st.lists(SIGNATURE, max_size=SMALL),
+    owner_signature=st.none() | SIGNATURE,
+)
+coins = st.builds(Coin, amount=AMOUNT, address=ADDRESS, height=U64)
+spent_coins = st.builds(SpentCoin, outpoint=outpoints, coin=coins)
+block_undos = st.builds(
+    BlockUndo,
+    spent=st.lists(spent_coins, max_size=SMALL),
+    utxo_state_before=st.binary(min_size=384, max_size=384),
+)
+headers = st.builds(
+    BlockHeader,
+    version=U16,
+    chain_id=U32,
+    height=U64,
+    epoch=U64,
+    prev_hash=HASH32,
+    timestamp_ms=U64,
+    proposer=PUBKEY,
+    tx_root=HASH32,
+    witness_root=HASH32,
+    prev_certificate_hash=HASH32,
+    evidence_hash=HASH32,
+    attestations_hash=HASH32,
+    utxo_commitment=HASH32,
+    next_voting_set_hash=HASH32,
+)
+votes = st.builds(
+    Vote, vote_type=U8, height=U64, round=U32, block_hash=HASH32, voter=PUBKEY, signature=SIGNATURE
+)
+proposals = st.builds(
+    Proposal,
+    height=U64,
+    round=U32,
+    pol_round=st.integers(-1, 0xFFFF_FFFF),
+    block_hash=HASH32,
+    timestamp_ms=U64,
+    proposer=PUBKEY,
+    signature=SIGNATURE,
+)
+commit_signatures = st.builds(CommitSignature, voter_index=U16, signature=SIGNATURE)
+certificates = st.builds(
+    Certificate,
+    height=U64,
+    round=U32,
+    block_hash=HASH32,
+    signatures=st.lists(commit_signatures, max_size=SMALL),
+)
+duplicate_votes = st.builds(DuplicateVoteEvidence, vote_a=votes, vote_b=votes)
+duplicate_proposals = st.builds(
+    DuplicateProposalEvidence, proposal_a=proposals, proposal_b=proposals
+)
+heartbeats = st.builds(
+    Heartbeat, masternode_id=HASH32, sequence=U64, timestamp_ms=U64, signature=SIGNATURE
+)
+witness_signatures = st.builds(WitnessSignature, witness=PUBKEY, signature=SIGNATURE)
+attested_heartbeats = st.builds(
+    AttestedHeartbeat,
+    heartbeat=heartbeats,
+    attestations=st.lists(witness_signatures, max_size=SMALL),
+)
+blocks = st.builds(
+    Block,
+    header=headers,
+    transactions=st.lists(transactions, max_size=3),
+    prev_certificate=st.none() | certificates,
+    evidence=st.lists(duplicate_votes | duplicate_proposals, max_size=2),
+    attestations=st.lists(attested_heartbeats, max_size=2),
+)
+voters = st.builds(Voter, masternode_id=HASH32, operator_key=PUBKEY, weight=U64)
+voting_sets = st.builds(VotingSet, epoch=U64, voters=st.lists(voters, max_size=SMALL))
+
+STRATEGIES: dict[type[Any], st.SearchStrategy[Any]] = {
+    OutPoint: outpoints,
+    TxInput: tx_inputs,
+    TxOutput: tx_outputs,
+    MasternodeRegistration: registrations,
+    OperatorUpdate: operator_updates,
+    Transaction: transactions,
+    Coin: coins,
+    SpentCoin: spent_coins,
+    BlockUndo: block_undos,
+    BlockHeader: headers,
+    Vote: votes,
+    Proposal: proposals,
+    CommitSignature: commit_signatures,
+    Certificate: certificates,
+    DuplicateVoteEvidence: duplicate_votes,
+    DuplicateProposalEvidence: duplicate_proposals,
+    Heartbeat: heartbeats,
+    WitnessSignature: witness_signatures,
+    AttestedHeartbeat: attested_heartbeats,
+    Block: blocks,
+    Voter: voters,
+    VotingSet: voting_sets,
+}
+"""Every consensus type and a strategy for its valid values."""
+
+CONSENSUS_TYPES = list(STRATEGIES)
+MAX_BYTES = 16_000_000
