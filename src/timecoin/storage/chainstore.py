@@ -1,0 +1,358 @@
+"""The chain database: blocks, headers, the height index, the UTXO set, undo
+data, the tip and the UTXO commitment state, over any `KVStore`.
+
+`ChainStore` is a ledger `UtxoView` (`get_coin`). It computes nothing: the
+ledger and chain layers validate blocks and work out which coins a block
+creates and spends; `commit_block` writes all of that, with the block, its
+undo data, the new tip and the new commitment state, in ONE write batch, so
+after a crash the store holds exactly the state after some committed block.
+
+Stored values are canonical encodings (`timecoin.encoding`) and are decoded
+with a size cap; bytes that do not decode raise StoreCorruptError.
+
+One writer at a time: `init_genesis`, `commit_block` and `revert_tip` check
+the stored state (tip, coins) before writing, under a lock. Reads may run in
+any thread.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Final, NamedTuple, TypeVar
+
+from timecoin.encoding import DecodeError, decode, encode, read_u64be, u32be, u64be
+from timecoin.params import SizeLimits
+from timecoin.storage.kv import KVStore, StorageError, StoreCorruptError, WriteBatch
+from timecoin.storage.schema import (
+    HASH_BYTES,
+    META_CHAIN_ID_KEY,
+    META_GENESIS_HASH_KEY,
+    META_SCHEMA_VERSION_KEY,
+    SCHEMA_VERSION,
+    TIP_KEY,
+    UTXO_COUNT_KEY,
+    UTXO_PREFIX,
+    UTXO_STATE_KEY,
+    block_key,
+    header_key,
+    height_key,
+    parse_utxo_key,
+    undo_key,
+    utxo_key,
+)
+from timecoin.types import Block, BlockHeader, BlockUndo, Coin, OutPoint
+
+T = TypeVar("T")
+
+UTXO_STATE_BYTES: Final = 384
+"""Size of a MuHash3072 state (`timecoin.crypto.MuHash3072.to_bytes`)."""
+MAX_COIN_BYTES: Final = 128
+MAX_HEADER_BYTES: Final = 1_024
+UNDO_OVERHEAD_BYTES: Final = 1_024
+"""Undo data is at most a block's size plus this: each spent coin encodes in
+fewer bytes than the input (outpoint, key, signature) that spent it."""
+
+
+class ChainTip(NamedTuple):
+    """The last block of the main chain."""
+
+    height: int
+    block_hash: bytes
+
+
+class ChainStore:
+    """Chain state over a `KVStore`; checks or writes the schema version on open.
+
+    Raises StorageError if the store holds another schema version, or holds
+    data but no schema version (not a TimeCoin store).
+    """
+
+    def __init__(self, kv: KVStore, *, max_block_bytes: int = SizeLimits().max_block_bytes) -> None:
+        self._kv = kv
+        self._max_block_bytes = max_block_bytes
+        self._write_lock = threading.Lock()
+        self._open_schema()
+
+    @property
+    def kv(self) -> KVStore:
+        """The underlying store."""
+        return self._kv
+
+    def _open_schema(self) -> None:
+        stored = self._kv.get(META_SCHEMA_VERSION_KEY)
+        if stored is None:
+            if next(iter(self._kv.iter_prefix(b"")), None) is not None:
+                raise StorageError(
+                    "store holds data but no schema version: not a TimeCoin chain store"
+                )
+            batch = WriteBatch()
+            batch.put(META_SCHEMA_VERSION_KEY, u32be(SCHEMA_VERSION))
+            self._kv.write(batch)
+            return
+        if len(stored) != 4:
+            raise StoreCorruptError(f"schema version: expected 4 bytes, got {len(stored)}")
+        version = int.from_bytes(stored, "big")
+        if version != SCHEMA_VERSION:
+            raise StorageError(
+                f"store has schema version {version}, this node reads version "
+                f"{SCHEMA_VERSION}: use a node that matches the data directory, or resync"
+            )
+
+    # -- reads ------------------------------------------------------------------
+
+    def _decode(self, what: str, data: bytes, type_: type[T], max_bytes: int) -> T:
+        try:
+            return decode(data, type_, max_bytes)
+        except DecodeError as exc:
+            raise StoreCorruptError(f"{what}: {exc}") from None
+
+    def get_coin(self, outpoint: OutPoint) -> Coin | None:
+        """The unspent coin at `outpoint`, or None (a ledger `UtxoView`)."""
+        data = self._kv.get(utxo_key(outpoint))
+        if data is None:
+            return None
+        return self._decode("coin", data, Coin, MAX_COIN_BYTES)
+
+    def has_coin(self, outpoint: OutPoint) -> bool:
+        """True if `outpoint` is unspent (without decoding the coin)."""
+        return self._kv.get(utxo_key(outpoint)) is not None
+
+    def get_block(self, block_hash: bytes) -> Block | None:
+        """The stored block with this hash, or None."""
+        data = self._kv.get(block_key(block_hash))
+        if data is None:
+            return None
+        return self._decode(f"block {block_hash.hex()}", data, Block, self._max_block_bytes)
+
+    def get_header(self, block_hash: bytes) -> BlockHeader | None:
+        """The stored header with this block hash, or None."""
+        data = self._kv.get(header_key(block_hash))
+        if data is None:
+            return None
+        return self._decode(f"header {block_hash.hex()}", data, BlockHeader, MAX_HEADER_BYTES)
+
+    def get_block_hash(self, height: int) -> bytes | None:
+        """The hash of the main-chain block at `height`, or None above the tip."""
+        data = self._kv.get(height_key(height))
+        if data is not None and len(data) != HASH_BYTES:
+            raise StoreCorruptError(f"height index {height}: {len(data)} bytes, expected 32")
+        return data
+
+    def get_undo(self, block_hash: bytes) -> BlockUndo | None:
+        """The undo data of a main-chain block, or None."""
+        data = self._kv.get(undo_key(block_hash))
+        if data is None:
+            return None
+        max_bytes = self._max_block_bytes + UNDO_OVERHEAD_BYTES
+        return self._decode(f"undo {block_hash.hex()}", data, BlockUndo, max_bytes)
+
+    def get_tip(self) -> ChainTip | None:
+        """The main chain's last block, or None before `init_genesis`."""
+        data = self._kv.get(TIP_KEY)
+        if data is None:
+            return None
+        if len(data) != 8 + HASH_BYTES:
+            raise StoreCorruptError(f"tip: {len(data)} bytes, expected {8 + HASH_BYTES}")
+        return ChainTip(read_u64be(data[:8]), data[8:])
+
+    def get_utxo_state(self) -> bytes | None:
+        """The MuHash3072 state (384 bytes) of the UTXO set at the tip, or None."""
+        data = self._kv.get(UTXO_STATE_KEY)
+        if data is not None and len(data) != UTXO_STATE_BYTES:
+            raise StoreCorruptError(f"utxo state: {len(data)} bytes, expected {UTXO_STATE_BYTES}")
+        return data
+
+    def utxo_count(self) -> int:
+        """Number of coins in the UTXO set (a counter kept by every commit)."""
+        data = self._kv.get(UTXO_COUNT_KEY)
+        if data is None:
+            return 0
+        try:
+            return read_u64be(data)
+        except DecodeError as exc:
+            raise StoreCorruptError(f"utxo count: {exc}") from None
+
+    def iter_utxos(self) -> Iterator[tuple[OutPoint, Coin]]:
+        """Every (outpoint, coin) of the UTXO set, by txid then output index."""
+        for key, value in self._kv.iter_prefix(UTXO_PREFIX):
+            yield parse_utxo_key(key), self._decode("coin", value, Coin, MAX_COIN_BYTES)
+
+    def get_chain_id(self) -> int | None:
+        """The chain id recorded by `init_genesis`, or None."""
+        data = self._kv.get(META_CHAIN_ID_KEY)
+        if data is None:
+            return None
+        if len(data) != 4:
+            raise StoreCorruptError(f"chain id: {len(data)} bytes, expected 4")
+        return int.from_bytes(data, "big")
+
+    def get_genesis_hash(self) -> bytes | None:
+        """The genesis block hash recorded by `init_genesis`, or None."""
+        data = self._kv.get(META_GENESIS_HASH_KEY)
+        if data is not None and len(data) != HASH_BYTES:
+            raise StoreCorruptError(f"genesis hash: {len(data)} bytes, expected 32")
+        return data
+
+    # -- writes -----------------------------------------------------------------
+
+    def init_genesis(
+        self,
+        block: Block,
+        block_hash: bytes,
+        undo: BlockUndo,
+        created: Mapping[OutPoint, Coin],
+        utxo_state: bytes,
+        *,
+        sync: bool = True,
+    ) -> None:
+        """Commit block 0 into an empty chain store, with the chain id and genesis hash.
+
+        `undo` has no spent coins; its `utxo_state_before` is the state of the
+        empty set. Raises StorageError if the store already has a chain or the
+        block is not at height 0.
+        """
+        with self._write_lock:
+            if self.get_tip() is not None:
+                raise StorageError("init_genesis: the store already holds a chain")
+            if block.header.height != 0:
+                raise StorageError(f"init_genesis: block height is {block.header.height}, not 0")
+            if undo.spent:
+                raise StorageError(f"init_genesis: undo spends {len(undo.spent)} coins, not 0")
+            batch = WriteBatch()
+            batch.put(META_CHAIN_ID_KEY, u32be(block.header.chain_id))
+            batch.put(META_GENESIS_HASH_KEY, block_hash)
+            self._stage_block(batch, block, block_hash, undo, created, (), utxo_state, 0)
+            self._kv.write(batch, sync=sync)
+
+    def commit_block(
+        self,
+        block: Block,
+        block_hash: bytes,
+        undo: BlockUndo,
+        created: Mapping[OutPoint, Coin],
+        spent: Sequence[OutPoint],
+        utxo_state: bytes,
+        *,
+        sync: bool = True,
+    ) -> None:
+        """Append `block` to the main chain in one atomic write.
+
+        Writes the UTXO changes (`spent` deleted, `created` added; disjoint,
+        as in ledger's `UtxoDelta`), the block, its header, the height index,
+        the undo data, the new tip and `utxo_state` (the MuHash3072 state
+        after the block). Nothing is validated as consensus; the write is
+        refused with StorageError, before anything is written, if the block
+        does not extend the tip, a spent coin is absent, a created coin is
+        already present, or `utxo_state` is not 384 bytes.
+        """
+        with self._write_lock:
+            tip = self.get_tip()
+            if tip is None:
+                raise StorageError("commit_block: no chain yet; call init_genesis first")
+            header = block.header
+            if header.height != tip.height + 1 or header.prev_hash != tip.block_hash:
+                raise StorageError(
+                    f"commit_block: block at height {header.height} on "
+                    f"{header.prev_hash.hex()} does not extend tip {tip.height} "
+                    f"{tip.block_hash.hex()}"
+                )
+            count = self.utxo_count()
+            batch = WriteBatch()
+            self._stage_block(batch, block, block_hash, undo, created, spent, utxo_state, count)
+            self._kv.write(batch, sync=sync)
+
+    def revert_tip(
+        self,
+        block_hash: bytes,
+        restored: Mapping[OutPoint, Coin],
+        removed: Sequence[OutPoint],
+        utxo_state: bytes,
+        *,
+        sync: bool = True,
+    ) -> ChainTip:
+        """Undo the tip block in one atomic write; returns the new tip (its parent).
+
+        The caller computes the change (from `get_undo` and the block):
+        `restored` are the coins the block spent, put back; `removed` are the
+        coins it created, deleted; `utxo_state` is the state before the block
+        (`BlockUndo.utxo_state_before`). The height index entry and the undo
+        data of the block are deleted; the block and header stay, stored by
+        hash. Raises StorageError, writing nothing, if `block_hash` is not the
+        tip, the tip is genesis, or the coin changes do not fit the stored set.
+        """
+        with self._write_lock:
+            tip = self.get_tip()
+            if tip is None or tip.block_hash != block_hash:
+                raise StorageError(f"revert_tip: {block_hash.hex()} is not the tip ({tip})")
+            if tip.height == 0:
+                raise StorageError("revert_tip: cannot revert the genesis block")
+            header = self.get_header(block_hash)
+            if header is None:
+                raise StoreCorruptError(f"revert_tip: no header for tip {block_hash.hex()}")
+            new_tip = ChainTip(tip.height - 1, header.prev_hash)
+            if self.get_block_hash(new_tip.height) != new_tip.block_hash:
+                raise StoreCorruptError(
+                    f"revert_tip: height index {new_tip.height} does not hold the tip's parent"
+                )
+            self._check_utxo_state(utxo_state)
+            self._check_coin_changes(created=restored, spent=removed, what="revert_tip")
+            count = self.utxo_count() + len(restored) - len(removed)
+            batch = WriteBatch()
+            for outpoint in removed:
+                batch.delete(utxo_key(outpoint))
+            for outpoint, coin in restored.items():
+                batch.put(utxo_key(outpoint), encode(coin))
+            batch.delete(height_key(tip.height))
+            batch.delete(undo_key(block_hash))
+            batch.put(TIP_KEY, u64be(new_tip.height) + new_tip.block_hash)
+            batch.put(UTXO_STATE_KEY, utxo_state)
+            batch.put(UTXO_COUNT_KEY, u64be(count))
+            self._kv.write(batch, sync=sync)
+            return new_tip
+
+    def _check_utxo_state(self, utxo_state: bytes) -> None:
+        if len(utxo_state) != UTXO_STATE_BYTES:
+            raise StorageError(f"utxo state: {len(utxo_state)} bytes, expected {UTXO_STATE_BYTES}")
+
+    def _check_coin_changes(
+        self, *, created: Mapping[OutPoint, Coin], spent: Sequence[OutPoint], what: str
+    ) -> None:
+        """Refuse changes that do not fit the stored set (they would corrupt the count)."""
+        if len(set(spent)) != len(spent):
+            raise StorageError(f"{what}: an outpoint is spent twice")
+        for outpoint in spent:
+            if outpoint in created:
+                raise StorageError(f"{what}: {outpoint} is both created and spent")
+            if not self.has_coin(outpoint):
+                raise StorageError(f"{what}: spends absent coin {outpoint}")
+        for outpoint in created:
+            if self.has_coin(outpoint):
+                raise StorageError(f"{what}: creates coin {outpoint} that already exists")
+
+    def _stage_block(
+        self,
+        batch: WriteBatch,
+        block: Block,
+        block_hash: bytes,
+        undo: BlockUndo,
+        created: Mapping[OutPoint, Coin],
+        spent: Sequence[OutPoint],
+        utxo_state: bytes,
+        count_before: int,
+    ) -> None:
+        """Check and add to `batch` everything one block commit writes."""
+        self._check_utxo_state(utxo_state)
+        self._check_coin_changes(created=created, spent=spent, what="commit")
+        height = block.header.height
+        for outpoint in spent:
+            batch.delete(utxo_key(outpoint))
+        for outpoint, coin in created.items():
+            batch.put(utxo_key(outpoint), encode(coin))
+        batch.put(block_key(block_hash), encode(block))
+        batch.put(header_key(block_hash), encode(block.header))
+        batch.put(height_key(height), block_hash)
+        batch.put(undo_key(block_hash), encode(undo))
+        batch.put(TIP_KEY, u64be(height) + block_hash)
+        batch.put(UTXO_STATE_KEY, utxo_state)
+        batch.put(UTXO_COUNT_KEY, u64be(count_before + len(created) - len(spent)))

@@ -1,0 +1,321 @@
+"""The on-disk `KVStore`: one LMDB environment.
+
+Layout: a directory (`subdir=True`) holding `data.mdb` and `lock.mdb`, one
+unnamed database, keys in byte order.
+
+Atomicity: `write` is one LMDB write transaction. Any failure (an invalid
+key, a full disk, an exception) aborts it, so either the whole batch is
+committed or nothing is.
+
+Durability: the environment is opened with `sync=True, metasync=False`
+when the store is durable (the default). LMDB then fsyncs the data pages of
+every commit but writes the meta page (which makes the commit visible after
+a restart) without a flush, so an OS crash can at worst undo the latest
+commits, never corrupt the file. `write(sync=True)` then flushes the meta
+page too (`Environment.sync(force=True)`) before returning: the batch is on
+stable storage when `write` returns. `write(sync=False)` skips that second
+flush: cheaper, safe against a process crash, but the commit may be lost
+(not corrupted) by an OS crash until the next synced write or `close`. This
+matches LMDB's own default (`metasync=True`) in cost for a synced write and
+lets each caller choose. A store opened with `sync=False` (tests, benchmarks)
+uses MDB_NOSYNC: nothing is flushed before `close`, and an OS crash may
+corrupt the file; a process crash still loses nothing.
+
+Map growth: LMDB needs a maximum map size up front. The store starts with
+`map_size_bytes` and, when a batch hits MDB_MAP_FULL, aborts the transaction,
+doubles the map (up to `max_map_size_bytes`) and retries the batch. The file
+only grows as pages are used, so a large map costs address space, not disk.
+
+Threads: one LmdbStore may be shared by threads. LMDB locking is on
+(`lock=True`); writers are serialized by a Python lock (LMDB would serialize
+them too, but a second writer on one thread would deadlock inside LMDB);
+readers use short read transactions and run alongside the writer. Growing
+the map requires that no transaction is open in this process, so reads and
+growth are kept apart by a readers-writer gate. Iterators read in chunks of
+`ITER_CHUNK_ITEMS` keys, each chunk in its own read transaction, so no
+transaction stays open while the caller holds an iterator.
+
+One process must not open the same environment twice (LMDB's rule: it
+breaks the lock file), so opening a path that is already open in this
+process raises StorageError.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from types import TracebackType
+from typing import Final
+
+import lmdb
+
+from timecoin.storage.kv import StorageError, WriteBatch, check_key, check_prefix
+
+MIB: Final = 1 << 20
+DEFAULT_MAP_SIZE_BYTES: Final = 64 * MIB
+DEFAULT_MAX_MAP_SIZE_BYTES: Final = 1 << 40  # 1 TiB of address space
+ITER_CHUNK_ITEMS: Final = 1_024
+"""Keys read per read transaction while iterating a prefix."""
+MAX_READERS: Final = 126
+"""Concurrent read transactions (LMDB reader slots) in all processes."""
+DIR_MODE: Final = 0o700
+DATA_FILE: Final = "data.mdb"
+
+_open_paths: set[str] = set()
+_open_paths_lock = threading.Lock()
+
+
+class _ResizeGate:
+    """Readers share the gate; a map resize takes it exclusively.
+
+    A resize waits for the readers inside to leave and holds new readers
+    back until it is done. Resizes are rare (the map doubles each time).
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition(threading.Lock())
+        self._readers = 0
+        self._exclusive = False
+
+    def enter_shared(self) -> None:
+        with self._cond:
+            while self._exclusive:
+                self._cond.wait()
+            self._readers += 1
+
+    def exit_shared(self) -> None:
+        with self._cond:
+            self._readers -= 1
+            if self._readers == 0:
+                self._cond.notify_all()
+
+    def enter_exclusive(self) -> None:
+        with self._cond:
+            while self._exclusive:
+                self._cond.wait()
+            self._exclusive = True
+            while self._readers:
+                self._cond.wait()
+
+    def exit_exclusive(self) -> None:
+        with self._cond:
+            self._exclusive = False
+            self._cond.notify_all()
+
+
+def _initial_map_size(path: str, map_size_bytes: int, max_map_size_bytes: int) -> int:
+    """`map_size_bytes` doubled until it holds the existing data file (up to the maximum).
+
+    Reopening a grown store then starts where it left off instead of growing
+    again at the first write.
+    """
+    try:
+        file_size = os.path.getsize(os.path.join(path, DATA_FILE))
+    except OSError:
+        return map_size_bytes
+    size = map_size_bytes
+    while size < file_size and size < max_map_size_bytes:
+        size = min(size * 2, max_map_size_bytes)
+    return size
+
+
+class LmdbStore:
+    """A `KVStore` in one LMDB environment at `path` (a directory, created if absent)."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        map_size_bytes: int = DEFAULT_MAP_SIZE_BYTES,
+        max_map_size_bytes: int = DEFAULT_MAX_MAP_SIZE_BYTES,
+        sync: bool = True,
+    ) -> None:
+        if map_size_bytes <= 0 or max_map_size_bytes < map_size_bytes:
+            raise ValueError(
+                f"map sizes: need 0 < map_size_bytes ({map_size_bytes}) <= "
+                f"max_map_size_bytes ({max_map_size_bytes})"
+            )
+        self._path = os.path.realpath(os.fspath(path))
+        self._sync = sync
+        self._max_map_size_bytes = max_map_size_bytes
+        self._write_lock = threading.Lock()
+        self._gate = _ResizeGate()
+        self._closed = False
+        with _open_paths_lock:
+            if self._path in _open_paths:
+                raise StorageError(f"{self._path} is already open in this process")
+            _open_paths.add(self._path)
+        try:
+            self._env = lmdb.open(
+                self._path,
+                map_size=_initial_map_size(self._path, map_size_bytes, max_map_size_bytes),
+                subdir=True,
+                metasync=False,
+                sync=sync,
+                readahead=False,
+                max_readers=MAX_READERS,
+                max_dbs=0,
+                max_spare_txns=1,
+                lock=True,
+                mode=DIR_MODE,
+            )
+        except (lmdb.Error, OSError) as exc:
+            with _open_paths_lock:
+                _open_paths.discard(self._path)
+            raise StorageError(f"cannot open LMDB store at {self._path}: {exc}") from exc
+        # LMDB adopts the file's size if that is larger than the requested map.
+        self._map_size_bytes = self._env.info()["map_size"]
+
+    def __enter__(self) -> LmdbStore:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @property
+    def path(self) -> str:
+        """The environment directory."""
+        return self._path
+
+    @property
+    def map_size_bytes(self) -> int:
+        """The current map size (the most the file may grow to before the next resize)."""
+        return self._map_size_bytes
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StorageError(f"store {self._path} is closed")
+
+    def get(self, key: bytes) -> bytes | None:
+        """The value of `key`, or None."""
+        check_key(key)
+        self._gate.enter_shared()
+        try:
+            self._check_open()
+            with self._env.begin() as txn:
+                return txn.get(key)
+        except lmdb.Error as exc:
+            raise StorageError(f"get from {self._path}: {exc}") from exc
+        finally:
+            self._gate.exit_shared()
+
+    def iter_prefix(self, prefix: bytes) -> Iterator[tuple[bytes, bytes]]:
+        """(key, value) for every key starting with `prefix`, ascending, read in chunks."""
+        check_prefix(prefix)
+        after: bytes | None = None
+        while True:
+            chunk = self._read_chunk(prefix, after)
+            yield from chunk
+            if len(chunk) < ITER_CHUNK_ITEMS:
+                return
+            after = chunk[-1][0]
+
+    def _read_chunk(self, prefix: bytes, after: bytes | None) -> list[tuple[bytes, bytes]]:
+        """Up to ITER_CHUNK_ITEMS items under `prefix` with keys > `after` (or from the start)."""
+        items: list[tuple[bytes, bytes]] = []
+        self._gate.enter_shared()
+        try:
+            self._check_open()
+            with self._env.begin() as txn:
+                cursor = txn.cursor()
+                start = prefix if after is None else after
+                found = cursor.set_range(start) if start else cursor.first()
+                if found and after is not None and cursor.key() == after:
+                    found = cursor.next()
+                if not found:
+                    return items
+                for key, value in cursor.iternext(keys=True, values=True):
+                    if not key.startswith(prefix):
+                        break
+                    items.append((key, value))
+                    if len(items) == ITER_CHUNK_ITEMS:
+                        break
+        except lmdb.Error as exc:
+            raise StorageError(f"iterate {self._path}: {exc}") from exc
+        finally:
+            self._gate.exit_shared()
+        return items
+
+    def write(self, batch: WriteBatch, *, sync: bool = True) -> None:
+        """Commit `batch` in one write transaction, growing the map if it is full.
+
+        With `sync` (and a durable store) the commit is flushed to stable
+        storage before this returns. Raises StorageError, having written
+        nothing, on an invalid key or when the map cannot grow further.
+        """
+        with self._write_lock:
+            self._check_open()
+            if len(batch) == 0:
+                return
+            while True:
+                try:
+                    self._commit(batch)
+                    break
+                except lmdb.MapFullError:
+                    self._grow_map(len(batch))
+                except lmdb.Error as exc:
+                    raise StorageError(f"write to {self._path}: {exc}") from exc
+            if sync and self._sync:
+                try:
+                    self._env.sync(True)
+                except lmdb.Error as exc:
+                    raise StorageError(f"sync {self._path}: {exc}") from exc
+
+    def _commit(self, batch: WriteBatch) -> None:
+        txn = self._env.begin(write=True)
+        try:
+            index = 0
+            for index, (key, value) in enumerate(batch):  # noqa: B007
+                if value is None:
+                    txn.delete(key)
+                else:
+                    txn.put(key, value)
+            txn.commit()
+        except lmdb.BadValsizeError as exc:
+            txn.abort()
+            raise StorageError(f"batch operation {index}: invalid key or value: {exc}") from exc
+        except BaseException:
+            txn.abort()  # a no-op if commit already failed and aborted
+            raise
+
+    def _grow_map(self, batch_len: int) -> None:
+        """Double the map size (up to the maximum); called with no transaction open."""
+        if self._map_size_bytes >= self._max_map_size_bytes:
+            raise StorageError(
+                f"{self._path}: a batch of {batch_len} operations does not fit in the map "
+                f"at its maximum size of {self._max_map_size_bytes} bytes"
+            )
+        new_size = min(self._map_size_bytes * 2, self._max_map_size_bytes)
+        self._gate.enter_exclusive()
+        try:
+            self._env.set_mapsize(new_size)
+        except lmdb.Error as exc:
+            raise StorageError(f"{self._path}: cannot grow map to {new_size}: {exc}") from exc
+        finally:
+            self._gate.exit_exclusive()
+        self._map_size_bytes = self._env.info()["map_size"]
+
+    def close(self) -> None:
+        """Flush everything to disk and close the environment; later calls raise StorageError."""
+        with self._write_lock:
+            if self._closed:
+                return
+            self._gate.enter_exclusive()
+            try:
+                self._closed = True
+                try:
+                    self._env.sync(True)
+                finally:
+                    self._env.close()
+                    with _open_paths_lock:
+                        _open_paths.discard(self._path)
+            except lmdb.Error as exc:
+                raise StorageError(f"close {self._path}: {exc}") from exc
+            finally:
+                self._gate.exit_exclusive()

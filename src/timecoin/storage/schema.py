@@ -1,0 +1,223 @@
+"""Every key the node stores: one-byte prefixes and the key builders.
+
+This is the only module that knows how keys are laid out. A key is a
+one-byte prefix naming its key space, followed by the rest of the key as
+described in `KEY_SPACES` (and in docs/spec/storage.md, which uses the same
+names). Integers in keys are big-endian so that keys sort numerically:
+heights, WAL and final-transaction sequence numbers iterate in order.
+
+Values are the canonical encodings of `timecoin.types` objects (see
+`timecoin.storage.chainstore`), except the fixed-width fields noted below.
+Changing any layout here requires a new `SCHEMA_VERSION`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final
+
+from timecoin.encoding import u64be
+from timecoin.storage.kv import StoreCorruptError
+from timecoin.types import OutPoint, encode_outpoint_key
+
+SCHEMA_VERSION: Final = 1
+"""Version of this key layout, stored under `META_SCHEMA_VERSION_KEY`."""
+
+HASH_BYTES: Final = 32
+OUTPOINT_KEY_BYTES: Final = 36
+MAX_U64: Final = 2**63 - 1
+"""Largest height or sequence number (the encoding caps integers at 2**63 - 1)."""
+MAX_PEER_ADDRESS_BYTES: Final = 64
+MAX_NAME_BYTES: Final = 64
+
+# Prefixes, one byte each. Chain data in 0x00-0x0F, node-local state above.
+META_PREFIX: Final = b"\x00"
+BLOCK_PREFIX: Final = b"\x01"
+HEADER_PREFIX: Final = b"\x02"
+HEIGHT_PREFIX: Final = b"\x03"
+UTXO_PREFIX: Final = b"\x04"
+UNDO_PREFIX: Final = b"\x05"
+TIP_KEY: Final = b"\x06"
+UTXO_STATE_KEY: Final = b"\x07"
+UTXO_COUNT_KEY: Final = b"\x08"
+MASTERNODE_PREFIX: Final = b"\x10"
+CONSENSUS_WAL_PREFIX: Final = b"\x11"
+FINAL_TX_PREFIX: Final = b"\x12"
+FINAL_TXID_PREFIX: Final = b"\x13"
+PEER_PREFIX: Final = b"\x14"
+WALLET_PREFIX: Final = b"\x15"
+
+META_SCHEMA_VERSION_KEY: Final = META_PREFIX + b"schema_version"
+META_CHAIN_ID_KEY: Final = META_PREFIX + b"chain_id"
+META_GENESIS_HASH_KEY: Final = META_PREFIX + b"genesis_hash"
+
+
+@dataclass(frozen=True, slots=True)
+class KeySpace:
+    """One key space: its name, prefix, the rest of its key, and its value."""
+
+    name: str
+    prefix: bytes
+    key_suffix: str
+    value: str
+
+
+KEY_SPACES: Final[tuple[KeySpace, ...]] = (
+    KeySpace(
+        "meta",
+        META_PREFIX,
+        "name, ASCII: `schema_version`, `chain_id`, `genesis_hash`",
+        "schema_version: u32 BE; chain_id: u32 BE; genesis_hash: 32 bytes",
+    ),
+    KeySpace("block", BLOCK_PREFIX, "block hash (32)", "encode(Block)"),
+    KeySpace("header", HEADER_PREFIX, "block hash (32)", "encode(BlockHeader)"),
+    KeySpace("height", HEIGHT_PREFIX, "height, u64 BE (8)", "block hash (32) on the main chain"),
+    KeySpace(
+        "utxo",
+        UTXO_PREFIX,
+        "encode_outpoint_key: txid (32) + output index u32 BE (4)",
+        "encode(Coin)",
+    ),
+    KeySpace("undo", UNDO_PREFIX, "block hash (32)", "encode(BlockUndo)"),
+    KeySpace("tip", TIP_KEY, "none", "height u64 BE (8) + block hash (32)"),
+    KeySpace("utxo_state", UTXO_STATE_KEY, "none", "MuHash3072 state after the tip (384)"),
+    KeySpace("utxo_count", UTXO_COUNT_KEY, "none", "number of coins, u64 BE (8)"),
+    KeySpace(
+        "masternode",
+        MASTERNODE_PREFIX,
+        "masternode id = registration txid (32)",
+        "registry entry (encoding owned by timecoin.masternode)",
+    ),
+    KeySpace(
+        "consensus_wal",
+        CONSENSUS_WAL_PREFIX,
+        "sequence number, u64 BE (8)",
+        "WAL record (encoding owned by timecoin.consensus)",
+    ),
+    KeySpace(
+        "final_tx",
+        FINAL_TX_PREFIX,
+        "sequence number, u64 BE (8)",
+        "final transaction and its finality proof, not yet in a block",
+    ),
+    KeySpace(
+        "final_txid",
+        FINAL_TXID_PREFIX,
+        "txid (32)",
+        "sequence number of its `final_tx` entry, u64 BE (8)",
+    ),
+    KeySpace(
+        "peer",
+        PEER_PREFIX,
+        "network address, `host:port` UTF-8 (1 to 64)",
+        "address book record (encoding owned by timecoin.p2p)",
+    ),
+    KeySpace(
+        "wallet",
+        WALLET_PREFIX,
+        "name, ASCII (1 to 64)",
+        "wallet bookkeeping, never keys (encoding owned by timecoin.wallet)",
+    ),
+)
+"""The whole schema, in prefix order; docs/spec/storage.md has the same table."""
+
+
+def _check_hash(what: str, value: bytes) -> None:
+    if len(value) != HASH_BYTES:
+        raise ValueError(f"{what}: expected {HASH_BYTES} bytes, got {len(value)}")
+
+
+def _check_u64(what: str, value: int) -> None:
+    if not 0 <= value <= MAX_U64:
+        raise ValueError(f"{what}: {value} out of range 0..{MAX_U64}")
+
+
+def meta_key(name: bytes) -> bytes:
+    """The key of meta entry `name` (ASCII, 1 to MAX_NAME_BYTES bytes)."""
+    if not 0 < len(name) <= MAX_NAME_BYTES or not name.isascii():
+        raise ValueError(f"meta name: expected 1 to {MAX_NAME_BYTES} ASCII bytes, got {name!r}")
+    return META_PREFIX + name
+
+
+def block_key(block_hash: bytes) -> bytes:
+    """The key of a block body by its hash."""
+    _check_hash("block hash", block_hash)
+    return BLOCK_PREFIX + block_hash
+
+
+def header_key(block_hash: bytes) -> bytes:
+    """The key of a block header by its block hash."""
+    _check_hash("block hash", block_hash)
+    return HEADER_PREFIX + block_hash
+
+
+def height_key(height: int) -> bytes:
+    """The key of the main-chain block hash at `height` (8-byte big-endian height)."""
+    _check_u64("height", height)
+    return HEIGHT_PREFIX + u64be(height)
+
+
+def utxo_key(outpoint: OutPoint) -> bytes:
+    """The key of the coin at `outpoint`: prefix + txid + big-endian output index."""
+    _check_hash("outpoint txid", outpoint.txid)
+    return UTXO_PREFIX + encode_outpoint_key(outpoint)
+
+
+def undo_key(block_hash: bytes) -> bytes:
+    """The key of a main-chain block's undo data."""
+    _check_hash("block hash", block_hash)
+    return UNDO_PREFIX + block_hash
+
+
+def masternode_key(masternode_id: bytes) -> bytes:
+    """The key of a masternode registry entry by masternode id (its registration txid)."""
+    _check_hash("masternode id", masternode_id)
+    return MASTERNODE_PREFIX + masternode_id
+
+
+def consensus_wal_key(sequence: int) -> bytes:
+    """The key of consensus WAL record `sequence` (append-only, sorts in order)."""
+    _check_u64("WAL sequence", sequence)
+    return CONSENSUS_WAL_PREFIX + u64be(sequence)
+
+
+def final_tx_key(sequence: int) -> bytes:
+    """The key of the final-but-unblocked transaction with this sequence number."""
+    _check_u64("final tx sequence", sequence)
+    return FINAL_TX_PREFIX + u64be(sequence)
+
+
+def final_txid_key(txid: bytes) -> bytes:
+    """The key of the index from a final transaction's txid to its sequence number."""
+    _check_hash("txid", txid)
+    return FINAL_TXID_PREFIX + txid
+
+
+def peer_key(address: bytes) -> bytes:
+    """The key of an address book entry (`host:port` in UTF-8)."""
+    if not 0 < len(address) <= MAX_PEER_ADDRESS_BYTES:
+        raise ValueError(
+            f"peer address: expected 1 to {MAX_PEER_ADDRESS_BYTES} bytes, got {len(address)}"
+        )
+    return PEER_PREFIX + address
+
+
+def wallet_key(name: bytes) -> bytes:
+    """The key of wallet bookkeeping entry `name` (ASCII)."""
+    if not 0 < len(name) <= MAX_NAME_BYTES or not name.isascii():
+        raise ValueError(f"wallet name: expected 1 to {MAX_NAME_BYTES} ASCII bytes, got {name!r}")
+    return WALLET_PREFIX + name
+
+
+def parse_utxo_key(key: bytes) -> OutPoint:
+    """The outpoint of a stored UTXO key; StoreCorruptError if it is not one."""
+    if len(key) != 1 + OUTPOINT_KEY_BYTES or key[:1] != UTXO_PREFIX:
+        raise StoreCorruptError(f"not a UTXO key: {key.hex()}")
+    return OutPoint(txid=key[1:33], index=int.from_bytes(key[33:], "big"))
+
+
+def parse_sequence_key(prefix: bytes, key: bytes) -> int:
+    """The sequence number (or height) of a `prefix + u64 BE` key; StoreCorruptError otherwise."""
+    if len(key) != len(prefix) + 8 or not key.startswith(prefix):
+        raise StoreCorruptError(f"not a {prefix.hex()}-prefixed sequence key: {key.hex()}")
+    return int.from_bytes(key[len(prefix) :], "big")
