@@ -290,14 +290,23 @@ class Journal:
         journal.torn_bytes_dropped = loaded.torn_bytes
         dead = loaded.record_count - loaded.marks.live_record_count()
         if dead >= COMPACT_MIN_DEAD_RECORDS and dead > loaded.marks.live_record_count():
-            journal.compact(network, fingerprint)
+            try:
+                journal.compact(network, fingerprint)
+            except BaseException:
+                journal.close()
+                raise
         return journal
 
-    def _append(self, obj: dict[str, Any]) -> None:
+    def ensure_writable(self) -> None:
+        """Raise JournalWriteError if the journal is closed or a write has failed."""
         if self._fd is None:
             raise JournalWriteError(f"{self.path}: journal is closed")
         if self._failed:
             raise JournalWriteError(f"{self.path}: an earlier write failed; reopen the wallet")
+
+    def _append(self, obj: dict[str, Any]) -> None:
+        self.ensure_writable()
+        assert self._fd is not None
         try:
             write_all(self._fd, encode_line(obj))
             os.fsync(self._fd)
@@ -329,8 +338,8 @@ class Journal:
 
     def compact(self, network: str, fingerprint: str) -> None:
         """Rewrite the journal atomically with only the records still needed."""
-        if self._fd is None or self._failed:
-            raise JournalWriteError(f"{self.path}: journal is closed or failed")
+        self.ensure_writable()
+        assert self._fd is not None
         lines = [encode_line(_header(network, fingerprint))]
         count = 0
         for spend in self.marks.pending.values():
@@ -341,8 +350,14 @@ class Journal:
             if spent:
                 lines.append(encode_line({"op": "spent", "outpoints": _outpoints_json(spent)}))
                 count += 1
-        replace_file_atomic(self.path, b"".join(lines))
-        new_fd = self._open_fd(self.path)
+        try:
+            replace_file_atomic(self.path, b"".join(lines))
+            new_fd = self._open_fd(self.path)
+        except OSError as exc:
+            # Whether the rename happened is unknown: appending to the old
+            # handle could write to an unlinked file, so stop writing.
+            self._failed = True
+            raise JournalWriteError(f"{self.path}: cannot compact the journal: {exc}") from exc
         os.close(self._fd)
         self._fd = new_fd
         self.record_count = count

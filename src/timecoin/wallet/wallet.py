@@ -384,6 +384,7 @@ class Wallet:
                 raise NetworkMismatchError(
                     f"wallet is for {self._params.name!r}, asked to sign for {params.name!r}"
                 )
+            self._journal.ensure_writable()
             recipient = self._parse_address(to_address)
             change_key = self._change_key(change_address)
             policy = DEFAULT_FEE_POLICY if fee_policy is None else fee_policy
