@@ -1,0 +1,3 @@
+"""TimeCoin: a masternode-secured UTXO cryptocurrency node."""
+
+__version__ = "0.1.0"
