@@ -434,9 +434,7 @@ def undo_block_registry(state: RegistryState, undo: RegistryUndo) -> RegistrySta
             raise ValueError("undo: the block crossed an epoch but the state has no previous set")
         voting_set, previous_voting_set = previous_voting_set, undo.previous_voting_set_before
     restored = (
-        tuple(sorted(entries.values(), key=lambda e: e.masternode_id))
-        if undo.entries_before
-        else state.entries
+        tuple(sorted(entries.values(), key=_entry_id)) if undo.entries_before else state.entries
     )
     return RegistryState(state.height - 1, restored, voting_set, previous_voting_set)
 
