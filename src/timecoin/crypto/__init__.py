@@ -1,0 +1,126 @@
+"""Cryptographic primitives of TimeCoin: the bottom layer.
+
+SHA-256 and domain-separated signing messages, Ed25519 signing and the one
+consensus verifier (libsodium), parallel signature checks, merkle trees,
+the MuHash3072 multiset hash, bech32m addresses, HMAC and HKDF. This
+package imports only the standard library, PyNaCl and gmpy2. The rules are
+specified in ``docs/spec/crypto.md``.
+"""
+
+from timecoin.crypto.address import (
+    ADDRESS_PAYLOAD_SIZE,
+    BECH32_MAX_LENGTH,
+    BECH32M_CONST,
+    HRP_DEVNET,
+    HRP_MAINNET,
+    HRP_TESTNET,
+    AddressChecksumError,
+    AddressError,
+    AddressFormatError,
+    AddressNetworkError,
+    address_from_public_key,
+    bech32m_decode,
+    bech32m_encode,
+    convert_bits,
+    decode_address,
+    encode_address,
+)
+from timecoin.crypto.batch import BatchVerifier, SignatureItem, verify_batch
+from timecoin.crypto.domains import (
+    CHAIN_ID_MAX,
+    DOMAIN_ADDRESS,
+    DOMAIN_ATTESTATION,
+    DOMAIN_HANDSHAKE,
+    DOMAIN_HEARTBEAT,
+    DOMAIN_MN_OWNER,
+    DOMAIN_PRECOMMIT,
+    DOMAIN_PREVOTE,
+    DOMAIN_PROPOSAL,
+    DOMAIN_REPORT,
+    DOMAIN_SEPARATOR,
+    DOMAIN_TX,
+    DOMAIN_TXVOTE,
+    signing_message,
+)
+from timecoin.crypto.ed25519 import (
+    PUBLIC_KEY_SIZE,
+    SEED_SIZE,
+    SIGNATURE_SIZE,
+    SigningKey,
+    verify,
+)
+from timecoin.crypto.hashes import HASH_SIZE, ZERO_HASH, hash_parts, sha256
+from timecoin.crypto.kdf import (
+    HKDF_MAX_LENGTH,
+    constant_time_equal,
+    hkdf_expand,
+    hkdf_extract,
+    hkdf_sha256,
+    hmac_sha256,
+)
+from timecoin.crypto.merkle import (
+    MerkleProof,
+    merkle_proof,
+    merkle_root,
+    verify_merkle_proof,
+)
+from timecoin.crypto.muhash import MUHASH_BYTES, MUHASH_MODULUS, MuHash3072, muhash_element
+
+__all__ = [
+    "ADDRESS_PAYLOAD_SIZE",
+    "BECH32M_CONST",
+    "BECH32_MAX_LENGTH",
+    "CHAIN_ID_MAX",
+    "DOMAIN_ADDRESS",
+    "DOMAIN_ATTESTATION",
+    "DOMAIN_HANDSHAKE",
+    "DOMAIN_HEARTBEAT",
+    "DOMAIN_MN_OWNER",
+    "DOMAIN_PRECOMMIT",
+    "DOMAIN_PREVOTE",
+    "DOMAIN_PROPOSAL",
+    "DOMAIN_REPORT",
+    "DOMAIN_SEPARATOR",
+    "DOMAIN_TX",
+    "DOMAIN_TXVOTE",
+    "HASH_SIZE",
+    "HKDF_MAX_LENGTH",
+    "HRP_DEVNET",
+    "HRP_MAINNET",
+    "HRP_TESTNET",
+    "MUHASH_BYTES",
+    "MUHASH_MODULUS",
+    "PUBLIC_KEY_SIZE",
+    "SEED_SIZE",
+    "SIGNATURE_SIZE",
+    "ZERO_HASH",
+    "AddressChecksumError",
+    "AddressError",
+    "AddressFormatError",
+    "AddressNetworkError",
+    "BatchVerifier",
+    "MerkleProof",
+    "MuHash3072",
+    "SignatureItem",
+    "SigningKey",
+    "address_from_public_key",
+    "bech32m_decode",
+    "bech32m_encode",
+    "constant_time_equal",
+    "convert_bits",
+    "decode_address",
+    "encode_address",
+    "hash_parts",
+    "hkdf_expand",
+    "hkdf_extract",
+    "hkdf_sha256",
+    "hmac_sha256",
+    "merkle_proof",
+    "merkle_root",
+    "muhash_element",
+    "sha256",
+    "signing_message",
+    "verify",
+    "verify_batch",
+    "verify_merkle_proof",
+]
