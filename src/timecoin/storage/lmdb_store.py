@@ -44,13 +44,21 @@ from __future__ import annotations
 
 import os
 import threading
+import time
+from collections import deque
 from collections.abc import Iterator
 from types import TracebackType
 from typing import Final
 
 import lmdb
 
-from timecoin.storage.kv import StorageError, WriteBatch, check_key, check_prefix
+from timecoin.storage.kv import (
+    MAX_KEY_BYTES,
+    StorageError,
+    WriteBatch,
+    check_key,
+    check_prefix,
+)
 
 MIB: Final = 1 << 20
 DEFAULT_MAP_SIZE_BYTES: Final = 64 * MIB
@@ -60,6 +68,8 @@ ITER_CHUNK_ITEMS: Final = 1_024
 MAX_READERS: Final = 126
 """Concurrent read transactions (LMDB reader slots) in all processes."""
 DIR_MODE: Final = 0o700
+RESIZE_POLL_S: Final = 0.000_1
+"""How often a map resize checks whether the last reader has left."""
 DATA_FILE: Final = "data.mdb"
 
 _open_paths: set[str] = set()
@@ -67,41 +77,43 @@ _open_paths_lock = threading.Lock()
 
 
 class _ResizeGate:
-    """Readers share the gate; a map resize takes it exclusively.
+    """Keeps read transactions and map resizes apart.
 
-    A resize waits for the readers inside to leave and holds new readers
-    back until it is done. Resizes are rare (the map doubles each time).
+    A reader announces itself in a deque (whose appends and pops are atomic),
+    then checks the resize flag; a resize sets the flag, then waits for the
+    deque to empty. Either the resize sees the reader or the reader sees the
+    flag, so no read transaction is open while the map is replaced. A reader
+    that sees the flag backs out and waits for the resize to finish. This
+    costs a reader two deque operations, far less than a lock round trip.
+    Resizes come one at a time: callers hold the store's write lock.
     """
 
     def __init__(self) -> None:
-        self._cond = threading.Condition(threading.Lock())
-        self._readers = 0
+        self._inside: deque[None] = deque()
         self._exclusive = False
+        self._open = threading.Event()
+        self._open.set()
 
     def enter_shared(self) -> None:
-        with self._cond:
-            while self._exclusive:
-                self._cond.wait()
-            self._readers += 1
+        while True:
+            self._inside.append(None)
+            if not self._exclusive:
+                return
+            self._inside.pop()
+            self._open.wait()
 
     def exit_shared(self) -> None:
-        with self._cond:
-            self._readers -= 1
-            if self._readers == 0:
-                self._cond.notify_all()
+        self._inside.pop()
 
     def enter_exclusive(self) -> None:
-        with self._cond:
-            while self._exclusive:
-                self._cond.wait()
-            self._exclusive = True
-            while self._readers:
-                self._cond.wait()
+        self._open.clear()
+        self._exclusive = True
+        while self._inside:  # readers leave within one short read transaction
+            time.sleep(RESIZE_POLL_S)
 
     def exit_exclusive(self) -> None:
-        with self._cond:
-            self._exclusive = False
-            self._cond.notify_all()
+        self._exclusive = False
+        self._open.set()
 
 
 def _initial_map_size(path: str, map_size_bytes: int, max_map_size_bytes: int) -> int:
@@ -194,7 +206,8 @@ class LmdbStore:
 
     def get(self, key: bytes) -> bytes | None:
         """The value of `key`, or None."""
-        check_key(key)
+        if not 0 < len(key) <= MAX_KEY_BYTES:
+            check_key(key)  # raises with the message
         self._gate.enter_shared()
         try:
             self._check_open()
