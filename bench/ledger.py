@@ -37,8 +37,8 @@ from timecoin.ledger import (
 )
 from timecoin.params import COIN, MINIMAL
 from timecoin.storage.chainstore import ChainStore
-from timecoin.storage.lmdb_store import LmdbStore
 from timecoin.storage.kv import WriteBatch
+from timecoin.storage.lmdb_store import LmdbStore
 from timecoin.storage.schema import utxo_key
 from timecoin.types import (
     TX_VERSION,
@@ -76,7 +76,9 @@ def build_workload(
     n_tx: int, n_inputs: int, seed: int
 ) -> tuple[list[tuple[OutPoint, Coin]], list[bytes]]:
     """Funded coins and signed transactions (encoded) spending them."""
-    keys = [SigningKey.from_seed(seed.to_bytes(4, "big") + i.to_bytes(28, "big")) for i in range(64)]
+    keys = [
+        SigningKey.from_seed(seed.to_bytes(4, "big") + i.to_bytes(28, "big")) for i in range(64)
+    ]
     coins: list[tuple[OutPoint, Coin]] = []
     txs: list[bytes] = []
     for t in range(n_tx):
@@ -117,7 +119,9 @@ def run_timed(fn: Callable[[], int]) -> tuple[int, float]:
     return count, time.perf_counter() - start
 
 
-def bench_shape(n_tx: int, n_inputs: int, datadir: str, verifier: BatchVerifier) -> dict[str, float]:
+def bench_shape(
+    n_tx: int, n_inputs: int, datadir: str, verifier: BatchVerifier
+) -> dict[str, float]:
     coins, raw_txs = build_workload(n_tx, n_inputs, seed=n_inputs)
     kv = LmdbStore(os.path.join(datadir, f"utxo-{n_inputs}"))
     store = ChainStore(kv)

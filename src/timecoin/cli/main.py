@@ -1,0 +1,28 @@
+"""Entry point of the `timecoin` command."""
+
+from __future__ import annotations
+
+import click
+
+from timecoin import __version__
+from timecoin.cli.common import network_option
+from timecoin.cli.devnet_cmd import devnet_cmd
+from timecoin.cli.wallet_cmd import wallet_group
+
+
+@click.group(params=[network_option()])
+@click.version_option(__version__, prog_name="timecoin")
+@click.pass_context
+def cli(ctx: click.Context, network: str) -> None:
+    """TimeCoin full node and masternode."""
+    ctx.ensure_object(dict)
+    ctx.obj["network"] = network
+
+
+cli.add_command(devnet_cmd)
+cli.add_command(wallet_group)
+
+
+def main() -> None:
+    """Run the command line."""
+    cli(obj={})
