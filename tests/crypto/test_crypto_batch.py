@@ -82,3 +82,14 @@ def test_malformed_items_are_false() -> None:
 def test_rejects_bad_configuration(threads: int, chunk_size: int) -> None:
     with pytest.raises(ValueError):
         BatchVerifier(threads=threads, chunk_size=chunk_size)
+
+
+def test_submit_returns_results_in_order_while_caller_continues() -> None:
+    key = SigningKey.from_seed(bytes(32))
+    items = [(key.public_key, b"m%d" % i, key.sign(b"m%d" % i)) for i in range(300)]
+    items[137] = (key.public_key, b"tampered", items[137][2])
+    with BatchVerifier(threads=2, chunk_size=16) as verifier:
+        pending = verifier.submit(items)
+        results = pending.result()
+        assert not pending.all_valid()
+    assert results == [i != 137 for i in range(300)]

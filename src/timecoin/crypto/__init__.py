@@ -25,7 +25,7 @@ from timecoin.crypto.address import (
     decode_address,
     encode_address,
 )
-from timecoin.crypto.batch import BatchVerifier, SignatureItem, verify_batch
+from timecoin.crypto.batch import BatchVerifier, PendingVerification, SignatureItem, verify_batch
 from timecoin.crypto.domains import (
     CHAIN_ID_MAX,
     DOMAIN_ADDRESS,
@@ -100,6 +100,7 @@ __all__ = [
     "AddressNetworkError",
     "BatchVerifier",
     "MerkleProof",
+    "PendingVerification",
     "MuHash3072",
     "SignatureItem",
     "SigningKey",

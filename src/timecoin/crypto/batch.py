@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from types import TracebackType
 
 from timecoin.crypto.ed25519 import verify
 
-__all__ = ["BatchVerifier", "SignatureItem", "verify_batch"]
+__all__ = ["BatchVerifier", "PendingVerification", "SignatureItem", "verify_batch"]
 
 SignatureItem = tuple[bytes, bytes, bytes]
 """One check: ``(public_key, message, signature)``."""
@@ -24,6 +24,24 @@ SignatureItem = tuple[bytes, bytes, bytes]
 def _verify_chunk(items: Sequence[SignatureItem]) -> list[bool]:
     check = verify
     return [check(pk, msg, sig) for pk, msg, sig in items]
+
+
+class PendingVerification:
+    """Results of a batch submitted to the pool, available through `result()`."""
+
+    def __init__(self, futures: list[Future[list[bool]]]) -> None:
+        self._futures = futures
+
+    def result(self) -> list[bool]:
+        """Wait for every chunk; one result per submitted item, in order."""
+        results: list[bool] = []
+        for future in self._futures:
+            results.extend(future.result())
+        return results
+
+    def all_valid(self) -> bool:
+        """Wait for every chunk; True when every signature verified."""
+        return all(all(future.result()) for future in self._futures)
 
 
 class BatchVerifier:
@@ -72,6 +90,20 @@ class BatchVerifier:
         for part in self._pool().map(_verify_chunk, chunks):
             results.extend(part)
         return results
+
+    def submit(self, items: Sequence[SignatureItem]) -> PendingVerification:
+        """Start verifying `items` on the pool and return at once.
+
+        The caller keeps working (decoding and validating the next
+        transactions) while the pool checks signatures: this overlap is what
+        lets validation use both cores. Raises ``RuntimeError`` if closed.
+        """
+        size = self.chunk_size
+        pool = self._pool()
+        futures = [
+            pool.submit(_verify_chunk, items[i : i + size]) for i in range(0, len(items), size)
+        ]
+        return PendingVerification(futures)
 
     def all_valid(self, items: Sequence[SignatureItem]) -> bool:
         """Return whether every item carries a valid signature (``True`` when empty)."""
