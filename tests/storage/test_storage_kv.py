@@ -3,6 +3,10 @@ persistence, map growth, one environment per process, readers during growth."""
 
 from __future__ import annotations
 
+import gc
+import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -226,6 +230,15 @@ def test_lmdb_store_opens_a_path_once_per_process(tmp_path: Path) -> None:
     LmdbStore(tmp_path / "db").close()
 
 
+def test_lmdb_store_dropped_without_close_releases_its_path(tmp_path: Path) -> None:
+    kv = LmdbStore(tmp_path / "db")
+    put_all(kv, {b"a": b"1"})
+    del kv
+    gc.collect()
+    with LmdbStore(tmp_path / "db") as kv:
+        assert kv.get(b"a") == b"1"
+
+
 def test_lmdb_rejects_bad_map_sizes(tmp_path: Path) -> None:
     with pytest.raises(ValueError):
         LmdbStore(tmp_path / "db", map_size_bytes=0)
@@ -270,6 +283,37 @@ def test_lmdb_batch_too_big_for_the_maximum_map_writes_nothing(tmp_path: Path) -
         assert contents(kv) == {b"small": b"v"}
         put_all(kv, {b"after": b"ok"})
         assert kv.get(b"after") == b"ok"
+
+
+GROW_IN_CHILD = """
+import sys
+from timecoin.storage import LmdbStore, WriteBatch
+with LmdbStore(sys.argv[1], map_size_bytes=64 * 1024) as kv:
+    batch = WriteBatch()
+    for i in range(2_000):
+        batch.put(b"child" + i.to_bytes(4, "big"), b"c" * 1_000)
+    kv.write(batch)
+"""
+
+
+def test_lmdb_adopts_a_map_grown_by_another_process(tmp_path: Path) -> None:
+    src = str(Path(__file__).resolve().parents[2] / "src")
+    with LmdbStore(tmp_path / "db", map_size_bytes=64 * 1024) as kv:
+        put_all(kv, {b"parent": b"p"})
+        small = kv.map_size_bytes
+        subprocess.run(
+            [sys.executable, "-c", GROW_IN_CHILD, str(tmp_path / "db")],
+            check=True,
+            env={**os.environ, "PYTHONPATH": src},
+            timeout=60,
+        )
+        # The file is now larger than this process's map: LMDB reports
+        # MDB_MAP_RESIZED, and the store adopts the new size and retries.
+        assert kv.get(b"child" + (1_999).to_bytes(4, "big")) == b"c" * 1_000
+        assert kv.map_size_bytes > small
+        assert len(list(kv.iter_prefix(b"child"))) == 2_000
+        put_all(kv, {b"parent": b"again"})
+        assert kv.get(b"parent") == b"again"
 
 
 def test_lmdb_readers_keep_working_while_the_map_grows(tmp_path: Path) -> None:

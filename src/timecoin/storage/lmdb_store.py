@@ -25,6 +25,8 @@ Map growth: LMDB needs a maximum map size up front. The store starts with
 `map_size_bytes` and, when a batch hits MDB_MAP_FULL, aborts the transaction,
 doubles the map (up to `max_map_size_bytes`) and retries the batch. The file
 only grows as pages are used, so a large map costs address space, not disk.
+If another process has grown the file past this process's map (MDB_MAP_RESIZED),
+the store adopts the larger size and retries once.
 
 Threads: one LmdbStore may be shared by threads. LMDB locking is on
 (`lock=True`); writers are serialized by a Python lock (LMDB would serialize
@@ -45,6 +47,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+import weakref
 from collections import deque
 from collections.abc import Iterator
 from types import TracebackType
@@ -72,8 +75,11 @@ RESIZE_POLL_S: Final = 0.000_1
 """How often a map resize checks whether the last reader has left."""
 DATA_FILE: Final = "data.mdb"
 
-_open_paths: set[str] = set()
-_open_paths_lock = threading.Lock()
+# Stores open in this process, by real path. Weak, so that a store dropped
+# without close() (its environment is closed when it is collected) does not
+# keep its path locked for the rest of the process.
+_open_stores: weakref.WeakValueDictionary[str, LmdbStore] = weakref.WeakValueDictionary()
+_open_stores_lock = threading.Lock()
 
 
 class _ResizeGate:
@@ -154,10 +160,10 @@ class LmdbStore:
         self._write_lock = threading.Lock()
         self._gate = _ResizeGate()
         self._closed = False
-        with _open_paths_lock:
-            if self._path in _open_paths:
+        with _open_stores_lock:
+            if self._path in _open_stores:
                 raise StorageError(f"{self._path} is already open in this process")
-            _open_paths.add(self._path)
+            _open_stores[self._path] = self
         try:
             self._env = lmdb.open(
                 self._path,
@@ -173,8 +179,8 @@ class LmdbStore:
                 mode=DIR_MODE,
             )
         except (lmdb.Error, OSError) as exc:
-            with _open_paths_lock:
-                _open_paths.discard(self._path)
+            with _open_stores_lock:
+                _open_stores.pop(self._path, None)
             raise StorageError(f"cannot open LMDB store at {self._path}: {exc}") from exc
         # LMDB adopts the file's size if that is larger than the requested map.
         self._map_size_bytes = self._env.info()["map_size"]
@@ -208,11 +214,23 @@ class LmdbStore:
         """The value of `key`, or None."""
         if not 0 < len(key) <= MAX_KEY_BYTES:
             check_key(key)  # raises with the message
+        try:
+            return self._get_once(key)
+        except lmdb.MapResizedError:
+            self._adopt_map_size()
+        try:
+            return self._get_once(key)
+        except lmdb.MapResizedError as exc:
+            raise StorageError(f"get from {self._path}: {exc}") from exc
+
+    def _get_once(self, key: bytes) -> bytes | None:
         self._gate.enter_shared()
         try:
             self._check_open()
             with self._env.begin() as txn:
                 return txn.get(key)
+        except lmdb.MapResizedError:
+            raise
         except lmdb.Error as exc:
             raise StorageError(f"get from {self._path}: {exc}") from exc
         finally:
@@ -223,7 +241,14 @@ class LmdbStore:
         check_prefix(prefix)
         after: bytes | None = None
         while True:
-            chunk = self._read_chunk(prefix, after)
+            try:
+                chunk = self._read_chunk(prefix, after)
+            except lmdb.MapResizedError:
+                self._adopt_map_size()
+                try:
+                    chunk = self._read_chunk(prefix, after)
+                except lmdb.MapResizedError as exc:
+                    raise StorageError(f"iterate {self._path}: {exc}") from exc
             yield from chunk
             if len(chunk) < ITER_CHUNK_ITEMS:
                 return
@@ -249,6 +274,8 @@ class LmdbStore:
                     items.append((key, value))
                     if len(items) == ITER_CHUNK_ITEMS:
                         break
+        except lmdb.MapResizedError:
+            raise
         except lmdb.Error as exc:
             raise StorageError(f"iterate {self._path}: {exc}") from exc
         finally:
@@ -266,12 +293,18 @@ class LmdbStore:
             self._check_open()
             if len(batch) == 0:
                 return
+            adopted = False
             while True:
                 try:
                     self._commit(batch)
                     break
                 except lmdb.MapFullError:
                     self._grow_map(len(batch))
+                except lmdb.MapResizedError as exc:
+                    if adopted:
+                        raise StorageError(f"write to {self._path}: {exc}") from exc
+                    self._resize(0)
+                    adopted = True
                 except lmdb.Error as exc:
                     raise StorageError(f"write to {self._path}: {exc}") from exc
             if sync and self._sync:
@@ -283,8 +316,7 @@ class LmdbStore:
     def _commit(self, batch: WriteBatch) -> None:
         txn = self._env.begin(write=True)
         try:
-            index = 0
-            for index, (key, value) in enumerate(batch):  # noqa: B007
+            for key, value in batch:
                 if value is None:
                     txn.delete(key)
                 else:
@@ -292,7 +324,10 @@ class LmdbStore:
             txn.commit()
         except lmdb.BadValsizeError as exc:
             txn.abort()
-            raise StorageError(f"batch operation {index}: invalid key or value: {exc}") from exc
+            index = next(
+                (i for i, (key, _) in enumerate(batch) if not 0 < len(key) <= MAX_KEY_BYTES), None
+            )
+            raise StorageError(f"batch operation {index}: invalid key: {exc}") from exc
         except BaseException:
             txn.abort()  # a no-op if commit already failed and aborted
             raise
@@ -304,12 +339,21 @@ class LmdbStore:
                 f"{self._path}: a batch of {batch_len} operations does not fit in the map "
                 f"at its maximum size of {self._max_map_size_bytes} bytes"
             )
-        new_size = min(self._map_size_bytes * 2, self._max_map_size_bytes)
+        self._resize(min(self._map_size_bytes * 2, self._max_map_size_bytes))
+
+    def _adopt_map_size(self) -> None:
+        """Take up the larger map another process has grown the file to (MDB_MAP_RESIZED)."""
+        with self._write_lock:
+            self._check_open()
+            self._resize(0)
+
+    def _resize(self, new_size: int) -> None:
+        """Replace the map (0: adopt the file's size); the caller holds the write lock."""
         self._gate.enter_exclusive()
         try:
             self._env.set_mapsize(new_size)
         except lmdb.Error as exc:
-            raise StorageError(f"{self._path}: cannot grow map to {new_size}: {exc}") from exc
+            raise StorageError(f"{self._path}: cannot resize map to {new_size}: {exc}") from exc
         finally:
             self._gate.exit_exclusive()
         self._map_size_bytes = self._env.info()["map_size"]
@@ -326,8 +370,8 @@ class LmdbStore:
                     self._env.sync(True)
                 finally:
                     self._env.close()
-                    with _open_paths_lock:
-                        _open_paths.discard(self._path)
+                    with _open_stores_lock:
+                        _open_stores.pop(self._path, None)
             except lmdb.Error as exc:
                 raise StorageError(f"close {self._path}: {exc}") from exc
             finally:
