@@ -206,6 +206,7 @@ class ConsensusMachine:
         self._recovered = False
         self._buffered_votes: list[Vote] = []
         self._buffered_proposals: list[tuple[Proposal, object]] = []
+        self._last_commit: CommitBlock | None = None
         self._enter_height(context)
 
     @classmethod
@@ -298,6 +299,12 @@ class ConsensusMachine:
             if round <= self._round + MAX_ROUNDS_AHEAD:
                 self._proposer_cache[round] = proposer
         return proposer
+
+    @property
+    def last_commit(self) -> CommitBlock | None:
+        """The latest decision of this machine (kept after `on_new_height`), which
+        a driver may send to peers still deciding that height (`on_certificate`)."""
+        return self._last_commit
 
     def get_own_messages(self) -> list[Broadcast]:
         """This node's signed proposal and votes of the current round, for a
@@ -407,9 +414,7 @@ class ConsensusMachine:
         )
         if self._app.block_hash(block_value) != certificate.block_hash:
             raise InvalidVote(REJECT_BLOCK_MISMATCH, "block value does not match the certificate")
-        out.append(CommitBlock(self._ctx.height, block_value, certificate))
-        self._decided = True
-        self._timeouts.clear()
+        self._commit(CommitBlock(self._ctx.height, block_value, certificate), out)
         return out
 
     def on_new_height(self, context: HeightContext, now_ms: int) -> list[Effect]:
@@ -570,6 +575,13 @@ class ConsensusMachine:
             and self._round not in self._own_proposals
         ):
             self._propose(now_ms, out)
+
+    def _commit(self, commit: CommitBlock, out: list[Effect]) -> None:
+        """decision_p[h_p] = v (line 51); the driver then moves to h_p + 1 (lines 52-54)."""
+        out.append(commit)
+        self._decided = True
+        self._last_commit = commit
+        self._timeouts.clear()
 
     # --------------------------------------------------------------- messages
 
@@ -741,9 +753,7 @@ class ConsensusMachine:
                 self._keeper.get_votes_for(round, VoteType.PRECOMMIT, block_hash),
                 self._ctx.voting_set,
             )
-            out.append(CommitBlock(self._ctx.height, value.block_value, certificate))  # line 51
-            self._decided = True
-            self._timeouts.clear()
+            self._commit(CommitBlock(self._ctx.height, value.block_value, certificate), out)
             return True
         return False
 

@@ -32,7 +32,7 @@ from timecoin.consensus.rejects import (
 )
 from timecoin.encoding import decode, encode
 from timecoin.types import Proposal, TimecoinError, Vote
-from timecoin.types.primitives import U8, Hash32, Height, Round, TimestampMs
+from timecoin.types.primitives import Hash32, Height, Round, TimestampMs
 
 OptionalRound = Annotated[int, Meta(ge=-1, le=0xFFFF_FFFF)]
 """A round, or -1 for none."""
@@ -49,7 +49,7 @@ class WalRoundState(msgspec.Struct, array_like=True, frozen=True, tag=1):
 
     height: Height
     round: Round
-    step: Annotated[U8, Meta(ge=1, le=3)]
+    step: Annotated[int, Meta(ge=1, le=3)]
     locked_round: OptionalRound
     locked_hash: Hash32
     valid_round: OptionalRound
