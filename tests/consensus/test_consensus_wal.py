@@ -228,6 +228,39 @@ def test_wal_proposal_crash_resends_the_same_proposal() -> None:
     assert fresh_app.build_calls == []
 
 
+def test_wal_restored_valid_value_is_reproposed_with_its_pol_round() -> None:
+    """Lines 15-16 after a restart: the valid value's block comes from its
+    `WalValue` record, and the restarted proposer of round 1 proposes it with
+    pol_round 0 instead of building a new block."""
+    probe = make_single()
+    single = make_single(seed=find_seed(probe.voting_set, lambda p0, p1: p0 != 0 and p1 == 0))
+    single.feed(single.machine.on_start(NOW))
+    block = block_for(1, 0, NOW)
+    index = proposer_of(single.voting_set, 1, 0, single.machine.context.proposer_seed)
+    single.feed(single.machine.on_proposal(propose(single.keys[index], block), block, NOW))
+    for voter in (1, 2):
+        single.feed(single.machine.on_vote(prevote(single.keys[voter], 1, 0, hash_of(block)), NOW))
+    records = wal_records(single.effects)
+    assert any(isinstance(r, WalValue) and r.block_hash == hash_of(block) for r in records)
+    fresh_app = ToyApp(author=b"node0")
+    machine = ConsensusMachine.restore(
+        records,
+        params=PARAMS,
+        app=fresh_app,
+        verifier=verify,
+        signer=single.keys[0],
+        context=single.machine.context,
+    )
+    assert (machine.valid_round, machine.valid_hash) == (0, hash_of(block))
+    machine.on_start(NOW + 1)
+    effects = []
+    for voter in (1, 2):
+        effects += machine.on_vote(precommit(single.keys[voter], 1, 1, ZERO_HASH), NOW + 2)
+    [proposal] = broadcast_proposals(effects)
+    assert (proposal.round, proposal.pol_round, proposal.block_hash) == (1, 0, hash_of(block))
+    assert fresh_app.build_calls == []
+
+
 def test_wal_restart_at_step_propose_reschedules_the_propose_timeout() -> None:
     single = observer()
     records = [e.record for e in single.effects if isinstance(e, PersistWal)]

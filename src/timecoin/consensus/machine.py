@@ -458,7 +458,9 @@ class ConsensusMachine:
         if not voters or context.voting_set.total_weight <= 0:
             raise ValueError(f"height {context.height}: voting set is empty or has no weight")
         self._ctx = context
-        self._index_by_key = {voter.operator_key: i for i, voter in enumerate(voters)}
+        self._index_by_key = {}
+        for index, voter in enumerate(voters):
+            self._index_by_key.setdefault(voter.operator_key, index)  # as VotingSet.index_of
         signer = self._signer
         self._own_index = None if signer is None else self._index_by_key.get(signer.public_key)
         self._round = 0
