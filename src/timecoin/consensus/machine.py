@@ -515,7 +515,8 @@ class ConsensusMachine:
     def _propose(self, now_ms: int, out: list[Effect]) -> None:
         """Lines 15-19: propose validValue_p if any, else a new block."""
         signer = self._signer
-        assert signer is not None and self._own_index is not None
+        if signer is None or self._own_index is None:
+            raise AssertionError("only a voting proposer proposes")
         round = self._round
         valid = self._values.get(self._valid_hash) if self._valid_round >= 0 else None
         if valid is not None:  # lines 15-16
@@ -535,7 +536,8 @@ class ConsensusMachine:
             block_value = built
             block_hash = self._app.block_hash(block_value)
             pol_round = -1
-        assert block_hash != ZERO_HASH, "the application built a block with the nil hash"
+        if block_hash == ZERO_HASH:
+            raise AssertionError("the application built a block with the nil hash")
         proposal = sign_proposal(
             signer, self._chain_id, self._ctx.height, round, pol_round, block_hash, timestamp_ms
         )
