@@ -215,6 +215,7 @@ class Network:
     rng: random.Random | None = None
     loss: float = 0.0
     crash_when: Callable[[int, Effect], bool] | None = None
+    tamper: Callable[[int, int, Broadcast], list[Broadcast]] | None = None
     keys: list[SigningKey] = field(init=False)
     voting_set: VotingSet = field(init=False)
     apps: list[ToyApp] = field(init=False)
@@ -265,8 +266,12 @@ class Network:
             if isinstance(effect, Broadcast):
                 self.sent[i].append(effect.message)
                 for j in range(len(self.machines)):
-                    if j != i:
+                    if j == i:
+                        continue
+                    if self.tamper is None:
                         self.queue.append((i, j, effect))
+                    else:
+                        self.queue.extend((i, j, e) for e in self.tamper(i, j, effect))
             elif isinstance(effect, PersistWal):
                 self.wals[i].append(effect.record)
             elif isinstance(effect, ScheduleTimeout):

@@ -5,11 +5,28 @@ from __future__ import annotations
 
 import random
 
+import msgspec
 import pytest
-from consensus_harness import Network, find_seed, make_keys, make_voting_set
+from consensus_harness import (
+    CHAIN_ID,
+    Network,
+    ToyBlock,
+    find_seed,
+    hash_of,
+    make_keys,
+    make_voting_set,
+)
 
-from timecoin.consensus import Broadcast
-from timecoin.types import ZERO_HASH, Proposal, Vote, VoteType
+from timecoin.consensus import Broadcast, sign_proposal, sign_vote, verify_evidence
+from timecoin.crypto import sha256, verify
+from timecoin.types import (
+    ZERO_HASH,
+    DuplicateProposalEvidence,
+    DuplicateVoteEvidence,
+    Proposal,
+    Vote,
+    VoteType,
+)
 
 
 def agreed(net: Network, heights: int) -> None:
@@ -156,3 +173,51 @@ def test_lossy_reordering_network_keeps_agreement_and_progress(seed: int) -> Non
     net.start()
     net.run_until(lambda: net.heights_committed() >= 8, max_steps=5_000)
     agreed(net, 8)
+
+
+def test_equivocating_proposer_and_voter_is_caught_and_cannot_break_agreement() -> None:
+    """A Byzantine node (weight 1 of 4) sends one block to half the network and
+    another to the rest, and votes for both; node 0 receives both versions.
+    The honest nodes still agree, and node 0 records valid evidence of the
+    double proposal and of the double votes."""
+    net = Network(weights=(1, 1, 1, 1), regossip=True)
+    byzantine = net.machines[0].get_proposer_index(0)
+    honest = [i for i in range(4) if i != byzantine]
+    watcher = honest[0]
+    key = net.keys[byzantine]
+
+    def twin(message: Vote | Proposal, block: object) -> Broadcast:
+        if isinstance(message, Proposal):
+            assert isinstance(block, ToyBlock)
+            other = msgspec.structs.replace(block, payload=b"evil")
+            evil = sign_proposal(
+                key,
+                CHAIN_ID,
+                message.height,
+                message.round,
+                -1,
+                hash_of(other),
+                other.timestamp_ms,
+            )
+            return Broadcast(evil, other)
+        evil_hash = sha256(b"evil" + message.block_hash)
+        return Broadcast(
+            sign_vote(key, CHAIN_ID, message.vote_type, message.height, message.round, evil_hash)
+        )
+
+    def tamper(src: int, dst: int, effect: Broadcast) -> list[Broadcast]:
+        if src != byzantine or effect.message.height != 1 or effect.message.round != 0:
+            return [effect]
+        evil = twin(effect.message, effect.block_value)
+        if dst == watcher:
+            return [effect, evil]
+        return [evil] if dst == honest[1] else [effect]
+
+    net.tamper = tamper
+    net.start()
+    net.run_until(lambda: net.heights_committed(honest) >= 3)
+    agreed(net, 3)
+    kinds = {type(e) for e in net.evidence[watcher]}
+    assert kinds == {DuplicateProposalEvidence, DuplicateVoteEvidence}
+    for evidence in net.evidence[watcher]:
+        verify_evidence(evidence, net.voting_set, CHAIN_ID, verify)
