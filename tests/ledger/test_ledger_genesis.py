@@ -18,6 +18,7 @@ from timecoin.chain import (
 from timecoin.crypto import MuHash3072, address_from_public_key
 from timecoin.encoding import decode, encode
 from timecoin.ledger import MemoryUtxoSet, compute_utxo_commitment, connect_block, errors
+from timecoin.masternode import next_voting_set_hash, registry_from_genesis
 from timecoin.params import COIN, DEVNET, MAX_MONEY, MINIMAL, SizeLimits, Tier
 from timecoin.types import (
     NO_COLLATERAL,
@@ -85,7 +86,9 @@ def test_header_fields() -> None:
     assert header.prev_certificate_hash == ZERO_HASH
     assert header.evidence_hash == compute_evidence_hash([])
     assert header.attestations_hash == compute_attestations_hash([])
-    assert header.next_voting_set_hash == ZERO_HASH
+    registry = registry_from_genesis(block, DEVNET)
+    assert header.next_voting_set_hash == next_voting_set_hash(registry)
+    assert header.next_voting_set_hash != ZERO_HASH
     assert block.prev_certificate is None
     assert block.evidence == [] and block.attestations == []
 

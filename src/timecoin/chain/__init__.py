@@ -1,8 +1,45 @@
 """Whole-block validation and the chain's state transition.
 
-So far: the deterministic genesis builder (`timecoin.chain.genesis`).
+- `state`: `ChainState` (the tip, the registry and the UTXO commitment
+  state), `chain_state_from_genesis`, `voting_set_at`;
+- `validate`: `check_block` (stateless), `validate_block` (contextual,
+  returns an `AppliedBlock`);
+- `build`: `select_block_transactions` (the one gate of transactions into
+  blocks) and `build_block`;
+- `undo`: `undo_applied_block`;
+- `certificate`: vote and proposal signing bytes, their signature checks and
+  `verify_certificate`; `evidence`: equivocation evidence;
+- `genesis`: the deterministic genesis builder;
+- `errors`: reject codes.
+
+Pure: no I/O, no clock, no randomness. docs/spec/chain.md states the rules.
 """
 
+from timecoin.chain import errors
+from timecoin.chain.build import (
+    build_block,
+    compute_block_overhead_bytes,
+    select_block_transactions,
+)
+from timecoin.chain.certificate import (
+    Verifier,
+    check_vote_type,
+    compute_proposal_signing_message,
+    compute_vote_signing_message,
+    encode_proposal_payload,
+    encode_vote_payload,
+    is_vote_type,
+    verify_certificate,
+    verify_proposal_signature,
+    verify_vote_signature,
+)
+from timecoin.chain.evidence import (
+    check_conflicting_proposals,
+    check_conflicting_votes,
+    get_evidence_height,
+    get_evidence_signer,
+    verify_evidence,
+)
 from timecoin.chain.genesis import (
     GENESIS_PROPOSER,
     GenesisMasternode,
@@ -12,13 +49,42 @@ from timecoin.chain.genesis import (
     build_genesis_state,
     genesis_utxo,
 )
+from timecoin.chain.state import ChainState, chain_state_from_genesis, voting_set_at
+from timecoin.chain.undo import undo_applied_block
+from timecoin.chain.validate import AppliedBlock, check_block, validate_block
 
 __all__ = [
     "GENESIS_PROPOSER",
+    "AppliedBlock",
+    "ChainState",
     "GenesisMasternode",
     "GenesisSpec",
     "GenesisState",
+    "Verifier",
+    "build_block",
     "build_genesis",
     "build_genesis_state",
+    "chain_state_from_genesis",
+    "check_block",
+    "check_conflicting_proposals",
+    "check_conflicting_votes",
+    "check_vote_type",
+    "compute_block_overhead_bytes",
+    "compute_proposal_signing_message",
+    "compute_vote_signing_message",
+    "encode_proposal_payload",
+    "encode_vote_payload",
+    "errors",
     "genesis_utxo",
+    "get_evidence_height",
+    "get_evidence_signer",
+    "is_vote_type",
+    "select_block_transactions",
+    "undo_applied_block",
+    "validate_block",
+    "verify_certificate",
+    "verify_evidence",
+    "verify_proposal_signature",
+    "verify_vote_signature",
+    "voting_set_at",
 ]

@@ -14,9 +14,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import NoReturn
 
+from msgspec.structs import replace
+
 from timecoin.crypto import MuHash3072, address_from_public_key
 from timecoin.ledger import MemoryUtxoSet, UtxoDelta, apply_block, check_registration
 from timecoin.ledger.errors import REJECT_BAD_GENESIS
+from timecoin.masternode import next_voting_set_hash, registry_from_genesis
 from timecoin.params import MAX_MONEY, ChainParams, Tier
 from timecoin.types import (
     BLOCK_VERSION,
@@ -87,9 +90,13 @@ class GenesisState:
 def build_genesis_state(spec: GenesisSpec) -> GenesisState:
     """Build the genesis block of `spec`, with its UTXO delta and commitment.
 
+    The header's `next_voting_set_hash` commits to the voting set that
+    `registry_from_genesis` computes from the block.
+
     Raises:
         InvalidBlock: bad-genesis, when the spec breaks a limit (message
-            names the entry).
+            names the entry); the code of a broken registration rule (e.g.
+            duplicate-owner-key) from `registry_from_genesis`.
     """
     params = spec.params
     _check_spec(spec)
@@ -131,6 +138,11 @@ def build_genesis_state(spec: GenesisSpec) -> GenesisState:
         evidence=[],
         attestations=[],
     )
+    # The registry reads only the header's height and prev_hash, so it can be
+    # computed from the block before its voting-set commitment is filled in.
+    registry = registry_from_genesis(block, params)
+    header = replace(header, next_voting_set_hash=next_voting_set_hash(registry))
+    block = replace(block, header=header)
     return GenesisState(block=block, delta=delta, utxo_state=utxo_state)
 
 

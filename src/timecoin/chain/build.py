@@ -1,0 +1,375 @@
+"""Assembling blocks: which transactions go in, and the complete block.
+
+`select_block_transactions` is the one function that admits transactions
+into blocks: whatever the source of the candidates (mempool, final
+transactions), a block contains only what it keeps. `build_block` adds the
+coinbase and computes every header field, running the same state transition
+as `validate_block`, so a block it returns is valid by construction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from msgspec.structs import replace
+
+from timecoin.chain.certificate import Verifier
+from timecoin.chain.state import ChainState, voting_set_at
+from timecoin.chain.validate import AppliedBlock, _applied_block, _check_block, _process_block
+from timecoin.crypto import address_from_public_key, merkle_root
+from timecoin.encoding import encode
+from timecoin.ledger import (
+    BatchVerify,
+    CachedUtxoView,
+    SignatureCache,
+    UtxoView,
+    check_transaction,
+    compute_tx_size,
+    validate_transaction,
+)
+from timecoin.masternode import get_entry, next_voting_set_hash, process_block_registry
+from timecoin.params import MAX_MONEY, ChainParams
+from timecoin.types import (
+    BLOCK_VERSION,
+    TX_VERSION,
+    ZERO_HASH,
+    AttestedHeartbeat,
+    Block,
+    BlockHeader,
+    Certificate,
+    Coin,
+    CommitSignature,
+    DuplicateProposalEvidence,
+    Evidence,
+    InvalidTransaction,
+    OutPoint,
+    Proposal,
+    Transaction,
+    TxOutput,
+    compute_attestations_hash,
+    compute_certificate_hash,
+    compute_evidence_hash,
+    compute_txid,
+    compute_witness_hash,
+)
+
+__all__ = [
+    "build_block",
+    "compute_block_overhead_bytes",
+    "select_block_transactions",
+]
+
+_MAX_U32 = 0xFFFF_FFFF
+_MAX_U64 = 2**63 - 1
+
+
+def compute_block_overhead_bytes(params: ChainParams) -> int:
+    """An upper bound on the encoded size of a block without its non-coinbase
+    transactions: header, coinbase, a certificate signed by `max_voters`
+    voters and `max_block_evidence` evidence items.
+
+    `select_block_transactions` keeps the encoded size of the transactions
+    it selects within `max_block_bytes` minus this bound, so the block
+    `build_block` assembles from them is never oversized.
+    """
+    hash32 = b"\xff" * 32
+    key = b"\xff" * 32
+    signature = b"\xff" * 64
+    header = BlockHeader(
+        version=BLOCK_VERSION,
+        chain_id=_MAX_U32,
+        height=_MAX_U64,
+        epoch=_MAX_U64,
+        prev_hash=hash32,
+        timestamp_ms=_MAX_U64,
+        proposer=key,
+        tx_root=hash32,
+        witness_root=hash32,
+        prev_certificate_hash=hash32,
+        evidence_hash=hash32,
+        attestations_hash=hash32,
+        utxo_commitment=hash32,
+        next_voting_set_hash=hash32,
+    )
+    coinbase = _coinbase(_MAX_U64, MAX_MONEY, b"\xff" * 20, params)
+    certificate = Certificate(
+        height=_MAX_U64,
+        round=_MAX_U32,
+        block_hash=hash32,
+        signatures=[
+            CommitSignature(voter_index=0xFFFF, signature=signature)
+            for _ in range(params.max_voters)
+        ],
+    )
+    proposal = Proposal(
+        height=_MAX_U64,
+        round=_MAX_U32,
+        pol_round=_MAX_U32,
+        block_hash=hash32,
+        timestamp_ms=_MAX_U64,
+        proposer=key,
+        signature=signature,
+    )
+    evidence: list[Evidence] = [
+        DuplicateProposalEvidence(proposal_a=proposal, proposal_b=proposal)
+    ] * params.sizes.max_block_evidence
+    # The transaction list's own array header is counted here at its largest
+    # (5 bytes); each selected transaction then adds exactly its own size.
+    empty = Block(
+        header=header,
+        transactions=[coinbase],
+        prev_certificate=certificate,
+        evidence=evidence,
+        attestations=[],
+    )
+    return len(encode(empty)) + 4
+
+
+def select_block_transactions(
+    candidates: Iterable[Transaction],
+    state: ChainState,
+    view: UtxoView,
+    *,
+    max_count: int | None = None,
+    sig_cache: SignatureCache | None = None,
+) -> list[Transaction]:
+    """The candidates, in their order, that a block after `state`'s tip may contain.
+
+    A candidate is kept when it passes `check_transaction` and
+    `validate_transaction` against the UTXO set as changed by the candidates
+    kept before it (so no two kept transactions conflict and none spends a
+    coin twice), its registry changes are valid after theirs, and it fits:
+    at most `max_block_transactions - 1` transactions (one place is the
+    coinbase's) and at most `max_count`, and their encoded sizes within
+    `max_block_bytes - compute_block_overhead_bytes(params)`. Every other
+    candidate is skipped (a coinbase, a repeat, an invalid or conflicting
+    transaction, one that does not fit); selection goes on with the next.
+
+    Parameters:
+        candidates: the transactions on offer, in order of preference.
+        state: the chain state the block will follow.
+        view: the UTXO set of that state (read only).
+        max_count: an optional lower cap on the number kept.
+        sig_cache: signatures found in it are not verified again; verified
+            ones are added (pass the same cache to `build_block` to verify
+            each signature once).
+
+    Returns:
+        The kept transactions, in candidate order.
+
+    Cost: one validation per candidate; a candidate with a masternode
+    payload or spending a masternode collateral also re-runs the registry
+    rules over the registry transactions kept before it.
+    """
+    params = state.params
+    height = state.height + 1
+    limit = params.sizes.max_block_transactions - 1
+    if max_count is not None:
+        limit = min(limit, max_count)
+    budget_bytes = params.sizes.max_block_bytes - compute_block_overhead_bytes(params)
+    overlay = CachedUtxoView(view)
+    kept: list[Transaction] = []
+    kept_txids: set[bytes] = set()
+    registry_txs: list[Transaction] = []
+    registry_txids: list[bytes] = []
+    registered_here: set[bytes] = set()
+    for tx in candidates:
+        if len(kept) >= limit:
+            break
+        if tx.is_coinbase:
+            continue
+        size_bytes = compute_tx_size(tx)
+        if size_bytes > budget_bytes:
+            continue
+        txid = compute_txid(tx)
+        if txid in kept_txids:
+            continue
+        try:
+            check_transaction(tx, params, size_bytes=size_bytes)
+            validate_transaction(
+                tx, txid, overlay, params, height, sig_cache=sig_cache, size_bytes=size_bytes
+            )
+        except InvalidTransaction:
+            continue
+        if _touches_registry(tx, state, registered_here):
+            try:
+                process_block_registry(
+                    state.registry,
+                    height,
+                    state.block_hash,
+                    [*registry_txs, tx],
+                    [*registry_txids, txid],
+                    (),
+                    params,
+                )
+            except InvalidTransaction:
+                continue
+            registry_txs.append(tx)
+            registry_txids.append(txid)
+            if tx.payload is not None:
+                registered_here.add(txid)
+        for txin in tx.inputs:
+            overlay.spend_coin(txin.prevout)
+        for index, txout in enumerate(tx.outputs):
+            overlay.add_coin(
+                OutPoint(txid=txid, index=index),
+                Coin(amount=txout.amount, address=txout.address, height=height),
+            )
+        kept.append(tx)
+        kept_txids.add(txid)
+        budget_bytes -= size_bytes
+    return kept
+
+
+def build_block(
+    state: ChainState,
+    view: UtxoView,
+    transactions: Sequence[Transaction],
+    *,
+    timestamp_ms: int,
+    proposer: bytes,
+    prev_certificate: Certificate | None,
+    evidence: Sequence[Evidence] = (),
+    attestations: Sequence[AttestedHeartbeat] = (),
+    verifier: Verifier,
+    verify_batch: BatchVerify | None = None,
+    sig_cache: SignatureCache | None = None,
+) -> AppliedBlock:
+    """Assemble the block after `state`'s tip, complete and valid, and apply it.
+
+    The block holds a coinbase (`lock_time` = height) paying the subsidy
+    plus the fees of `transactions` to the reward address of the proposer's
+    masternode (the voting-set member with operator key `proposer`; the
+    address of `proposer` itself when there is none), then `transactions`.
+    Every header field is computed: height, epoch, previous hash, roots and
+    hashes of the body, and the UTXO and next voting set commitments from
+    the same state transition `validate_block` runs, which also checks every
+    rule. A coinbase amount below the dust limit is not paid out.
+
+    Parameters:
+        state: the chain state the block follows.
+        view: the UTXO set of that state (read only).
+        transactions: the non-coinbase transactions, in order; normally the
+            result of `select_block_transactions`.
+        timestamp_ms: the header timestamp.
+        proposer: the proposer's operator key.
+        prev_certificate: the certificate of the tip (None at height 1).
+        evidence: evidence to include; attestations: attested heartbeats.
+        verifier: the consensus signature rule (certificate, evidence).
+        verify_batch, sig_cache: as for `validate_block`.
+
+    Returns:
+        The `AppliedBlock` of the new block.
+
+    Raises:
+        InvalidBlock: the inputs do not make a valid block (the code of the
+            broken rule, as `validate_block` reports it).
+    """
+    params = state.params
+    height = state.height + 1
+    reward = params.block_subsidy + _compute_fees(transactions, view)
+    coinbase = _coinbase(height, reward, _reward_address(state, proposer), params)
+    body = [coinbase, *transactions]
+    header = BlockHeader(
+        version=BLOCK_VERSION,
+        chain_id=params.chain_id,
+        height=height,
+        epoch=params.epoch_of(height),
+        prev_hash=state.block_hash,
+        timestamp_ms=timestamp_ms,
+        proposer=proposer,
+        tx_root=merkle_root([compute_txid(tx) for tx in body]),
+        witness_root=merkle_root([compute_witness_hash(tx) for tx in body]),
+        prev_certificate_hash=compute_certificate_hash(prev_certificate),
+        evidence_hash=compute_evidence_hash(evidence),
+        attestations_hash=compute_attestations_hash(attestations),
+        # Filled in below from the state transition; the transition does not
+        # read these two fields.
+        utxo_commitment=ZERO_HASH,
+        next_voting_set_hash=ZERO_HASH,
+    )
+    draft = Block(
+        header=header,
+        transactions=body,
+        prev_certificate=prev_certificate,
+        evidence=list(evidence),
+        attestations=list(attestations),
+    )
+    txids = _check_block(draft, params)
+    transition = _process_block(
+        draft, state, view, txids, verifier=verifier, verify_batch=verify_batch, sig_cache=sig_cache
+    )
+    final_header = replace(
+        header,
+        utxo_commitment=transition.utxo_state.digest(),
+        next_voting_set_hash=next_voting_set_hash(transition.registry),
+    )
+    block = Block(
+        header=final_header,
+        transactions=body,
+        prev_certificate=prev_certificate,
+        evidence=list(evidence),
+        attestations=list(attestations),
+    )
+    return _applied_block(block, state, transition)
+
+
+def _coinbase(height: int, amount: int, address: bytes, params: ChainParams) -> Transaction:
+    outputs = []
+    if amount >= max(params.dust_limit, 1):
+        outputs.append(TxOutput(amount=amount, address=address))
+    return Transaction(
+        version=TX_VERSION,
+        inputs=[],
+        outputs=outputs,
+        lock_time=height,
+        payload=None,
+        signatures=[],
+        owner_signature=None,
+    )
+
+
+def _touches_registry(tx: Transaction, state: ChainState, registered_here: set[bytes]) -> bool:
+    """Whether `tx` has a payload or may spend a masternode's collateral (an
+    output of a registration, whose txid is the masternode id)."""
+    if tx.payload is not None:
+        return True
+    for txin in tx.inputs:
+        masternode_id = txin.prevout.txid
+        if masternode_id in registered_here or get_entry(state.registry, masternode_id) is not None:
+            return True
+    return False
+
+
+def _reward_address(state: ChainState, proposer: bytes) -> bytes:
+    voting_set = voting_set_at(state, state.height + 1)
+    if voting_set is not None:
+        index = voting_set.index_of(proposer)
+        if index is not None:
+            entry = get_entry(state.registry, voting_set.voters[index].masternode_id)
+            if entry is not None:
+                return entry.reward_address
+    return address_from_public_key(proposer)
+
+
+def _compute_fees(transactions: Sequence[Transaction], view: UtxoView) -> int:
+    """Sum of inputs minus sum of outputs over `transactions`, applied in order.
+
+    Only the coinbase amount depends on it; the transactions' validity is
+    checked by the state transition, which recomputes the fees.
+    """
+    overlay = CachedUtxoView(view)
+    fees = 0
+    for tx in transactions:
+        txid = compute_txid(tx)
+        for txin in tx.inputs:
+            coin = overlay.spend_coin(txin.prevout)
+            if coin is not None:
+                fees += coin.amount
+        for index, txout in enumerate(tx.outputs):
+            fees -= txout.amount
+            overlay.add_coin(
+                OutPoint(txid=txid, index=index),
+                Coin(amount=txout.amount, address=txout.address, height=0),
+            )
+    return max(fees, 0)

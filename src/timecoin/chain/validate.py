@@ -1,0 +1,489 @@
+"""Whole-block validation: stateless sanity first, then the contextual rules
+and the state transition.
+
+`check_block` needs only the block and the parameters and is cheap: run it
+before anything that reads state. `validate_block` runs it, then checks the
+block against the chain state and the UTXO set (header context, the
+previous block's certificate, evidence, transactions, registry, coinbase)
+and finally the header's two state commitments. It returns the
+`AppliedBlock`: the new state and everything storage needs to write and to
+undo the block. Nothing passed in is changed. docs/spec/chain.md lists every
+rule in order.
+
+`build_block` (timecoin.chain.build) runs the same state transition
+(`_process_block`) to fill in the commitments of a block it assembles, so a
+built block passes `validate_block` by construction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from timecoin.chain import errors
+from timecoin.chain.certificate import Verifier, verify_certificate
+from timecoin.chain.evidence import get_evidence_height, verify_evidence
+from timecoin.chain.state import ChainState, voting_set_at
+from timecoin.crypto import MuHash3072, merkle_root
+from timecoin.encoding import encode
+from timecoin.ledger import BatchVerify, SignatureCache, UtxoDelta, UtxoView, connect_block
+from timecoin.ledger import errors as ledger_errors
+from timecoin.masternode import (
+    RegistryState,
+    RegistryUndo,
+    get_entry,
+    next_voting_set_hash,
+    process_block_registry,
+)
+from timecoin.params import ChainParams
+from timecoin.types import (
+    BLOCK_VERSION,
+    Block,
+    BlockUndo,
+    InvalidBlock,
+    InvalidTransaction,
+    InvalidVote,
+    VotingSet,
+    compute_attestations_hash,
+    compute_block_hash,
+    compute_certificate_hash,
+    compute_evidence_hash,
+    compute_txid,
+    compute_witness_hash,
+)
+
+__all__ = ["AppliedBlock", "check_block", "validate_block"]
+
+
+@dataclass(frozen=True, slots=True)
+class AppliedBlock:
+    """A valid block and the result of applying it to the chain state.
+
+    - `block`, `block_hash`: the block and its hash;
+    - `state_after`: the chain state with this block as the tip;
+    - `undo`: the ledger's undo record (spent coins, UTXO state before);
+    - `delta`: the UTXO change storage writes in one atomic batch;
+    - `registry_undo`: the registry's undo record;
+    - `fees`: the sum of the fees of the block's non-coinbase transactions.
+    """
+
+    block: Block
+    block_hash: bytes
+    state_after: ChainState
+    undo: BlockUndo
+    delta: UtxoDelta
+    registry_undo: RegistryUndo
+    fees: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Transition:
+    """What the contextual rules produce, before the header commitments are checked."""
+
+    utxo_state: MuHash3072
+    undo: BlockUndo
+    delta: UtxoDelta
+    fees: int
+    registry: RegistryState
+    registry_undo: RegistryUndo
+
+
+def check_block(block: Block, params: ChainParams) -> None:
+    """Check the rules of a block (after genesis) that need no state.
+
+    Cheap; run it first. In order: version, chain id, counts and encoded
+    size within `params.sizes`, no attestations, the coinbase (first, only
+    first, `lock_time` equal to the height), a previous certificate exactly
+    from height 2 on, and the header's commitments to the body (tx and
+    witness roots, certificate, evidence and attestations hashes). The
+    transactions' own rules are checked by `validate_block`.
+
+    Parameters:
+        block: the block, as decoded.
+        params: the chain parameters.
+
+    Raises:
+        InvalidBlock: bad-block-version, wrong-chain-id,
+            too-many-transactions, too-many-evidence, too-many-attestations,
+            oversized-block, unexpected-attestations, missing-coinbase,
+            coinbase-lock-time, coinbase-position, unexpected-certificate,
+            missing-certificate, bad-tx-root, bad-witness-root,
+            bad-certificate-hash, bad-evidence-hash, bad-attestations-hash
+            (the last five mean the body does not match the header:
+            `errors.BODY_MISMATCH_CODES`).
+    """
+    _check_block(block, params)
+
+
+def validate_block(
+    block: Block,
+    state: ChainState,
+    view: UtxoView,
+    *,
+    verifier: Verifier,
+    verify_batch: BatchVerify | None = None,
+    sig_cache: SignatureCache | None = None,
+) -> AppliedBlock:
+    """Validate `block` as the child of `state`'s tip and return the result of applying it.
+
+    Runs `check_block`, then, in order: the header's height, previous hash,
+    epoch and timestamp; that the proposer is a member of the voting set of
+    the block's height; the previous block's certificate (from height 2 on)
+    against the voting set of height - 1; the evidence; every transaction
+    (the ledger's `connect_block`); the coinbase amount (at most subsidy plus
+    fees); the registry changes (`process_block_registry`); finally the
+    header's `utxo_commitment` and `next_voting_set_hash` against the
+    resulting state. Neither `view` nor `state` is changed.
+
+    Parameters:
+        block: the block, as decoded.
+        state: the chain state after the block's parent.
+        view: the UTXO set after the parent (read only).
+        verifier: the consensus signature rule, for the certificate and the
+            evidence (`timecoin.crypto.verify` or a caching wrapper).
+        verify_batch: when given, all transaction signatures of the block are
+            verified in one call of it (e.g. `BatchVerifier.verify_all`).
+        sig_cache: transaction signatures found in it are not verified again;
+            verified ones are added.
+
+    Returns:
+        The `AppliedBlock`.
+
+    Raises:
+        InvalidBlock: the reject code of the first broken rule: those of
+            `check_block`; bad-height, bad-prev-hash, bad-epoch,
+            timestamp-too-early, unknown-proposer; a certificate code
+            (wrong-height, wrong-block, nil-block, unknown-voter,
+            duplicate-voter, unordered-signatures, insufficient-weight,
+            bad-signature); future-evidence, stale-evidence,
+            duplicate-evidence or an evidence code (bad-vote-type,
+            evidence-mismatch, not-conflicting, non-canonical-evidence,
+            unknown-voter, bad-signature); any transaction code of the
+            ledger or the registry; coinbase-too-large; bad-utxo-commitment;
+            bad-next-voting-set-hash.
+    """
+    txids = _check_block(block, state.params)
+    transition = _process_block(
+        block, state, view, txids, verifier=verifier, verify_batch=verify_batch, sig_cache=sig_cache
+    )
+    header = block.header
+    utxo_commitment = transition.utxo_state.digest()
+    if header.utxo_commitment != utxo_commitment:
+        raise InvalidBlock(
+            errors.REJECT_BAD_UTXO_COMMITMENT,
+            f"utxo commitment: expected {utxo_commitment.hex()}, "
+            f"got {header.utxo_commitment.hex()}",
+        )
+    voting_set_hash = next_voting_set_hash(transition.registry)
+    if header.next_voting_set_hash != voting_set_hash:
+        raise InvalidBlock(
+            errors.REJECT_BAD_NEXT_VOTING_SET_HASH,
+            f"next voting set hash: expected {voting_set_hash.hex()}, "
+            f"got {header.next_voting_set_hash.hex()}",
+        )
+    return _applied_block(block, state, transition)
+
+
+def _applied_block(block: Block, state: ChainState, transition: _Transition) -> AppliedBlock:
+    """The AppliedBlock of a block whose header carries the transition's commitments."""
+    header = block.header
+    block_hash = compute_block_hash(header)
+    state_after = ChainState(
+        params=state.params,
+        height=header.height,
+        block_hash=block_hash,
+        header=header,
+        registry=transition.registry,
+        utxo_state=transition.utxo_state,
+    )
+    return AppliedBlock(
+        block=block,
+        block_hash=block_hash,
+        state_after=state_after,
+        undo=transition.undo,
+        delta=transition.delta,
+        registry_undo=transition.registry_undo,
+        fees=transition.fees,
+    )
+
+
+def _check_block(block: Block, params: ChainParams) -> list[bytes]:
+    """`check_block`; returns the txids it computed, for the contextual rules."""
+    header = block.header
+    sizes = params.sizes
+    if header.version != BLOCK_VERSION:
+        raise InvalidBlock(
+            errors.REJECT_BAD_BLOCK_VERSION,
+            f"block version: expected {BLOCK_VERSION}, got {header.version}",
+        )
+    if header.chain_id != params.chain_id:
+        raise InvalidBlock(
+            errors.REJECT_WRONG_CHAIN_ID,
+            f"chain id: expected {params.chain_id:#x}, got {header.chain_id:#x}",
+        )
+    _check_count(
+        ledger_errors.REJECT_TOO_MANY_TRANSACTIONS,
+        "transactions",
+        len(block.transactions),
+        sizes.max_block_transactions,
+    )
+    _check_count(
+        errors.REJECT_TOO_MANY_EVIDENCE, "evidence", len(block.evidence), sizes.max_block_evidence
+    )
+    _check_count(
+        errors.REJECT_TOO_MANY_ATTESTATIONS,
+        "attestations",
+        len(block.attestations),
+        sizes.max_block_attestations,
+    )
+    size_bytes = len(encode(block))
+    if size_bytes > sizes.max_block_bytes:
+        raise InvalidBlock(
+            errors.REJECT_OVERSIZED_BLOCK,
+            f"block size: expected at most {sizes.max_block_bytes} bytes, got {size_bytes}",
+        )
+    if block.attestations:
+        # Heartbeat attestations have no validity rules yet: accepting any
+        # would put unchecked data into the chain for good.
+        raise InvalidBlock(
+            errors.REJECT_UNEXPECTED_ATTESTATIONS,
+            f"attestations: expected none (no heartbeat rules are active), "
+            f"got {len(block.attestations)}",
+        )
+    _check_coinbase_shape(block)
+    _check_certificate_presence(block)
+    return _check_body_commitments(block)
+
+
+def _check_count(code: str, what: str, count: int, limit: int) -> None:
+    if count > limit:
+        raise InvalidBlock(code, f"{what}: expected at most {limit}, got {count}")
+
+
+def _check_coinbase_shape(block: Block) -> None:
+    transactions = block.transactions
+    height = block.header.height
+    if not transactions or not transactions[0].is_coinbase:
+        raise InvalidBlock(
+            errors.REJECT_MISSING_COINBASE,
+            "transaction 0: expected a coinbase (no inputs), "
+            + ("the block has no transactions" if not transactions else "got one with inputs"),
+        )
+    if transactions[0].lock_time != height:
+        raise InvalidBlock(
+            ledger_errors.REJECT_COINBASE_LOCK_TIME,
+            f"coinbase lock time: expected the height {height}, got {transactions[0].lock_time}",
+        )
+    for index in range(1, len(transactions)):
+        if transactions[index].is_coinbase:
+            raise InvalidBlock(
+                ledger_errors.REJECT_COINBASE_POSITION,
+                f"transaction {index}: expected inputs (only the first may be a coinbase), "
+                "got none",
+            )
+
+
+def _check_certificate_presence(block: Block) -> None:
+    height = block.header.height
+    if height <= 1 and block.prev_certificate is not None:
+        raise InvalidBlock(
+            errors.REJECT_UNEXPECTED_CERTIFICATE,
+            f"previous certificate: expected none at height {height} (genesis is not "
+            "certified), got one",
+        )
+    if height >= 2 and block.prev_certificate is None:
+        raise InvalidBlock(
+            errors.REJECT_MISSING_CERTIFICATE,
+            f"previous certificate: expected the certificate of block {height - 1}, got none",
+        )
+
+
+def _check_body_commitments(block: Block) -> list[bytes]:
+    header = block.header
+    txids = [compute_txid(tx) for tx in block.transactions]
+    _require_commitment(errors.REJECT_BAD_TX_ROOT, "tx root", merkle_root(txids), header.tx_root)
+    witness_root = merkle_root([compute_witness_hash(tx) for tx in block.transactions])
+    _require_commitment(
+        errors.REJECT_BAD_WITNESS_ROOT, "witness root", witness_root, header.witness_root
+    )
+    _require_commitment(
+        errors.REJECT_BAD_CERTIFICATE_HASH,
+        "previous certificate hash",
+        compute_certificate_hash(block.prev_certificate),
+        header.prev_certificate_hash,
+    )
+    _require_commitment(
+        errors.REJECT_BAD_EVIDENCE_HASH,
+        "evidence hash",
+        compute_evidence_hash(block.evidence),
+        header.evidence_hash,
+    )
+    _require_commitment(
+        errors.REJECT_BAD_ATTESTATIONS_HASH,
+        "attestations hash",
+        compute_attestations_hash(block.attestations),
+        header.attestations_hash,
+    )
+    return txids
+
+
+def _require_commitment(code: str, what: str, expected: bytes, got: bytes) -> None:
+    if got != expected:
+        raise InvalidBlock(code, f"{what}: expected {expected.hex()}, got {got.hex()}")
+
+
+def _process_block(
+    block: Block,
+    state: ChainState,
+    view: UtxoView,
+    txids: list[bytes],
+    *,
+    verifier: Verifier,
+    verify_batch: BatchVerify | None,
+    sig_cache: SignatureCache | None,
+) -> _Transition:
+    """Every contextual rule except the header's two state commitments, and
+    the resulting state: the one state transition of `validate_block` and
+    `build_block`. Assumes `_check_block` passed; `txids` are its result."""
+    params = state.params
+    header = block.header
+    height = state.height + 1
+    voting_set = _require_voting_set(state, height)
+    _check_header_context(block, state, voting_set)
+    _check_prev_certificate(block, state, verifier)
+    offenders = _check_evidence(block, state, verifier)
+    utxo_state = state.utxo_state.copy()
+    connected = connect_block(
+        block.transactions,
+        height,
+        view,
+        utxo_state,
+        params,
+        verify_batch=verify_batch,
+        sig_cache=sig_cache,
+        txids=txids,
+    )
+    coinbase_total = sum(txout.amount for txout in block.transactions[0].outputs)
+    allowed = params.block_subsidy + connected.fees
+    if coinbase_total > allowed:
+        raise InvalidBlock(
+            errors.REJECT_COINBASE_TOO_LARGE,
+            f"coinbase outputs: expected at most subsidy {params.block_subsidy} plus fees "
+            f"{connected.fees} = {allowed}, got {coinbase_total}",
+        )
+    try:
+        registry, registry_undo = process_block_registry(
+            state.registry,
+            height,
+            header.prev_hash,
+            block.transactions,
+            txids,
+            offenders,
+            params,
+        )
+    except InvalidTransaction as exc:
+        raise InvalidBlock(exc.reject_code, f"masternode registry: {exc.message}") from exc
+    return _Transition(
+        utxo_state=utxo_state,
+        undo=connected.undo,
+        delta=connected.delta,
+        fees=connected.fees,
+        registry=registry,
+        registry_undo=registry_undo,
+    )
+
+
+def _require_voting_set(state: ChainState, height: int) -> VotingSet:
+    voting_set = voting_set_at(state, height)
+    if voting_set is None:
+        # The registry after block h always holds the sets of h and h + 1.
+        raise AssertionError(f"chain state at {state.height} holds no voting set for {height}")
+    return voting_set
+
+
+def _check_header_context(block: Block, state: ChainState, voting_set: VotingSet) -> None:
+    header = block.header
+    params = state.params
+    height = state.height + 1
+    if header.height != height:
+        raise InvalidBlock(
+            errors.REJECT_BAD_HEIGHT, f"height: expected {height}, got {header.height}"
+        )
+    if header.prev_hash != state.block_hash:
+        raise InvalidBlock(
+            errors.REJECT_BAD_PREV_HASH,
+            f"previous hash: expected {state.block_hash.hex()}, got {header.prev_hash.hex()}",
+        )
+    epoch = params.epoch_of(height)
+    if header.epoch != epoch:
+        raise InvalidBlock(
+            errors.REJECT_BAD_EPOCH,
+            f"epoch of height {height}: expected {epoch}, got {header.epoch}",
+        )
+    earliest_ms = state.header.timestamp_ms + params.block_interval_ms
+    if header.timestamp_ms < earliest_ms:
+        raise InvalidBlock(
+            errors.REJECT_TIMESTAMP_TOO_EARLY,
+            f"timestamp: expected at least {earliest_ms} ms (previous block + "
+            f"{params.block_interval_ms} ms), got {header.timestamp_ms}",
+        )
+    if voting_set.index_of(header.proposer) is None:
+        raise InvalidBlock(
+            errors.REJECT_UNKNOWN_PROPOSER,
+            f"proposer: expected a member of the voting set of epoch {voting_set.epoch}, "
+            f"{header.proposer.hex()} is not",
+        )
+
+
+def _check_prev_certificate(block: Block, state: ChainState, verifier: Verifier) -> None:
+    certificate = block.prev_certificate
+    if certificate is None:
+        return  # height 1: `_check_block` allows no certificate only there
+    parent_height = state.height
+    voting_set = _require_voting_set(state, parent_height)
+    try:
+        verify_certificate(
+            certificate,
+            voting_set,
+            state.params.chain_id,
+            verifier,
+            expected_height=parent_height,
+            expected_block_hash=block.header.prev_hash,
+        )
+    except InvalidVote as exc:
+        raise InvalidBlock(exc.reject_code, f"previous certificate: {exc.message}") from exc
+
+
+def _check_evidence(block: Block, state: ChainState, verifier: Verifier) -> list[bytes]:
+    """Verify the block's evidence; return the offenders' masternode ids."""
+    offenders: list[bytes] = []
+    for index, evidence in enumerate(block.evidence):
+        evidence_height = get_evidence_height(evidence)
+        if evidence_height > state.height:
+            raise InvalidBlock(
+                errors.REJECT_FUTURE_EVIDENCE,
+                f"evidence {index}: expected a height of at most {state.height} (before "
+                f"this block), got {evidence_height}",
+            )
+        voting_set = voting_set_at(state, evidence_height)
+        if voting_set is None:
+            raise InvalidBlock(
+                errors.REJECT_STALE_EVIDENCE,
+                f"evidence {index}: expected a height in the current or previous epoch, got "
+                f"{evidence_height} (epoch {state.params.epoch_of(evidence_height)})",
+            )
+        try:
+            offender = verify_evidence(evidence, voting_set, state.params.chain_id, verifier)
+        except InvalidVote as exc:
+            raise InvalidBlock(exc.reject_code, f"evidence {index}: {exc.message}") from exc
+        masternode_id = offender.masternode_id
+        entry = get_entry(state.registry, masternode_id)
+        if masternode_id in offenders or (
+            entry is not None and entry.banned_from_epoch is not None
+        ):
+            raise InvalidBlock(
+                errors.REJECT_DUPLICATE_EVIDENCE,
+                f"evidence {index}: expected a new offender, masternode {masternode_id.hex()} "
+                "is already banned or named earlier in the block",
+            )
+        offenders.append(masternode_id)
+    return offenders
