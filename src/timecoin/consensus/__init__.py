@@ -22,6 +22,8 @@ from timecoin.consensus.effects import (
 from timecoin.consensus.evidence import (
     check_conflicting_proposals,
     check_conflicting_votes,
+    get_evidence_height,
+    get_evidence_signer,
     make_duplicate_proposal_evidence,
     make_duplicate_vote_evidence,
     verify_evidence,
@@ -104,6 +106,8 @@ __all__ = [
     "encode_proposal_payload",
     "encode_vote_payload",
     "encode_wal_record",
+    "get_evidence_height",
+    "get_evidence_signer",
     "get_record_height",
     "is_timestamp_timely",
     "is_timestamp_valid",

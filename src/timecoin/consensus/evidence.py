@@ -5,95 +5,42 @@ different block hashes, or two proposals of one proposer for one height and
 round with different signed content, prove misbehaviour. The pair is stored
 in canonical order (the message with the smaller encoding first), so one
 misbehaviour has exactly one evidence encoding.
+
+The checks (`check_conflicting_votes`, `check_conflicting_proposals`,
+`verify_evidence`) are defined in `timecoin.chain.evidence`, because the
+chain verifies the evidence that blocks carry, and are re-exported here;
+this module builds the canonical pairs the vote keeper detects.
 """
 
 from __future__ import annotations
 
-from timecoin.consensus.app import Verifier
-from timecoin.consensus.rejects import (
-    REJECT_EVIDENCE_MISMATCH,
-    REJECT_NON_CANONICAL_EVIDENCE,
-    REJECT_NOT_CONFLICTING,
-    REJECT_UNKNOWN_VOTER,
-)
-from timecoin.consensus.signing import (
-    check_vote_type,
-    encode_proposal_payload,
-    verify_proposal_signature,
-    verify_vote_signature,
+from timecoin.chain.evidence import (
+    check_conflicting_proposals,
+    check_conflicting_votes,
+    get_evidence_height,
+    get_evidence_signer,
+    verify_evidence,
 )
 from timecoin.encoding import encode
-from timecoin.types import (
-    DuplicateProposalEvidence,
-    DuplicateVoteEvidence,
-    Evidence,
-    InvalidVote,
-    Proposal,
-    Vote,
-    VotingSet,
-)
+from timecoin.types import DuplicateProposalEvidence, DuplicateVoteEvidence, Proposal, Vote
 
-
-def _proposal_payload(proposal: Proposal) -> bytes:
-    return encode_proposal_payload(
-        proposal.height,
-        proposal.round,
-        proposal.pol_round,
-        proposal.block_hash,
-        proposal.timestamp_ms,
-    )
-
-
-def check_conflicting_votes(vote_a: Vote, vote_b: Vote) -> None:
-    """Check, without signatures, that two votes are an equivocation: same
-    voter, type, height and round, different block hashes.
-
-    Raises InvalidVote (bad-vote-type, evidence-mismatch, not-conflicting).
-    """
-    check_vote_type(vote_a.vote_type)
-    same = (vote_a.voter, vote_a.vote_type, vote_a.height, vote_a.round) == (
-        vote_b.voter,
-        vote_b.vote_type,
-        vote_b.height,
-        vote_b.round,
-    )
-    if not same:
-        raise InvalidVote(
-            REJECT_EVIDENCE_MISMATCH,
-            "votes differ in voter, type, height or round: "
-            f"({vote_a.vote_type}, {vote_a.height}, {vote_a.round}) vs "
-            f"({vote_b.vote_type}, {vote_b.height}, {vote_b.round})",
-        )
-    if vote_a.block_hash == vote_b.block_hash:
-        raise InvalidVote(REJECT_NOT_CONFLICTING, "both votes are for the same block")
-
-
-def check_conflicting_proposals(proposal_a: Proposal, proposal_b: Proposal) -> None:
-    """Check, without signatures, that two proposals are an equivocation: same
-    proposer, height and round, different signed content.
-
-    Raises InvalidVote (evidence-mismatch, not-conflicting).
-    """
-    same = (proposal_a.proposer, proposal_a.height, proposal_a.round) == (
-        proposal_b.proposer,
-        proposal_b.height,
-        proposal_b.round,
-    )
-    if not same:
-        raise InvalidVote(
-            REJECT_EVIDENCE_MISMATCH,
-            "proposals differ in proposer, height or round: "
-            f"({proposal_a.height}, {proposal_a.round}) vs "
-            f"({proposal_b.height}, {proposal_b.round})",
-        )
-    if _proposal_payload(proposal_a) == _proposal_payload(proposal_b):
-        raise InvalidVote(REJECT_NOT_CONFLICTING, "both proposals sign the same content")
+__all__ = [
+    "check_conflicting_proposals",
+    "check_conflicting_votes",
+    "get_evidence_height",
+    "get_evidence_signer",
+    "make_duplicate_proposal_evidence",
+    "make_duplicate_vote_evidence",
+    "verify_evidence",
+]
 
 
 def make_duplicate_vote_evidence(vote_a: Vote, vote_b: Vote) -> DuplicateVoteEvidence:
-    """The canonical evidence of two conflicting votes, in either order.
+    """The canonical evidence of two conflicting votes, given in either order.
 
-    Raises InvalidVote (bad-vote-type, evidence-mismatch, not-conflicting).
+    Signatures are not checked (the machine passes verified votes).
+    Raises InvalidVote (bad-vote-type, evidence-mismatch, not-conflicting)
+    when the votes are no equivocation.
     """
     check_conflicting_votes(vote_a, vote_b)
     if encode(vote_b) < encode(vote_a):
@@ -104,44 +51,13 @@ def make_duplicate_vote_evidence(vote_a: Vote, vote_b: Vote) -> DuplicateVoteEvi
 def make_duplicate_proposal_evidence(
     proposal_a: Proposal, proposal_b: Proposal
 ) -> DuplicateProposalEvidence:
-    """The canonical evidence of two conflicting proposals, in either order.
+    """The canonical evidence of two conflicting proposals, given in either order.
 
-    Raises InvalidVote (evidence-mismatch, not-conflicting).
+    Signatures are not checked (the machine passes verified proposals).
+    Raises InvalidVote (evidence-mismatch, not-conflicting) when the
+    proposals are no equivocation.
     """
     check_conflicting_proposals(proposal_a, proposal_b)
     if encode(proposal_b) < encode(proposal_a):
         proposal_a, proposal_b = proposal_b, proposal_a
     return DuplicateProposalEvidence(proposal_a=proposal_a, proposal_b=proposal_b)
-
-
-def verify_evidence(
-    evidence: Evidence, voting_set: VotingSet, chain_id: int, verifier: Verifier
-) -> None:
-    """Check that `evidence` proves an equivocation by a member of `voting_set`
-    (the voting set of the evidence's height).
-
-    Checks, cheap first: the pair conflicts, it is in canonical order, the
-    signer is a voter, both signatures verify.
-    Raises InvalidVote (bad-vote-type, evidence-mismatch, not-conflicting,
-    non-canonical-evidence, unknown-voter, bad-signature).
-    """
-    if isinstance(evidence, DuplicateVoteEvidence):
-        check_conflicting_votes(evidence.vote_a, evidence.vote_b)
-        first, second = encode(evidence.vote_a), encode(evidence.vote_b)
-        signer = evidence.vote_a.voter
-    else:
-        check_conflicting_proposals(evidence.proposal_a, evidence.proposal_b)
-        first, second = encode(evidence.proposal_a), encode(evidence.proposal_b)
-        signer = evidence.proposal_a.proposer
-    if not first < second:
-        raise InvalidVote(
-            REJECT_NON_CANONICAL_EVIDENCE, "evidence pair is not in ascending encoding order"
-        )
-    if voting_set.index_of(signer) is None:
-        raise InvalidVote(REJECT_UNKNOWN_VOTER, f"evidence signer {signer.hex()} is no voter")
-    if isinstance(evidence, DuplicateVoteEvidence):
-        verify_vote_signature(evidence.vote_a, chain_id, verifier)
-        verify_vote_signature(evidence.vote_b, chain_id, verifier)
-    else:
-        verify_proposal_signature(evidence.proposal_a, chain_id, verifier)
-        verify_proposal_signature(evidence.proposal_b, chain_id, verifier)
