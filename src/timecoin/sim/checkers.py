@@ -1,0 +1,404 @@
+"""Checkers: what must hold on every honest node, during and after a run.
+
+The `Recorder` receives the honest nodes' events (commits, signed messages,
+delivered messages, evidence) as they happen and records a `Violation` for
+each broken property:
+
+- agreement: never two different committed blocks at one height;
+- validity: a block an honest machine decided passes `validate_block`
+  (and, after the run, the whole chain of one node replays on a fresh state
+  without caches);
+- utxo-commitment: every honest node's MuHash3072 digest at a height equals
+  the header's, hence the other nodes' (and, after the run, the digest
+  recomputed from the node's whole UTXO set);
+- double-spend: no outpoint is spent twice in the committed chain;
+- supply: exact accounting, block by block and after the run:
+  `value(UTXO set after h) = value(after h - 1) + coinbase outputs(h) - fees(h)`,
+  with `fees(h)` recomputed from the spent coins, equal to the chain's, and
+  `coinbase outputs(h) <= subsidy + fees(h)`; so the final UTXO value is
+  genesis value + sum of coinbases - sum of fees;
+- certificate: each committed block's certificate verifies against the
+  voting set of its height;
+- honest-equivocation: an honest node never signs two different votes or
+  proposals for one (height, round, type), across restarts included;
+- evidence: when an honest machine was given two conflicting signed
+  messages of one signer that it would both store, it recorded evidence;
+- liveness (checked by the simulator): after the last fault heals, every
+  honest node reaches the target height within a bounded virtual time.
+
+Byzantine nodes are not checked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from timecoin.chain import (
+    AppliedBlock,
+    ChainState,
+    chain_state_from_genesis,
+    validate_block,
+    voting_set_at,
+)
+from timecoin.chain.certificate import verify_certificate, verify_vote_signature
+from timecoin.consensus import WalProposal, WalRecord, WalVote
+from timecoin.crypto import verify
+from timecoin.ledger import MemoryUtxoSet
+from timecoin.types import (
+    Block,
+    Certificate,
+    DuplicateVoteEvidence,
+    Evidence,
+    InvalidBlock,
+    InvalidVote,
+    OutPoint,
+    Proposal,
+    TimecoinError,
+    Vote,
+    compute_block_hash,
+    compute_txid,
+)
+
+if TYPE_CHECKING:
+    from timecoin.sim.node import SimNode
+    from timecoin.sim.simulator import Simulation
+
+PROPOSAL_SLOT = 0
+"""Slot type of proposals in signature keys (votes use their vote type)."""
+
+FULL_UTXO_CHECK_NODES = 16
+"""Most honest nodes whose UTXO commitment is recomputed in full after a run."""
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    """A broken property: its kind, the node and height concerned, and what happened."""
+
+    kind: str
+    node: int | None
+    height: int | None
+    message: str
+
+    def describe(self) -> str:
+        """One line for reports."""
+        where = []
+        if self.node is not None:
+            where.append(f"node {self.node}")
+        if self.height is not None:
+            where.append(f"height {self.height}")
+        location = f" ({', '.join(where)})" if where else ""
+        return f"{self.kind}{location}: {self.message}"
+
+
+@dataclass(slots=True)
+class _CanonicalHeight:
+    """The first honest commit of a height."""
+
+    block_hash: bytes
+    node: int
+    utxo_digest: bytes
+    supply_after: int
+
+
+@dataclass(slots=True)
+class Recorder:
+    """Collects events of honest nodes and the violations they show."""
+
+    sim: Simulation
+    genesis_supply: int
+    violations: list[Violation] = field(default_factory=list)
+    canonical: dict[int, _CanonicalHeight] = field(default_factory=dict)
+    spent: dict[OutPoint, int] = field(default_factory=dict)
+    signed: dict[tuple[int, int, int, int], bytes] = field(default_factory=dict)
+    delivered: dict[tuple[int, int, bytes, int, int, int], bytes] = field(default_factory=dict)
+    required_evidence: set[tuple[int, int, bytes, int, int, int]] = field(default_factory=set)
+    recorded_evidence: set[tuple[int, int, bytes, int, int, int]] = field(default_factory=set)
+    proposal_sent_ms: dict[tuple[int, int, bytes], int] = field(default_factory=dict)
+    commit_latencies_ms: list[int] = field(default_factory=list)
+    build_failures: int = 0
+    evidence_events: int = 0
+
+    def add(self, kind: str, node: int | None, height: int | None, message: str) -> None:
+        """Record a violation."""
+        self.violations.append(Violation(kind, node, height, message))
+
+    # ------------------------------------------------------------- commits
+
+    def on_commit(
+        self,
+        node: SimNode,
+        state_before: ChainState,
+        applied: AppliedBlock,
+        certificate: Certificate,
+        *,
+        decided: bool,
+    ) -> None:
+        """Check a block an honest node has just applied."""
+        if not node.is_honest:
+            return
+        block = applied.block
+        height = block.header.height
+        now_ms = self.sim.queue.now_ms
+        if decided:
+            sent = self.proposal_sent_ms.get((height, certificate.round, applied.block_hash))
+            if sent is not None:
+                self.commit_latencies_ms.append(now_ms - sent)
+        self._check_certificate(node, state_before, applied, certificate)
+        digest = applied.state_after.utxo_state.digest()
+        if digest != block.header.utxo_commitment:
+            self.add(
+                "utxo-commitment",
+                node.node_id,
+                height,
+                f"state digest {digest.hex()} differs from the header's",
+            )
+        canonical = self.canonical.get(height)
+        if canonical is None:
+            supply_before = (
+                self.genesis_supply if height == 1 else self.canonical[height - 1].supply_after
+            )
+            supply_after = self._check_block_accounting(node, applied, supply_before)
+            self.canonical[height] = _CanonicalHeight(
+                applied.block_hash, node.node_id, digest, supply_after
+            )
+            self._check_double_spends(node, block)
+            self.sim.on_first_commit(applied)
+            return
+        if canonical.block_hash != applied.block_hash:
+            self.add(
+                "agreement",
+                node.node_id,
+                height,
+                f"committed {applied.block_hash.hex()[:16]}, node {canonical.node} committed "
+                f"{canonical.block_hash.hex()[:16]}",
+            )
+        elif canonical.utxo_digest != digest:
+            self.add(
+                "utxo-commitment",
+                node.node_id,
+                height,
+                f"digest differs from node {canonical.node}'s for the same block",
+            )
+
+    def _check_certificate(
+        self,
+        node: SimNode,
+        state_before: ChainState,
+        applied: AppliedBlock,
+        certificate: Certificate,
+    ) -> None:
+        height = applied.block.header.height
+        voting_set = voting_set_at(state_before, height)
+        if voting_set is None:
+            self.add("certificate", node.node_id, height, "no voting set for the height")
+            return
+        try:
+            verify_certificate(
+                certificate,
+                voting_set,
+                node.params.chain_id,
+                self.sim.verifier,
+                expected_height=height,
+                expected_block_hash=applied.block_hash,
+            )
+        except InvalidVote as exc:
+            self.add("certificate", node.node_id, height, str(exc))
+
+    def _check_block_accounting(
+        self, node: SimNode, applied: AppliedBlock, supply_before: int
+    ) -> int:
+        """Recompute the fees from the spent coins; check the coinbase and return
+        the supply after the block."""
+        block = applied.block
+        height = block.header.height
+        params = node.params
+        values: dict[OutPoint, int] = {s.outpoint: s.coin.amount for s in applied.undo.spent}
+        fees = 0
+        coinbase_total = 0
+        for tx in block.transactions:
+            txid = compute_txid(tx)
+            outputs = sum(txout.amount for txout in tx.outputs)
+            if tx.is_coinbase:
+                coinbase_total += outputs
+            else:
+                fees += sum(values.pop(txin.prevout, 0) for txin in tx.inputs) - outputs
+            for index, txout in enumerate(tx.outputs):
+                values[OutPoint(txid=txid, index=index)] = txout.amount
+        if fees != applied.fees:
+            self.add("supply", node.node_id, height, f"fees {fees}, chain says {applied.fees}")
+        if coinbase_total > params.block_subsidy + fees:
+            self.add(
+                "supply",
+                node.node_id,
+                height,
+                f"coinbase {coinbase_total} above subsidy {params.block_subsidy} + fees {fees}",
+            )
+        delta = applied.delta
+        created = sum(coin.amount for coin in delta.created.values())
+        spent = sum(s.coin.amount for s in applied.undo.spent)
+        supply_after = supply_before + coinbase_total - fees
+        if supply_before + created - spent != supply_after:
+            self.add(
+                "supply",
+                node.node_id,
+                height,
+                f"UTXO value moved by {created - spent}, expected coinbase {coinbase_total} "
+                f"minus fees {fees}",
+            )
+        return supply_after
+
+    def _check_double_spends(self, node: SimNode, block: Block) -> None:
+        height = block.header.height
+        for tx in block.transactions:
+            for txin in tx.inputs:
+                first = self.spent.get(txin.prevout)
+                if first is not None:
+                    self.add(
+                        "double-spend",
+                        node.node_id,
+                        height,
+                        f"{txin.prevout.txid.hex()[:16]}:{txin.prevout.index} already spent "
+                        f"at height {first}",
+                    )
+                self.spent[txin.prevout] = height
+
+    def on_invalid_decision(self, node: SimNode, block: Block, exc: InvalidBlock) -> None:
+        """An honest machine decided a block that does not validate."""
+        if node.is_honest:
+            self.add("validity", node.node_id, block.header.height, f"decided block: {exc}")
+
+    def on_build_failure(self, node: SimNode, exc: InvalidBlock) -> None:
+        """`build_block` refused the node's inputs (counted; evidence is retried without)."""
+        self.build_failures += 1
+
+    # --------------------------------------------------- signed messages
+
+    def on_persist(self, node: SimNode, record: WalRecord) -> None:
+        """Check that an honest node never signs two messages for one slot."""
+        if not node.is_honest:
+            return
+        if isinstance(record, WalVote):
+            vote = record.vote
+            self._check_signed(node, vote.height, vote.round, vote.vote_type, vote.block_hash)
+        elif isinstance(record, WalProposal):
+            p = record.proposal
+            content = p.block_hash + p.pol_round.to_bytes(8, "big", signed=True)
+            self._check_signed(node, p.height, p.round, PROPOSAL_SLOT, content)
+
+    def _check_signed(
+        self, node: SimNode, height: int, round: int, slot: int, content: bytes
+    ) -> None:
+        key = (node.node_id, height, round, slot)
+        previous = self.signed.setdefault(key, content)
+        if previous != content:
+            self.add(
+                "honest-equivocation",
+                node.node_id,
+                height,
+                f"signed two different messages of type {slot} in round {round}",
+            )
+
+    def on_proposal_sent(self, proposal: Proposal, now_ms: int) -> None:
+        """Remember when a proposal was first sent (commit latency)."""
+        key = (proposal.height, proposal.round, proposal.block_hash)
+        self.proposal_sent_ms.setdefault(key, now_ms)
+
+    # ------------------------------------------------------------ evidence
+
+    def on_delivered(self, node: SimNode, message: Vote | Proposal, eligible: bool) -> None:
+        """Note a Byzantine signer's message given to an honest machine that
+        stores it; two different ones for one slot require evidence."""
+        if not node.is_honest or not eligible:
+            return
+        sim = self.sim
+        if isinstance(message, Vote):
+            signer, slot = message.voter, message.vote_type
+            content = message.block_hash
+            if not sim.is_byzantine_key(signer) or not self._vote_signature_ok(node, message):
+                return
+        else:
+            signer, slot = message.proposer, PROPOSAL_SLOT
+            content = message.block_hash + message.timestamp_ms.to_bytes(8, "big")
+            if not sim.is_byzantine_key(signer):
+                return
+        key = (node.node_id, node.incarnation, signer, message.height, message.round, slot)
+        previous = self.delivered.setdefault(key, content)
+        if previous != content:
+            self.required_evidence.add(key)
+
+    def _vote_signature_ok(self, node: SimNode, vote: Vote) -> bool:
+        try:
+            verify_vote_signature(vote, node.params.chain_id, self.sim.verifier)
+        except InvalidVote:
+            return False
+        return True
+
+    def on_evidence(self, node: SimNode, evidence: Evidence) -> None:
+        """An honest machine recorded evidence."""
+        self.evidence_events += 1
+        if isinstance(evidence, DuplicateVoteEvidence):
+            vote = evidence.vote_a
+            key = (node.node_id, node.incarnation, vote.voter, vote.height, vote.round)
+            self.recorded_evidence.add((*key, vote.vote_type))
+        else:
+            p = evidence.proposal_a
+            key = (node.node_id, node.incarnation, p.proposer, p.height, p.round)
+            self.recorded_evidence.add((*key, PROPOSAL_SLOT))
+
+    # --------------------------------------------------------------- final
+
+    def finish(self) -> None:
+        """The checks that run after the run: evidence, replay, UTXO sets, supply."""
+        missing = self.required_evidence - self.recorded_evidence
+        for node_id, _, signer, height, round, slot in sorted(missing):
+            self.add(
+                "evidence",
+                node_id,
+                height,
+                f"saw conflicting messages of {signer.hex()[:16]} (round {round}, type {slot}) "
+                "but recorded no evidence",
+            )
+        honest = [n for n in self.sim.nodes if n.is_honest]
+        if not honest:
+            return
+        self._replay_fresh(max(honest, key=lambda n: (n.height, -n.node_id)))
+        for index, node in enumerate(honest):
+            self._check_final_utxo(node, full=index < FULL_UTXO_CHECK_NODES)
+
+    def _replay_fresh(self, node: SimNode) -> None:
+        """Replay `node`'s committed chain on a fresh state, without caches."""
+        sim = self.sim
+        try:
+            state, delta = chain_state_from_genesis(sim.genesis_block, sim.params)
+        except TimecoinError as exc:
+            self.add("validity", node.node_id, 0, f"genesis: {exc}")
+            return
+        utxo = MemoryUtxoSet(delta.created)
+        for block, _ in node.disk.blocks:
+            try:
+                applied = validate_block(block, state, utxo, verifier=verify)
+            except InvalidBlock as exc:
+                self.add("validity", node.node_id, block.header.height, f"replay: {exc}")
+                return
+            if applied.block_hash != compute_block_hash(block.header):
+                self.add("validity", node.node_id, block.header.height, "replay hash differs")
+            utxo.apply_delta(applied.delta)
+            state = applied.state_after
+
+    def _check_final_utxo(self, node: SimNode, *, full: bool) -> None:
+        height = node.height
+        if height == 0:
+            return
+        value = sum(coin.amount for coin in node.utxo.coins.values())
+        canonical = self.canonical.get(height)
+        if canonical is not None and value != canonical.supply_after:
+            self.add(
+                "supply",
+                node.node_id,
+                height,
+                f"UTXO set holds {value}, expected genesis {self.genesis_supply} plus coinbases "
+                f"minus fees = {canonical.supply_after}",
+            )
+        if full and node.utxo.commitment() != node.state.utxo_state.digest():
+            self.add("utxo-commitment", node.node_id, height, "recomputed UTXO set digest differs")

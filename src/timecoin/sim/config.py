@@ -1,0 +1,117 @@
+"""Parameters of one simulation run and the command that replays it.
+
+A run is fully determined by its `SimConfig`: the seed, the node count, the
+fault profile, the Byzantine count and strategy, and the target height.
+Everything random in the run is drawn from one `random.Random(seed)`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Final
+
+from timecoin.params import MINIMAL, ChainParams
+
+SIM_PARAMS: Final = replace(
+    MINIMAL,
+    block_interval_ms=100,
+    timeout_propose_ms=300,
+    timeout_vote_ms=150,
+    timeout_delta_ms=50,
+    timeout_max_ms=1_500,
+)
+"""MINIMAL (epoch_length 4, max_voters 7) with a short block interval and
+timeouts, so that a simulated height takes little virtual time."""
+
+SCALE_PARAMS: Final = replace(SIM_PARAMS, max_voters=100)
+"""SIM_PARAMS with a committee of up to 100 voters, for runs of 100+ nodes."""
+
+SCALE_NODES: Final = 16
+"""Runs with more nodes than this use `SCALE_PARAMS`, mixed tiers, no spare
+nodes and sparser workload."""
+
+STRATEGY_NONE: Final = "none"
+STRATEGY_RANDOM: Final = "random"
+FAULTS_RANDOM: Final = "random"
+
+
+@dataclass(frozen=True, slots=True)
+class SimConfig:
+    """Everything that defines one run (see docs/spec/simulator.md).
+
+    - `nodes`: masternode nodes registered at genesis;
+    - `seed`: the one seed of every random draw of the run;
+    - `faults`: a fault profile name (`timecoin.sim.faults.FAULT_PROFILES`);
+    - `byzantine`, `strategy`: how many of the genesis nodes are Byzantine
+      and what they do (`timecoin.sim.byzantine.STRATEGIES`);
+    - `heights`: every honest node must commit this many blocks;
+    - `spare_nodes`: honest nodes not registered at genesis, registered and
+      deregistered by the workload so that the voting set changes;
+    - `wallets`, `tx_interval_ms`: the transfer workload;
+    - `params`: the chain parameters (None: SIM_PARAMS, or SCALE_PARAMS above
+      SCALE_NODES nodes);
+    - `delay`: a delay model name overriding the profile's, or None;
+    - `max_virtual_ms`: hard stop of the run in virtual time (None: derived).
+    """
+
+    nodes: int
+    seed: int
+    faults: str = "none"
+    byzantine: int = 0
+    strategy: str = STRATEGY_NONE
+    heights: int = 20
+    spare_nodes: int | None = None
+    wallets: int = 6
+    tx_interval_ms: int | None = None
+    params: ChainParams | None = field(default=None, compare=False)
+    delay: str | None = None
+    max_virtual_ms: int | None = None
+
+    @property
+    def is_scale(self) -> bool:
+        """True for runs above SCALE_NODES nodes (mixed tiers, followers)."""
+        return self.nodes > SCALE_NODES
+
+    def chain_params(self) -> ChainParams:
+        """The chain parameters of the run."""
+        if self.params is not None:
+            return self.params
+        return SCALE_PARAMS if self.is_scale else SIM_PARAMS
+
+    def spare_count(self) -> int:
+        """The number of spare (late-registered) honest nodes."""
+        if self.spare_nodes is not None:
+            return self.spare_nodes
+        return 0 if self.is_scale else 1
+
+    def transfer_interval_ms(self) -> int:
+        """Mean virtual time between two submitted transfers."""
+        if self.tx_interval_ms is not None:
+            return self.tx_interval_ms
+        return 200 if self.is_scale else 40
+
+    def replay_command(self) -> str:
+        """The exact command that runs this configuration again."""
+        parts = [
+            "timecoin sim",
+            f"--nodes {self.nodes}",
+            f"--seed {self.seed}",
+            f"--faults {self.faults}",
+            f"--byzantine {self.byzantine}",
+            f"--strategy {self.strategy}",
+            f"--heights {self.heights}",
+        ]
+        if self.delay is not None:
+            parts.append(f"--delay {self.delay}")
+        return " ".join(parts)
+
+    def check(self) -> None:
+        """Raise ValueError when the configuration cannot run."""
+        if self.nodes < 1:
+            raise ValueError(f"nodes: expected at least 1, got {self.nodes}")
+        if not 0 <= self.byzantine <= self.nodes:
+            raise ValueError(f"byzantine: expected 0..{self.nodes}, got {self.byzantine}")
+        if self.heights < 1:
+            raise ValueError(f"heights: expected at least 1, got {self.heights}")
+        if self.byzantine and self.strategy == STRATEGY_NONE:
+            raise ValueError("byzantine nodes need a strategy")

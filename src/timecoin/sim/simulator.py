@@ -1,0 +1,477 @@
+"""The simulation of one run: nodes, network, faults, workload and checkers
+on a virtual clock, all drawn from one seed.
+
+`run_simulation(config)` builds the genesis (wallet allocations and the
+genesis masternodes), the nodes, the fault plan and the workload from
+`random.Random(config.seed)`, runs the event queue until every honest node
+has reached the target height after the faults healed (or a liveness
+deadline passes, or safety breaks), runs the final checks and returns a
+`SimResult`. Nothing reads the wall clock or a global random generator, so
+the same configuration replays the same run.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Final
+
+from timecoin.chain import (
+    AppliedBlock,
+    ChainState,
+    GenesisMasternode,
+    GenesisSpec,
+    build_genesis,
+    chain_state_from_genesis,
+    validate_block,
+)
+from timecoin.crypto import SigningKey, address_from_public_key
+from timecoin.ledger import SignatureCache, UtxoView
+from timecoin.params import Tier
+from timecoin.sim.byzantine import Coalition, InvalidStrategy, make_strategy
+from timecoin.sim.checkers import Recorder, Violation
+from timecoin.sim.config import STRATEGY_NONE, SimConfig
+from timecoin.sim.events import EventQueue
+from timecoin.sim.faults import Crash, FaultPlan, plan_faults
+from timecoin.sim.network import HEALED_MAX_DELAY_MS
+from timecoin.sim.node import MAINTENANCE_INTERVAL_MS, SimNode
+from timecoin.sim.workload import Workload
+from timecoin.types import (
+    Block,
+    Certificate,
+    Coin,
+    InvalidBlock,
+    OutPoint,
+    Transaction,
+    VotingSet,
+    compute_block_hash,
+)
+
+GENESIS_TIMESTAMP_MS: Final = 0
+"""Header timestamp of the simulated genesis; virtual time starts there too."""
+
+MONITOR_INTERVAL_MS: Final = 50
+"""Period of the run monitor (stop conditions, liveness deadline)."""
+
+ARMED_CRASH_TIMEOUT_MS: Final = 100
+"""An armed crash (after the next WAL append) that has not happened by then
+happens anyway."""
+
+MAX_VALIDATION_CACHE: Final = 20_000
+"""Bound of the shared validation cache."""
+
+SIGNATURE_CACHE_ENTRIES: Final = 400_000
+"""Bound of the signature cache shared by the simulated nodes."""
+
+SCALE_TIERS: Final = ((Tier.GOLD, 5), (Tier.SILVER, 15), (Tier.BRONZE, 40), (Tier.FREE, 40))
+"""Tier mix (percent) of the genesis masternodes of a scale run."""
+
+
+def compute_liveness_budget_ms(config: SimConfig, heights: int) -> int:
+    """Virtual time allowed, after the heal, to commit `heights` more blocks.
+
+    A base of three maximal timeouts and two maintenance periods (to find
+    each other's round and catch up), then per height two full rounds: the
+    block interval, the propose timeout, both vote timeouts and four healed
+    message delays each.
+    """
+    params = config.chain_params()
+    base_ms = 3 * params.timeout_max_ms + 2 * MAINTENANCE_INTERVAL_MS
+    round_ms = (
+        params.block_interval_ms
+        + params.timeout_propose_ms
+        + 2 * params.timeout_vote_ms
+        + 4 * HEALED_MAX_DELAY_MS
+    )
+    return base_ms + heights * 2 * round_ms
+
+
+@dataclass(slots=True)
+class SimResult:
+    """What one run did and found."""
+
+    config: SimConfig
+    heal_ms: int
+    target_height: int
+    min_height: int
+    max_height: int
+    virtual_ms: int
+    events: int
+    violations: list[Violation]
+    commit_latencies_ms: list[int] = field(default_factory=list)
+    messages_sent: int = 0
+    messages_lost: int = 0
+    messages_duplicated: int = 0
+    decode_rejects: int = 0
+    invalid_messages: int = 0
+    evidence_events: int = 0
+    crashes: int = 0
+    transactions: int = 0
+    registrations: int = 0
+    deregistrations: int = 0
+    voting_set_changes: int = 0
+
+    @property
+    def safety_violations(self) -> list[Violation]:
+        """Every violation but liveness."""
+        return [v for v in self.violations if v.kind != "liveness"]
+
+    @property
+    def liveness_failures(self) -> list[Violation]:
+        """The liveness violations."""
+        return [v for v in self.violations if v.kind == "liveness"]
+
+    @property
+    def ok(self) -> bool:
+        """True when no property was broken."""
+        return not self.violations
+
+    def failure_report(self) -> str:
+        """The seed, the violations and the command that replays the run."""
+        lines = [f"seed {self.config.seed}: {len(self.violations)} violation(s)"]
+        lines.extend(f"  {v.describe()}" for v in self.violations[:10])
+        if len(self.violations) > 10:
+            lines.append(f"  ... and {len(self.violations) - 10} more")
+        lines.append(f"  replay: {self.config.replay_command()}")
+        return "\n".join(lines)
+
+
+class Simulation:
+    """One run. Build it with a `SimConfig`, then call `run()` once."""
+
+    def __init__(self, config: SimConfig) -> None:
+        """Draw everything of the run from `random.Random(config.seed)`.
+
+        Raises ValueError for an impossible configuration.
+        """
+        config.check()
+        self.config = config
+        self.rng = random.Random(config.seed)
+        self.params = config.chain_params()
+        self.queue = EventQueue(now_ms=GENESIS_TIMESTAMP_MS)
+        self.sig_cache = SignatureCache(SIGNATURE_CACHE_ENTRIES)
+        self.verifier = self.sig_cache.verify
+        self._validation_cache: dict[tuple[bytes, bytes], AppliedBlock | InvalidBlock] = {}
+        self._members_cache: dict[int, tuple[VotingSet, list[int]]] = {}
+        rng = self.rng
+        genesis_count = config.nodes
+        spare_count = config.spare_count()
+        self.node_count = genesis_count + spare_count
+        keys = [SigningKey.from_seed(rng.randbytes(32)) for _ in range(self.node_count)]
+        self.byzantine_ids = sorted(rng.sample(range(genesis_count), config.byzantine))
+        byzantine = set(self.byzantine_ids)
+        self.honest_ids = [i for i in range(self.node_count) if i not in byzantine]
+        self.workload = Workload(
+            self.params,
+            rng,
+            config.wallets,
+            [(i, keys[i].public_key) for i in range(genesis_count, self.node_count)],
+        )
+        spec = GenesisSpec(
+            params=self.params,
+            timestamp_ms=GENESIS_TIMESTAMP_MS,
+            allocations=self.workload.genesis_allocations(),
+            masternodes=tuple(self._genesis_masternodes(keys[:genesis_count])),
+        )
+        self.genesis_block = build_genesis(spec)
+        self.workload.observe_block(self.genesis_block)
+        state, delta = chain_state_from_genesis(self.genesis_block, self.params)
+        self.genesis_state: ChainState = state
+        self.genesis_coins: dict[OutPoint, Coin] = dict(delta.created)
+        genesis_supply = sum(coin.amount for coin in delta.created.values())
+        self.recorder = Recorder(self, genesis_supply)
+        self.heal_ms = self._draw_heal_ms()
+        self.plan: FaultPlan = plan_faults(
+            config.faults,
+            rng,
+            list(range(self.node_count)),
+            self.honest_ids,
+            self.heal_ms,
+            config.delay,
+        )
+        self.network = self.plan.network
+        self._key_to_node = {key.public_key: i for i, key in enumerate(keys)}
+        self._byzantine_keys = {keys[i].public_key for i in self.byzantine_ids}
+        coalition = None
+        if config.strategy == "equivocate" and self.byzantine_ids:
+            coalition = Coalition(self, self.byzantine_ids, self.honest_ids)
+        self.coalition = coalition
+        self.nodes = [
+            SimNode(
+                self,
+                i,
+                keys[i],
+                make_strategy(config.strategy, coalition) if i in byzantine else None,
+                self.plan.skews_ms.get(i, 0),
+            )
+            for i in range(self.node_count)
+        ]
+        self.target_height = config.heights
+        self.deadline_ms: int | None = None
+        self.crashes = 0
+        self.voting_set_changes = 0
+        self._last_voters = tuple(sorted(v.operator_key for v in state.registry.voting_set.voters))
+        self._stopped = False
+
+    # ---------------------------------------------------------------- setup
+
+    def _genesis_masternodes(self, keys: list[SigningKey]) -> list[GenesisMasternode]:
+        rng = self.rng
+        tiers = [Tier.BRONZE] * len(keys)
+        if self.config.is_scale:
+            tiers = []
+            for tier, percent in SCALE_TIERS:
+                tiers.extend([tier] * (len(keys) * percent // 100))
+            tiers.extend([Tier.BRONZE] * (len(keys) - len(tiers)))
+            rng.shuffle(tiers)
+        masternodes = []
+        for index, (key, tier) in enumerate(zip(keys, tiers, strict=True)):
+            owner = SigningKey.from_seed(rng.randbytes(32))
+            masternodes.append(
+                GenesisMasternode(
+                    tier=tier,
+                    owner_key=owner.public_key,
+                    operator_key=key.public_key,
+                    reward_address=address_from_public_key(owner.public_key),
+                    network_address=f"sim:{index}".encode(),
+                )
+            )
+        return masternodes
+
+    def _draw_heal_ms(self) -> int:
+        if self.config.faults == "none":
+            return GENESIS_TIMESTAMP_MS
+        nominal_ms = self.config.heights * (self.params.block_interval_ms + 20)
+        return GENESIS_TIMESTAMP_MS + self.rng.randint(nominal_ms * 3 // 10, nominal_ms * 8 // 10)
+
+    # ------------------------------------------------------ node services
+
+    def members_of(self, voting_set: VotingSet) -> list[int]:
+        """The node ids of the voters of `voting_set`."""
+        cached = self._members_cache.get(id(voting_set))
+        if cached is not None and cached[0] is voting_set:
+            return cached[1]
+        members = [
+            node
+            for node in (self._key_to_node.get(v.operator_key) for v in voting_set.voters)
+            if node is not None
+        ]
+        self._members_cache[id(voting_set)] = (voting_set, members)
+        return members
+
+    def is_byzantine_key(self, public_key: bytes) -> bool:
+        """Whether `public_key` is the operator key of a Byzantine node."""
+        return public_key in self._byzantine_keys
+
+    def send(self, src: int, dst: int, data: bytes, extra_delay_ms: int = 0) -> None:
+        """Send `data` from `src` to `dst` through the network model."""
+        queue = self.queue
+        for delay_ms in self.network.plan_delivery(src, dst, queue.now_ms, self.rng):
+            queue.schedule_in(
+                delay_ms + extra_delay_ms, partial(self.nodes[dst].deliver, src, data)
+            )
+
+    def validate(self, state: ChainState, view: UtxoView, block: Block) -> AppliedBlock:
+        """`validate_block` of `block` after `state`, shared by all nodes.
+
+        Validity is a function of the block and its parent state (which the
+        parent's hash identifies, the UTXO set included, as the checkers
+        verify), so the result is computed once per (parent, block).
+        Raises InvalidBlock.
+        """
+        key = (state.block_hash, compute_block_hash(block.header))
+        cached = self._validation_cache.get(key)
+        if cached is None:
+            try:
+                cached = validate_block(
+                    block, state, view, verifier=self.verifier, sig_cache=self.sig_cache
+                )
+            except InvalidBlock as exc:
+                cached = exc
+            self._store_validation(key, cached)
+        if isinstance(cached, InvalidBlock):
+            raise InvalidBlock(cached.reject_code, cached.message)
+        if cached.block != block:
+            raise InvalidBlock("block-mismatch", "body differs from the validated block")
+        return cached
+
+    def remember(self, state: ChainState, applied: AppliedBlock) -> None:
+        """Cache a block the chain layer built (valid by construction)."""
+        self._store_validation((state.block_hash, applied.block_hash), applied)
+
+    def _store_validation(
+        self, key: tuple[bytes, bytes], value: AppliedBlock | InvalidBlock
+    ) -> None:
+        if len(self._validation_cache) >= MAX_VALIDATION_CACHE:
+            del self._validation_cache[next(iter(self._validation_cache))]
+        self._validation_cache[key] = value
+
+    def on_commit(
+        self,
+        node: SimNode,
+        state_before: ChainState,
+        applied: AppliedBlock,
+        certificate: Certificate,
+        *,
+        decided: bool,
+    ) -> None:
+        """A node applied a block: run the checkers."""
+        self.recorder.on_commit(node, state_before, applied, certificate, decided=decided)
+        if isinstance(node.strategy, InvalidStrategy):
+            node.strategy.remember(applied.block)
+
+    def on_first_commit(self, applied: AppliedBlock) -> None:
+        """The first commit of a height by an honest node: drive the workload,
+        count changes of the voting set's membership."""
+        block = applied.block
+        voters = tuple(
+            sorted(v.operator_key for v in applied.state_after.registry.voting_set.voters)
+        )
+        if voters != self._last_voters:
+            self._last_voters = voters
+            self.voting_set_changes += 1
+        self.workload.observe_block(block)
+        for tx in self.workload.make_churn(self.rng):
+            self._submit(tx)
+
+    def crash_node(self, node: SimNode) -> None:
+        """Crash `node` now."""
+        if node.up:
+            self.crashes += 1
+            node.crash()
+
+    # ----------------------------------------------------------------- run
+
+    def _submit(self, tx: Transaction, avoid: int | None = None) -> int:
+        target = self.rng.randrange(self.node_count)
+        if avoid is not None and target == avoid and self.node_count > 1:
+            target = (target + 1) % self.node_count
+        self.nodes[target].submit(tx)
+        return target
+
+    def _transfer_tick(self) -> None:
+        if self._stopped:
+            return
+        first: int | None = None
+        for tx in self.workload.make_transfers(self.rng):
+            first = self._submit(tx, avoid=first)
+        mean_ms = self.config.transfer_interval_ms()
+        self.queue.schedule_in(
+            max(1, int(self.rng.expovariate(1.0 / mean_ms))), self._transfer_tick
+        )
+
+    def _schedule_crash(self, crash: Crash) -> None:
+        node = self.nodes[crash.node]
+
+        def start() -> None:
+            if not node.up:
+                return
+            if crash.after_persist:
+                node.crash_armed = True
+                fallback_ms = min(crash.at_ms + ARMED_CRASH_TIMEOUT_MS, crash.restart_ms)
+                self.queue.schedule_at(fallback_ms, fallback)
+            else:
+                self.crash_node(node)
+
+        def fallback() -> None:
+            if node.crash_armed and node.up:
+                self.crash_node(node)
+
+        def restart() -> None:
+            node.crash_armed = False
+            if not node.up:
+                node.boot()
+
+        self.queue.schedule_at(crash.at_ms, start)
+        self.queue.schedule_at(crash.restart_ms, restart)
+
+    def _honest_heights(self) -> list[int]:
+        return [self.nodes[i].height for i in self.honest_ids]
+
+    def _on_heal(self) -> None:
+        heights = self._honest_heights()
+        self.target_height = max(self.config.heights, max(heights) + 1)
+        needed = self.target_height - min(heights)
+        self.deadline_ms = self.queue.now_ms + compute_liveness_budget_ms(self.config, needed)
+
+    def _monitor(self) -> None:
+        now_ms = self.queue.now_ms
+        if any(v.kind == "agreement" for v in self.recorder.violations):
+            self._stopped = True
+            return
+        heights = self._honest_heights()
+        if now_ms >= self.heal_ms and self.deadline_ms is not None:
+            if min(heights) >= self.target_height:
+                self._stopped = True
+                return
+            if now_ms > self.deadline_ms:
+                lagging = [
+                    f"node {i} at {self.nodes[i].height}"
+                    for i in self.honest_ids
+                    if self.nodes[i].height < self.target_height
+                ]
+                self.recorder.add(
+                    "liveness",
+                    None,
+                    self.target_height,
+                    f"{len(lagging)} honest node(s) below height {self.target_height} "
+                    f"{now_ms - self.heal_ms} ms after the heal: {', '.join(lagging[:8])}",
+                )
+                self._stopped = True
+                return
+        self.queue.schedule_in(MONITOR_INTERVAL_MS, self._monitor)
+
+    def run(self) -> SimResult:
+        """Run to the end and return the result (call once)."""
+        queue = self.queue
+        for node in self.nodes:
+            node.boot()
+        for crash in self.plan.crashes:
+            self._schedule_crash(crash)
+        queue.schedule_at(self.heal_ms, self._on_heal)
+        queue.schedule_in(1, self._transfer_tick)
+        queue.schedule_in(MONITOR_INTERVAL_MS, self._monitor)
+        while not self._stopped and queue.run_next():
+            pass
+        self.recorder.finish()
+        return self._result()
+
+    def _result(self) -> SimResult:
+        heights = self._honest_heights() or [0]
+        network = self.network
+        spares = self.workload.spares
+        return SimResult(
+            config=self.config,
+            heal_ms=self.heal_ms,
+            target_height=self.target_height,
+            min_height=min(heights),
+            max_height=max(heights),
+            virtual_ms=self.queue.now_ms,
+            events=self.queue.processed,
+            violations=list(self.recorder.violations),
+            commit_latencies_ms=list(self.recorder.commit_latencies_ms),
+            messages_sent=network.sent,
+            messages_lost=network.lost,
+            messages_duplicated=network.duplicated,
+            decode_rejects=sum(self.nodes[i].decode_rejects for i in self.honest_ids),
+            invalid_messages=sum(self.nodes[i].invalid_messages for i in self.honest_ids),
+            evidence_events=self.recorder.evidence_events,
+            crashes=self.crashes,
+            transactions=sum(
+                len(block.transactions) - 1
+                for block, _ in self.nodes[self.honest_ids[0]].disk.blocks
+            )
+            if self.honest_ids
+            else 0,
+            registrations=sum(s.registrations for s in spares),
+            deregistrations=sum(s.deregistrations for s in spares),
+            voting_set_changes=self.voting_set_changes,
+        )
+
+
+def run_simulation(config: SimConfig) -> SimResult:
+    """Run the simulation of `config` and return its result."""
+    if config.byzantine and config.strategy == STRATEGY_NONE:
+        raise ValueError("byzantine nodes need a strategy")
+    return Simulation(config).run()
