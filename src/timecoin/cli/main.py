@@ -7,6 +7,7 @@ import click
 from timecoin import __version__
 from timecoin.cli.common import network_option
 from timecoin.cli.devnet_cmd import devnet_cmd
+from timecoin.cli.rpc_cmd import rpc_cmd
 from timecoin.cli.wallet_cmd import wallet_group
 
 
@@ -21,6 +22,7 @@ def cli(ctx: click.Context, network: str) -> None:
 
 cli.add_command(devnet_cmd)
 cli.add_command(wallet_group)
+cli.add_command(rpc_cmd)
 
 
 def main() -> None:

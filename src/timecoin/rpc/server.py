@@ -1,0 +1,221 @@
+"""The JSON-RPC HTTP server (aiohttp).
+
+`RpcServer(api, config)` serves the methods of `timecoin.rpc.handlers` over
+a `NodeApi`: `await server.start()` writes the cookie file and listens,
+`await server.stop()` stops listening, lets in-flight requests finish
+(up to `shutdown_timeout_s`) and removes the cookie.
+
+Every request is authenticated (HTTP Basic: the cookie, or the configured
+user and password); a failure waits `auth_failure_delay_s` and gets HTTP
+401 with `WWW-Authenticate`. Only `POST /` is served. Bodies are capped at
+`max_request_bytes` (HTTP 413 beyond), batches at `max_batch_requests`, and
+at most `max_concurrent_requests` are processed at once: more get HTTP 503,
+like bitcoind's full work queue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+
+from aiohttp import web
+
+from timecoin.rpc.api import NodeApi
+from timecoin.rpc.auth import (
+    Credentials,
+    cookie_path_for,
+    generate_cookie,
+    parse_basic_authorization,
+    remove_cookie,
+    write_cookie,
+)
+from timecoin.rpc.dispatch import DEFAULT_MAX_BATCH_REQUESTS, Dispatcher
+
+DEFAULT_HOST: Final = "127.0.0.1"
+DEFAULT_MAX_REQUEST_BYTES: Final = 4_000_000
+DEFAULT_MAX_CONCURRENT_REQUESTS: Final = 64
+DEFAULT_AUTH_FAILURE_DELAY_S: Final = 0.25
+DEFAULT_SHUTDOWN_TIMEOUT_S: Final = 5.0
+AUTH_REALM: Final = 'Basic realm="jsonrpc"'
+
+_log = logging.getLogger("timecoin.rpc")
+
+
+@dataclass(frozen=True, slots=True)
+class RpcConfig:
+    """Where and how the RPC server listens.
+
+    - `host`, `port`: the listening address; loopback by default. `port`
+      None means the network's `default_rpc_port`, 0 any free port.
+    - `datadir`: where `.cookie` is written; None for no cookie.
+    - `user`, `password`: accepted Basic credentials besides the cookie
+      (both or neither; the user may not contain ':').
+    At least one of the cookie and the user/password must be configured.
+    """
+
+    host: str = DEFAULT_HOST
+    port: int | None = None
+    datadir: Path | None = None
+    user: str | None = None
+    password: str | None = None
+    max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
+    max_batch_requests: int = DEFAULT_MAX_BATCH_REQUESTS
+    max_concurrent_requests: int = DEFAULT_MAX_CONCURRENT_REQUESTS
+    auth_failure_delay_s: float = DEFAULT_AUTH_FAILURE_DELAY_S
+    shutdown_timeout_s: float = DEFAULT_SHUTDOWN_TIMEOUT_S
+
+    def check(self) -> None:
+        """Raise ValueError naming the first invalid field."""
+        if (self.user is None) != (self.password is None):
+            raise ValueError("rpc user and password must be given together")
+        if self.user is not None and (not self.user or ":" in self.user):
+            raise ValueError("rpc user must be non-empty and may not contain ':'")
+        if self.password is not None and not self.password:
+            raise ValueError("rpc password must not be empty")
+        if self.datadir is None and self.user is None:
+            raise ValueError("no RPC credentials: give a datadir for the cookie or a user/password")
+        if self.port is not None and not 0 <= self.port <= 65_535:
+            raise ValueError(f"rpc port {self.port} outside 0..65535")
+        for name in ("max_request_bytes", "max_batch_requests", "max_concurrent_requests"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1")
+        if self.auth_failure_delay_s < 0 or self.shutdown_timeout_s < 0:
+            raise ValueError("delays must not be negative")
+
+
+def is_loopback_host(host: str) -> bool:
+    """True for localhost and loopback IP addresses."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class RpcServer:
+    """The JSON-RPC server of one node."""
+
+    def __init__(self, api: NodeApi, config: RpcConfig) -> None:
+        """Serve `api` as `config` says; raises ValueError for an invalid config."""
+        config.check()
+        self._api = api
+        self._config = config
+        self._dispatcher = Dispatcher(api, max_batch_requests=config.max_batch_requests)
+        self._runner: web.AppRunner | None = None
+        self._port: int | None = None
+        self._cookie: str | None = None
+        self._credentials: Credentials | None = None
+        self._in_flight = 0
+
+    @property
+    def cookie_path(self) -> Path | None:
+        """`<datadir>/.cookie`, or None when no datadir is configured."""
+        datadir = self._config.datadir
+        return None if datadir is None else cookie_path_for(datadir)
+
+    @property
+    def port(self) -> int:
+        """The bound TCP port (after `start`)."""
+        if self._port is None:
+            raise RuntimeError("the RPC server is not started")
+        return self._port
+
+    @property
+    def url(self) -> str:
+        """`http://host:port/` of the running server."""
+        host = self._config.host
+        shown = f"[{host}]" if ":" in host else host
+        return f"http://{shown}:{self.port}/"
+
+    def make_app(self) -> web.Application:
+        """The aiohttp application (one route: POST /)."""
+        app = web.Application(client_max_size=self._config.max_request_bytes)
+        app.router.add_route("*", "/", self._handle)
+        return app
+
+    async def start(self) -> None:
+        """Write the cookie (if a datadir is set) and start listening.
+
+        Raises OSError when the cookie cannot be written or the port is taken.
+        """
+        if self._runner is not None:
+            raise RuntimeError("the RPC server is already started")
+        config = self._config
+        accepted: list[str] = []
+        cookie_path = self.cookie_path
+        if cookie_path is not None:
+            cookie = generate_cookie()
+            write_cookie(cookie_path, cookie)
+            self._cookie = cookie
+            accepted.append(cookie)
+        if config.user is not None and config.password is not None:
+            accepted.append(f"{config.user}:{config.password}")
+        self._credentials = Credentials(accepted)
+        if not is_loopback_host(config.host):
+            _log.warning("RPC listens on %s, reachable from other machines", config.host)
+        port = self._api.params.default_rpc_port if config.port is None else config.port
+        runner = web.AppRunner(
+            self.make_app(), access_log=None, shutdown_timeout=config.shutdown_timeout_s
+        )
+        await runner.setup()
+        try:
+            site = web.TCPSite(runner, config.host, port)
+            await site.start()
+        except BaseException:
+            await runner.cleanup()
+            self._remove_cookie()
+            raise
+        self._runner = runner
+        self._port = _bound_port(runner, port)
+        _log.info("RPC server listening on %s", self.url)
+
+    async def stop(self) -> None:
+        """Stop listening, finish in-flight requests, remove the cookie (idempotent)."""
+        runner = self._runner
+        self._runner = None
+        if runner is not None:
+            await runner.cleanup()
+        self._remove_cookie()
+
+    def _remove_cookie(self) -> None:
+        cookie_path = self.cookie_path
+        if cookie_path is not None and self._cookie is not None:
+            remove_cookie(cookie_path, self._cookie)
+            self._cookie = None
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        credentials = self._credentials
+        presented = parse_basic_authorization(request.headers.get("Authorization"))
+        if credentials is None or not credentials.check(presented):
+            _log.warning("RPC authorization failed from %s", request.remote)
+            await asyncio.sleep(self._config.auth_failure_delay_s)
+            return web.Response(status=401, headers={"WWW-Authenticate": AUTH_REALM})
+        if request.method != "POST":
+            return web.Response(
+                status=405,
+                text="JSONRPC server handles only POST requests",
+                headers={"Allow": "POST"},
+            )
+        if self._in_flight >= self._config.max_concurrent_requests:
+            return web.Response(status=503, text="Work queue depth exceeded")
+        self._in_flight += 1
+        try:
+            body = await request.read()
+            reply = await self._dispatcher.handle(body)
+        finally:
+            self._in_flight -= 1
+        if reply.body is None:
+            return web.Response(status=reply.status)
+        return web.Response(status=reply.status, body=reply.body, content_type="application/json")
+
+
+def _bound_port(runner: web.AppRunner, requested: int) -> int:
+    for address in runner.addresses:
+        if isinstance(address, tuple) and len(address) >= 2:
+            return int(address[1])
+    return requested
