@@ -8,6 +8,7 @@ from timecoin import __version__
 from timecoin.cli.common import network_option
 from timecoin.cli.devnet_cmd import devnet_cmd
 from timecoin.cli.rpc_cmd import rpc_cmd
+from timecoin.cli.sim_cmd import sim_cmd
 from timecoin.cli.wallet_cmd import wallet_group
 
 
@@ -22,6 +23,7 @@ def cli(ctx: click.Context, network: str) -> None:
 
 cli.add_command(devnet_cmd)
 cli.add_command(wallet_group)
+cli.add_command(sim_cmd)
 cli.add_command(rpc_cmd)
 
 
