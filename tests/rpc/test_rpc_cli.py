@@ -52,6 +52,10 @@ async def test_cli_reads_the_cookie(server: RpcServer, datadir: Path) -> None:
     result = await _rpc(server, datadir, "getblockcount")
     assert result.exit_code == 0, result.output
     assert result.stdout == "1\n"
+    result = await _run(
+        ["rpc", "--rpc-url", server.url, "getblockcount"], env={"TIMECOIN_DATADIR": str(datadir)}
+    )
+    assert result.stdout == "1\n"
 
 
 async def test_cli_prints_strings_bare_and_objects_indented(

@@ -518,9 +518,9 @@ async def test_wallet_methods_without_a_wallet(rpc: RpcHttp, node: MemoryNode) -
 async def test_uptime_stop_help(rpc: RpcHttp, node: MemoryNode) -> None:
     assert await rpc.call("uptime") >= 0
     text = await rpc.call("help")
-    assert "== Blockchain ==" in text and 'getblock "blockhash" ( "verbosity" )' in text
+    assert "== Blockchain ==" in text and 'getblock "blockhash" ( verbosity )' in text
     one = await rpc.call("help", "sendtoaddress")
-    assert one.startswith('sendtoaddress "address" "amount"')
+    assert one.startswith('sendtoaddress "address" amount\n\nPay')
     assert (await rpc.error("help", "nosuch"))["code"] == -1
     assert await rpc.call("stop") == "TimeCoin server stopping"
     assert node.stop_requested

@@ -127,6 +127,8 @@ def _make_client(
     "--datadir",
     type=click.Path(path_type=Path, file_okay=False),
     default=None,
+    envvar="TIMECOIN_DATADIR",
+    show_envvar=True,
     help="The node's data directory; its .cookie file authenticates.",
 )
 @click.option(

@@ -86,10 +86,13 @@ class Method:
     summary: str
 
     def usage(self) -> str:
-        """`name arg ( optional )`, as bitcoind's help prints it."""
-        parts = [self.name]
-        for param in self.params:
-            parts.append(f'"{param.name}"' if param.is_required else f'( "{param.name}" )')
+        """`name "text" number ( optional ... )`, as bitcoind's help prints it."""
+        shown = [f'"{p.name}"' if p.is_text else p.name for p in self.params]
+        required = [text for text, p in zip(shown, self.params, strict=True) if p.is_required]
+        optional = [text for text, p in zip(shown, self.params, strict=True) if not p.is_required]
+        parts = [self.name, *required]
+        if optional:
+            parts.append(f"( {' '.join(optional)} )")
         return " ".join(parts)
 
 
