@@ -7,8 +7,10 @@ import click
 from timecoin import __version__
 from timecoin.cli.common import network_option
 from timecoin.cli.devnet_cmd import devnet_cmd
+from timecoin.cli.node_cmd import node_cmd
 from timecoin.cli.rpc_cmd import rpc_cmd
 from timecoin.cli.sim_cmd import sim_cmd
+from timecoin.cli.testnet_cmd import testnet_cmd
 from timecoin.cli.wallet_cmd import wallet_group
 
 
@@ -25,6 +27,8 @@ cli.add_command(devnet_cmd)
 cli.add_command(wallet_group)
 cli.add_command(sim_cmd)
 cli.add_command(rpc_cmd)
+cli.add_command(node_cmd)
+cli.add_command(testnet_cmd)
 
 
 def main() -> None:

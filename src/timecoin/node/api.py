@@ -1,0 +1,402 @@
+"""`NodeApiImpl`: the RPC layer's `NodeApi` over a running `Node`.
+
+Reads that touch the store run in the node's thread pool; everything else
+reads the node's in-memory state on the event loop. The chain has no
+transaction index yet: `get_transaction` looks in the mempool, then in the
+last TX_LOOKUP_BLOCKS blocks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Final, TypeVar
+
+from timecoin import __version__
+from timecoin.masternode import RegistryState
+from timecoin.p2p.handshake import PROTOCOL_VERSION
+from timecoin.p2p.peer import Direction
+from timecoin.params import ChainParams
+from timecoin.rpc.api import (
+    AddNodeCommand,
+    ChainState,
+    ConsensusInfo,
+    ConsensusStep,
+    InvalidPeerAddressError,
+    LocalMasternode,
+    MempoolEntry,
+    MempoolInfo,
+    NetworkInfo,
+    NodeApiError,
+    PeerInfo,
+    TransactionAlreadyInChainError,
+    TransactionLookup,
+    UtxoLookup,
+    UtxoSetInfo,
+    WalletBalance,
+    WalletCoin,
+    WalletUnavailableError,
+    WarmingUpError,
+)
+from timecoin.types import Block, BlockHeader, Coin, OutPoint, Transaction, compute_txid
+from timecoin.wallet import Wallet
+
+if TYPE_CHECKING:
+    from timecoin.node.driver import ConsensusDriver
+    from timecoin.node.node import Node
+    from timecoin.storage import ChainStore
+
+T = TypeVar("T")
+
+TX_LOOKUP_BLOCKS: Final = 1_000
+"""How many recent blocks `get_transaction` searches (there is no tx index yet)."""
+_STEP_NAMES: Final[dict[int, ConsensusStep]] = {1: "propose", 2: "prevote", 3: "precommit"}
+
+
+def _version_number() -> int:
+    parts = [int(p) if p.isdigit() else 0 for p in __version__.split(".")[:3]]
+    parts += [0] * (3 - len(parts))
+    return 10_000 * parts[0] + 100 * parts[1] + parts[2]
+
+
+class NodeApiImpl:
+    """The node operations behind the RPC methods."""
+
+    def __init__(self, node: Node) -> None:
+        """The API of `node` (usable once it is started)."""
+        self._node = node
+
+    # --------------------------------------------------------------- helpers
+
+    @property
+    def params(self) -> ChainParams:
+        """The chain parameters of the node's network."""
+        return self._node.params
+
+    def _driver(self) -> ConsensusDriver:
+        driver = self._node.driver
+        if driver is None or not self._node.ready:
+            raise WarmingUpError("the node is starting")
+        return driver
+
+    def _chain(self) -> ChainStore:
+        chain = self._node.chain
+        if chain is None:
+            raise WarmingUpError("the node is starting")
+        return chain
+
+    def _wallet(self) -> Wallet:
+        wallet = self._node.wallet
+        if wallet is None:
+            raise WalletUnavailableError("this node runs without a wallet")
+        return wallet
+
+    async def _io(self, func: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._node.executor, func)
+
+    # ----------------------------------------------------------------- chain
+
+    async def get_chain_state(self) -> ChainState:
+        """The tip and sync progress."""
+        driver = self._driver()
+        state = driver.state
+        best = max(state.height, self._node.catchup.best_peer_height() - 1)
+        kv = self._node.kv
+        size = 0
+        if kv is not None:
+            data = kv.path
+            size = await self._io(lambda: _dir_size(data))
+        return ChainState(
+            tip_hash=state.block_hash,
+            tip_header=state.header,
+            best_header_height=best,
+            verification_progress=1.0 if best <= 0 else min(1.0, state.height / best),
+            initial_block_download=best > state.height + 1,
+            size_on_disk_bytes=size,
+        )
+
+    async def get_block_hash(self, height: int) -> bytes | None:
+        """The hash of the block at `height`, or None above the tip."""
+        chain = self._chain()
+        return await self._io(lambda: chain.get_block_hash(height))
+
+    async def get_block(self, block_hash: bytes) -> Block | None:
+        """The stored block with `block_hash`, or None."""
+        chain = self._chain()
+        return await self._io(lambda: chain.get_block(block_hash))
+
+    async def get_header(self, block_hash: bytes) -> BlockHeader | None:
+        """The stored header with `block_hash`, or None."""
+        chain = self._chain()
+        return await self._io(lambda: chain.get_header(block_hash))
+
+    async def get_transaction(self, txid: bytes) -> TransactionLookup | None:
+        """The transaction from the mempool or a recent block, or None."""
+        entry = self._node.mempool.get(txid)
+        if entry is not None:
+            return TransactionLookup(tx=entry.tx, block_hash=None, is_final=False)
+        chain = self._chain()
+        tip_height = self._driver().state.height
+        return await self._io(lambda: _find_in_blocks(chain, txid, tip_height))
+
+    async def get_coin(self, outpoint: OutPoint, *, include_mempool: bool) -> UtxoLookup | None:
+        """The unspent coin at `outpoint`, or None."""
+        mempool = self._node.mempool
+        if include_mempool and mempool.spender_of(outpoint) is not None:
+            return None
+        chain = self._chain()
+        coin = await self._io(lambda: chain.get_coin(outpoint))
+        if coin is not None:
+            return UtxoLookup(coin=coin, in_block=True)
+        if include_mempool:
+            entry = mempool.get(outpoint.txid)
+            if entry is not None and outpoint.index < len(entry.tx.outputs):
+                out = entry.tx.outputs[outpoint.index]
+                height = self._driver().state.height + 1
+                return UtxoLookup(Coin(out.amount, out.address, height), in_block=False)
+        return None
+
+    async def get_utxo_set_info(self) -> UtxoSetInfo:
+        """Statistics of the UTXO set at the tip (scans the set)."""
+        chain = self._chain()
+        state = self._driver().state
+
+        def scan() -> tuple[int, int]:
+            count = total = 0
+            for _, coin in chain.iter_utxos():
+                count += 1
+                total += coin.amount
+            return count, total
+
+        count, total = await self._io(scan)
+        return UtxoSetInfo(
+            height=state.height,
+            best_block_hash=state.block_hash,
+            txout_count=count,
+            total_amount_units=total,
+            commitment=state.header.utxo_commitment,
+            disk_size_bytes=None,
+        )
+
+    # --------------------------------------------------------------- mempool
+
+    async def get_mempool_info(self) -> MempoolInfo:
+        """Size and limits of the mempool."""
+        mempool = self._node.mempool
+        entries = mempool.entries()
+        return MempoolInfo(
+            loaded=True,
+            tx_count=len(entries),
+            total_bytes=mempool.total_bytes,
+            usage_bytes=mempool.total_bytes,
+            total_fee_units=sum(e.fee_units for e in entries),
+            max_bytes=mempool.max_bytes,
+            min_fee_per_kb_units=self.params.min_fee_per_kb,
+            min_relay_fee_per_kb_units=self.params.min_fee_per_kb,
+            final_count=0,
+        )
+
+    async def get_mempool_entries(self) -> list[MempoolEntry]:
+        """Every pooled transaction."""
+        mempool = self._node.mempool
+        return [
+            MempoolEntry(
+                txid=e.txid,
+                size_bytes=e.size_bytes,
+                fee_units=e.fee_units,
+                time_ms=e.time_ms,
+                height=e.height,
+                depends=(),
+                is_final=False,
+            )
+            for e in mempool.entries()
+        ]
+
+    async def submit_transaction(self, tx: Transaction) -> bytes:
+        """Validate, pool and announce `tx`; return its txid."""
+        self._driver()
+        txid = compute_txid(tx)
+        if txid not in self._node.mempool:
+            chain = self._chain()
+            first = tx.inputs[0].prevout if tx.inputs else None
+            if first is not None and chain.get_coin(first) is None:
+                found = await self._io(
+                    lambda: _find_in_blocks(chain, txid, self._driver().state.height, 20)
+                )
+                if found is not None:
+                    raise TransactionAlreadyInChainError(f"transaction {txid.hex()} is in a block")
+        return self._node.submit_transaction(tx)
+
+    # --------------------------------------------------------------- network
+
+    async def get_network_info(self) -> NetworkInfo:
+        """Software version and connection counts."""
+        peers = self._node.peers.peers()
+        inbound = sum(1 for p in peers if p.direction is Direction.INBOUND)
+        listen = self._node.peers.listen_address
+        warnings = () if self._node.clock_warning is None else (self._node.clock_warning,)
+        return NetworkInfo(
+            version=_version_number(),
+            subversion=f"/timecoin:{__version__}/",
+            protocol_version=PROTOCOL_VERSION,
+            network_active=True,
+            connections_in=inbound,
+            connections_out=len(peers) - inbound,
+            local_addresses=() if listen is None else (listen,),
+            relay_fee_per_kb_units=self.params.min_fee_per_kb,
+            warnings=warnings,
+        )
+
+    async def get_peers(self) -> list[PeerInfo]:
+        """Every connected peer."""
+        now_ms = int(time.time() * 1000)
+        result: list[PeerInfo] = []
+        for index, peer in enumerate(self._node.peers.peers()):
+            info = peer.info()
+            connected_ms = now_ms - int(info.connected_for_s * 1000)
+            rtt = info.ping_rtt_s
+            result.append(
+                PeerInfo(
+                    peer_id=index,
+                    address=f"{info.remote_host}:{info.remote_port}",
+                    local_address=None,
+                    inbound=info.direction is Direction.INBOUND,
+                    connection_type="inbound"
+                    if info.direction is Direction.INBOUND
+                    else "outbound-full-relay",
+                    connected_ms=connected_ms,
+                    last_send_ms=now_ms,
+                    last_recv_ms=now_ms,
+                    bytes_sent=info.bytes_out,
+                    bytes_received=info.bytes_in,
+                    ping_ms=None if rtt is None else rtt * 1000,
+                    protocol_version=info.protocol_version,
+                    user_agent=info.user_agent,
+                    start_height=self._node.catchup.peer_heights.get(info.peer_id, 0),
+                    synced_height=self._node.catchup.peer_heights.get(info.peer_id, 0),
+                    node_key=bytes.fromhex(info.peer_id),
+                    masternode_id=None,
+                )
+            )
+        return result
+
+    async def add_node(self, address: str, command: AddNodeCommand) -> None:
+        """Dial or keep connected the peer `address`."""
+        try:
+            if command == "remove":
+                raise NodeApiError("removing an added peer is not supported by this node")
+            if command == "add":
+                self._node.peers.add_persistent_peer(address)
+            self._node.peers.connect(address)
+        except ValueError as exc:
+            raise InvalidPeerAddressError(str(exc)) from None
+
+    # ------------------------------------------------------------- consensus
+
+    async def get_consensus_info(self) -> ConsensusInfo:
+        """The block consensus state."""
+        driver = self._driver()
+        machine = driver.machine
+        if machine is None:
+            raise WarmingUpError("consensus is starting")
+        context = machine.context
+        step: ConsensusStep = (
+            "commit" if machine.is_decided else _STEP_NAMES.get(int(machine.step), "propose")
+        )
+        voters = context.voting_set.voters
+        proposer_index = machine.get_proposer_index(machine.round)
+        key = self._node.operator_key
+        return ConsensusInfo(
+            height=machine.height,
+            round=machine.round,
+            step=step,
+            epoch=self.params.epoch_of(machine.height),
+            locked_round=machine.locked_round,
+            valid_round=machine.valid_round,
+            proposer=voters[proposer_index].operator_key if voters else None,
+            voting_set=context.voting_set,
+            local_operator_key=None if key is None else key.public_key,
+        )
+
+    async def get_masternode_registry(self) -> RegistryState:
+        """The masternode registry after the tip."""
+        return self._driver().state.registry
+
+    async def get_local_masternode(self) -> LocalMasternode | None:
+        """This node's masternode identity."""
+        key = self._node.operator_key
+        if key is None:
+            return None
+        masternode_id = None
+        for entry in self._driver().state.registry.entries:
+            if entry.operator_key == key.public_key:
+                masternode_id = entry.masternode_id
+        return LocalMasternode(
+            operator_key=key.public_key, masternode_id=masternode_id, last_heartbeat_ms=None
+        )
+
+    # ---------------------------------------------------------------- wallet
+
+    async def wallet_new_address(self) -> bytes:
+        """Derive a new receiving address and save it durably."""
+        wallet = self._wallet()
+        return await self._io(wallet.new_address)
+
+    async def wallet_get_balance(self) -> WalletBalance:
+        """The wallet's balances."""
+        wallet = self._wallet()
+        return WalletBalance(
+            spendable_units=wallet.spendable_balance(), locked_units=wallet.locked_balance()
+        )
+
+    async def wallet_list_unspent(self) -> list[WalletCoin]:
+        """Every coin the wallet owns."""
+        wallet = self._wallet()
+        return [
+            WalletCoin(outpoint=o, coin=c, locked=wallet.is_marked(o), in_block=True)
+            for o, c in wallet.coins()
+        ]
+
+    async def wallet_send_to_address(self, address: bytes, amount_units: int) -> bytes:
+        """Build, sign and submit a payment; return its txid."""
+        wallet = self._wallet()
+        tx = await self._io(lambda: wallet.build_and_sign(address, amount_units))
+        try:
+            return await self.submit_transaction(tx)
+        except BaseException:
+            await self._io(lambda: wallet.release(compute_txid(tx)))
+            raise
+
+    # ------------------------------------------------------------------ node
+
+    def get_uptime_s(self) -> int:
+        """Seconds since the node started."""
+        return int(time.monotonic() - self._node.started_monotonic)
+
+    def request_stop(self) -> None:
+        """Begin a graceful shutdown (after this reply is sent)."""
+        asyncio.get_running_loop().call_later(0.05, self._node.request_stop)
+
+
+def _find_in_blocks(
+    chain: ChainStore, txid: bytes, tip_height: int, depth: int = TX_LOOKUP_BLOCKS
+) -> TransactionLookup | None:
+    for height in range(tip_height, max(-1, tip_height - depth), -1):
+        block_hash = chain.get_block_hash(height)
+        block = None if block_hash is None else chain.get_block(block_hash)
+        if block is None or block_hash is None:
+            continue
+        for tx in block.transactions:
+            if compute_txid(tx) == txid:
+                return TransactionLookup(tx=tx, block_hash=block_hash, is_final=True)
+    return None
+
+
+def _dir_size(path: str) -> int:
+    total = 0
+    for entry in os.scandir(path):
+        if entry.is_file():
+            total += entry.stat().st_size
+    return total

@@ -1,0 +1,530 @@
+"""Runs the consensus machine on asyncio, the real clock and the LMDB store.
+
+`ConsensusDriver` owns the `ConsensusMachine` and the chain state of the
+tip. Every input (a vote, a proposal, a timer, a block fetched by catch-up)
+goes through one bounded queue to one worker task, so the machine is never
+entered twice at once and its effects run strictly in order, as
+consensus/effects.py requires:
+
+- `PersistWal`: consecutive records are appended in one synced LMDB write
+  in the thread pool, awaited BEFORE the next effect (so a vote never
+  leaves before the record that logs it is on disk);
+- `Broadcast`: handed to the network;
+- `ScheduleTimeout`: `loop.call_later` queues a tick for the due time;
+- `CommitBlock`: `validate_block` (already done off the loop when the
+  proposal arrived, otherwise in the thread pool), then
+  `ChainStore.commit_block` in the thread pool, then the commit listeners,
+  then `on_new_height` with the next `HeightContext`;
+- `RecordEvidence`: logged and gossiped (the evidence pool comes later).
+
+Proposals are validated in the thread pool as they arrive, with their
+transaction signatures checked by a `BatchVerifier` on two threads, so the
+machine's synchronous `validate_proposal` finds the result in a cache.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Final, Protocol
+
+from timecoin.chain import (
+    AppliedBlock,
+    ChainState,
+    build_block,
+    select_block_transactions,
+    validate_block,
+    verify_certificate,
+    voting_set_at,
+)
+from timecoin.consensus import (
+    Broadcast,
+    CommitBlock,
+    ConsensusMachine,
+    Effect,
+    HeightContext,
+    PersistWal,
+    RecordEvidence,
+    ScheduleTimeout,
+)
+from timecoin.consensus.app import Verifier
+from timecoin.crypto import SigningKey
+from timecoin.crypto.batch import BatchVerifier
+from timecoin.encoding import decode, encode
+from timecoin.ledger import SignatureCache
+from timecoin.node.mempool import Mempool
+from timecoin.node.store import WalLog, save_tip_certificate
+from timecoin.params import ChainParams
+from timecoin.storage import ChainStore
+from timecoin.types import (
+    Block,
+    Certificate,
+    Evidence,
+    InvalidBlock,
+    InvalidVote,
+    Proposal,
+    Vote,
+    compute_block_hash,
+    compute_txid,
+)
+
+log = logging.getLogger("timecoin.node.driver")
+
+MAX_INPUT_QUEUE: Final = 10_000
+"""Inputs waiting for the worker; beyond this, new votes and proposals are dropped."""
+MAX_APPLIED_CACHE: Final = 64
+"""Validated blocks kept for the machine's `validate_proposal` and the commit."""
+MAX_BLOCK_TRANSACTIONS: Final = 5_000
+"""Most transactions a proposal built here takes from the mempool."""
+
+
+class ConsensusNetwork(Protocol):
+    """What the driver needs from the network."""
+
+    def broadcast_proposal(self, proposal: Proposal, block: Block) -> None:
+        """Send a signed proposal with its block to every peer."""
+        ...
+
+    def broadcast_votes(self, votes: list[Vote]) -> None:
+        """Send signed votes to every peer."""
+        ...
+
+    def broadcast_evidence(self, evidence: Evidence) -> None:
+        """Gossip evidence of an equivocation."""
+        ...
+
+
+CommitListener = Callable[[AppliedBlock, Certificate, float], None]
+"""Called after a block is durable: (applied block, certificate, commit seconds)."""
+
+
+def now_ms() -> int:
+    """Wall-clock milliseconds since the Unix epoch (the consensus clock)."""
+    return time.time_ns() // 1_000_000
+
+
+def as_block(value: object) -> Block:
+    """`value` as a Block; TypeError otherwise (the machine only holds our blocks)."""
+    if not isinstance(value, Block):
+        raise TypeError(f"expected a Block, got {type(value).__name__}")
+    return value
+
+
+class NodeBlockApp:
+    """The machine's `BlockApp`: blocks built and validated by the chain layer
+    against the driver's tip, with validation results cached by block hash."""
+
+    def __init__(self, driver: ConsensusDriver) -> None:
+        """The application of `driver`."""
+        self._driver = driver
+
+    def build_proposal(self, height: int, round: int, timestamp_ms: int) -> object | None:
+        """A block of pooled transactions after the tip, or None when not at `height - 1`."""
+        if self._driver.state.height != height - 1:
+            return None
+        return self._driver.build_block(timestamp_ms)
+
+    def validate_proposal(self, height: int, block_value: object, timestamp_ms: int) -> bool:
+        """`validate_block` against the tip (cached), and the proposal's timestamp."""
+        if not isinstance(block_value, Block):
+            return False
+        header = block_value.header
+        if header.height != height or header.timestamp_ms != timestamp_ms:
+            return False
+        return self._driver.get_applied(block_value) is not None
+
+    def block_hash(self, block_value: object) -> bytes:
+        """The header hash."""
+        return compute_block_hash(as_block(block_value).header)
+
+    def encode_block(self, block_value: object) -> bytes:
+        """The canonical block bytes."""
+        return encode(as_block(block_value))
+
+    def decode_block(self, data: bytes) -> object:
+        """The block of `data`; raises DecodeError."""
+        return decode(data, Block, self._driver.params.sizes.max_block_bytes)
+
+
+@dataclass(frozen=True, slots=True)
+class _Tick:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class _VoteInput:
+    vote: Vote
+
+
+@dataclass(frozen=True, slots=True)
+class _ProposalInput:
+    proposal: Proposal
+    block: Block
+
+
+@dataclass(frozen=True, slots=True)
+class _SyncedInput:
+    block: Block
+    certificate: Certificate
+
+
+_Input = _Tick | _VoteInput | _ProposalInput | _SyncedInput
+
+
+class ConsensusDriver:
+    """The consensus machine of one node, run on the event loop."""
+
+    def __init__(
+        self,
+        *,
+        params: ChainParams,
+        chain: ChainStore,
+        state: ChainState,
+        tip_certificate: Certificate | None,
+        wal: WalLog,
+        key: SigningKey,
+        mempool: Mempool,
+        network: ConsensusNetwork,
+        executor: ThreadPoolExecutor,
+        batch_verifier: BatchVerifier,
+        verifier: Verifier,
+    ) -> None:
+        """A driver at the tip `state` of `chain` (not started)."""
+        self.params = params
+        self.chain = chain
+        self.state = state
+        self.tip_certificate = tip_certificate
+        self.wal = wal
+        self.key = key
+        self.mempool = mempool
+        self.network = network
+        self._executor = executor
+        self._batch_verifier = batch_verifier
+        self._verifier = verifier
+        self._pool_sig_cache = SignatureCache()
+        self.app = NodeBlockApp(self)
+        self.machine: ConsensusMachine | None = None
+        self.listeners: list[CommitListener] = []
+        self._queue: asyncio.Queue[_Input] = asyncio.Queue(MAX_INPUT_QUEUE)
+        self._worker: asyncio.Task[None] | None = None
+        self._applied: OrderedDict[bytes, AppliedBlock] = OrderedDict()
+        self._timers: set[asyncio.TimerHandle] = set()
+        self._stopping = False
+        self.halted = False
+        self.dropped_inputs = 0
+        self.invalid_messages = 0
+        self.last_commit_monotonic = time.monotonic()
+        self.commits = 0
+
+    # ------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        """Restore the machine from the WAL and start deciding the next height."""
+        records = await asyncio.get_running_loop().run_in_executor(self._executor, self.wal.read)
+        context = self.next_context()
+        self.machine = ConsensusMachine.restore(
+            records,
+            params=self.params,
+            app=self.app,
+            verifier=self._verifier,
+            signer=self.key,
+            context=context,
+        )
+        self._worker = asyncio.create_task(self._run(), name="consensus-driver")
+        await self._execute(self.machine.on_start(now_ms()))
+
+    async def stop(self) -> None:
+        """Stop taking inputs; let the input in progress (and its commit) finish."""
+        self._stopping = True
+        for timer in self._timers:
+            timer.cancel()
+        self._timers.clear()
+        worker = self._worker
+        if worker is not None:
+            worker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await worker
+
+    def next_context(self) -> HeightContext:
+        """The context of the height after the tip."""
+        height = self.state.height + 1
+        voting_set = voting_set_at(self.state, height)
+        if voting_set is None:
+            raise AssertionError(f"state at {self.state.height} has no voting set for {height}")
+        return HeightContext(
+            height=height,
+            voting_set=voting_set,
+            prev_block_timestamp_ms=self.state.header.timestamp_ms,
+            proposer_seed=voting_set.compute_hash(),
+        )
+
+    # --------------------------------------------------------------- inputs
+
+    def _offer(self, item: _Input) -> bool:
+        if self._stopping:
+            return False
+        try:
+            self._queue.put_nowait(item)
+        except asyncio.QueueFull:
+            self.dropped_inputs += 1
+            return False
+        return True
+
+    def on_vote(self, vote: Vote) -> None:
+        """A vote from a peer."""
+        self._offer(_VoteInput(vote))
+
+    async def on_proposal(self, proposal: Proposal, block: Block) -> None:
+        """A proposal from a peer: its block is validated off the loop first."""
+        if block.header.prev_hash == self.state.block_hash:
+            await self.prevalidate(block)
+        self._offer(_ProposalInput(proposal, block))
+
+    def on_synced_block(self, block: Block, certificate: Certificate) -> None:
+        """A committed block with its certificate, fetched by catch-up."""
+        self._offer(_SyncedInput(block, certificate))
+
+    def queue_size(self) -> int:
+        """Inputs waiting for the worker."""
+        return self._queue.qsize()
+
+    async def _run(self) -> None:
+        while True:
+            item = await self._queue.get()
+            if self.halted or self.machine is None:
+                continue
+            try:
+                await self._handle(item, self.machine)
+            except InvalidVote as exc:
+                self.invalid_messages += 1
+                log.debug("invalid consensus message: %s", exc)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("consensus input failed; halting block production")
+                self.halted = True
+
+    async def _handle(self, item: _Input, machine: ConsensusMachine) -> None:
+        if isinstance(item, _Tick):
+            await self._execute(machine.on_tick(now_ms()))
+        elif isinstance(item, _VoteInput):
+            await self._execute(machine.on_vote(item.vote, now_ms()))
+        elif isinstance(item, _ProposalInput):
+            await self._execute(machine.on_proposal(item.proposal, item.block, now_ms()))
+        else:
+            await self._handle_synced(item.block, item.certificate, machine)
+
+    async def _handle_synced(
+        self, block: Block, certificate: Certificate, machine: ConsensusMachine
+    ) -> None:
+        height = block.header.height
+        if height != self.state.height + 1:
+            return
+        if machine.height == height and not machine.is_decided:
+            if block.header.prev_hash == self.state.block_hash:
+                await self.prevalidate(block)
+            await self._execute(machine.on_certificate(certificate, block, now_ms()))
+            return
+        voting_set = voting_set_at(self.state, height)
+        if voting_set is None:
+            return
+        verify_certificate(
+            certificate,
+            voting_set,
+            self.params.chain_id,
+            self._verifier,
+            expected_height=height,
+            expected_block_hash=compute_block_hash(block.header),
+        )
+        await self.commit(block, certificate)
+
+    # -------------------------------------------------------------- effects
+
+    async def _execute(self, effects: list[Effect]) -> None:
+        """Run `effects` in order; consecutive WAL records share one fsync."""
+        pending: list[PersistWal] = []
+        loop = asyncio.get_running_loop()
+        for index, effect in enumerate(effects):
+            if isinstance(effect, PersistWal):
+                pending.append(effect)
+                following = effects[index + 1] if index + 1 < len(effects) else None
+                if isinstance(following, PersistWal):
+                    continue
+                records = [p.record for p in pending]
+                pending = []
+                await loop.run_in_executor(self._executor, self.wal.append, records)
+            elif isinstance(effect, Broadcast):
+                self._broadcast(effect)
+            elif isinstance(effect, ScheduleTimeout):
+                self._schedule(effect.at_ms)
+            elif isinstance(effect, CommitBlock):
+                await self.commit(as_block(effect.block_value), effect.certificate)
+            elif isinstance(effect, RecordEvidence):
+                log.warning("equivocation evidence: %r", effect.evidence)
+                self.network.broadcast_evidence(effect.evidence)
+
+    def _broadcast(self, effect: Broadcast) -> None:
+        message = effect.message
+        if isinstance(message, Proposal):
+            self.network.broadcast_proposal(message, as_block(effect.block_value))
+        else:
+            self.network.broadcast_votes([message])
+
+    def _schedule(self, at_ms: int) -> None:
+        loop = asyncio.get_running_loop()
+        delay_s = max(0.0, (at_ms - now_ms()) / 1000)
+
+        def fire() -> None:
+            self._timers.discard(handle)
+            self._offer(_Tick())
+
+        handle = loop.call_later(delay_s, fire)
+        self._timers.add(handle)
+
+    def rebroadcast_own(self) -> None:
+        """Send this node's messages of the current round again (for peers that
+        connected late or lost them)."""
+        machine = self.machine
+        if machine is None:
+            return
+        for message in machine.get_own_messages():
+            self._broadcast(message)
+
+    # -------------------------------------------------------------- blocks
+
+    def _validate(self, block: Block, state: ChainState) -> AppliedBlock:
+        return validate_block(
+            block,
+            state,
+            self.chain,
+            verifier=self._verifier,
+            verify_batch=self._batch_verifier.verify_all,
+        )
+
+    async def prevalidate(self, block: Block) -> AppliedBlock | None:
+        """Validate `block` as the child of the tip in the thread pool and cache
+        the result; None when it is invalid."""
+        block_hash = compute_block_hash(block.header)
+        cached = self._applied.get(block_hash)
+        if cached is not None:
+            return cached
+        state = self.state
+        loop = asyncio.get_running_loop()
+        try:
+            applied = await loop.run_in_executor(self._executor, self._validate, block, state)
+        except InvalidBlock as exc:
+            log.info("invalid block %s at %d: %s", block_hash.hex()[:16], block.header.height, exc)
+            return None
+        if state is self.state:
+            self._remember(applied)
+        return applied
+
+    def _remember(self, applied: AppliedBlock) -> None:
+        self._applied[applied.block_hash] = applied
+        while len(self._applied) > MAX_APPLIED_CACHE:
+            self._applied.popitem(last=False)
+
+    def get_applied(self, block: Block) -> AppliedBlock | None:
+        """The validation result of `block` as the tip's child (cached, or
+        computed now on the loop); None when it is invalid."""
+        block_hash = compute_block_hash(block.header)
+        cached = self._applied.get(block_hash)
+        if cached is not None and cached.block.header.prev_hash == self.state.block_hash:
+            return cached
+        try:
+            applied = self._validate(block, self.state)
+        except InvalidBlock:
+            return None
+        self._remember(applied)
+        return applied
+
+    def build_block(self, timestamp_ms: int) -> Block | None:
+        """A valid block after the tip from the mempool (None if building fails)."""
+        state = self.state
+        transactions = select_block_transactions(
+            self.mempool.transactions(),
+            state,
+            self.chain,
+            max_count=MAX_BLOCK_TRANSACTIONS,
+            sig_cache=self._pool_sig_cache,
+        )
+        try:
+            applied = build_block(
+                state,
+                self.chain,
+                transactions,
+                timestamp_ms=timestamp_ms,
+                proposer=self.key.public_key,
+                prev_certificate=self.tip_certificate,
+                verifier=self._verifier,
+                sig_cache=self._pool_sig_cache,
+            )
+        except InvalidBlock as exc:
+            log.error("cannot build a block at %d: %s", state.height + 1, exc)
+            return None
+        self._remember(applied)
+        return applied.block
+
+    def _write(self, applied: AppliedBlock, certificate: Certificate) -> None:
+        """Make `applied` durable: the certificate first (it names its height,
+        so a crash before the block leaves it unused), then the block, then
+        drop the WAL records of the committed height."""
+        save_tip_certificate(self.chain.kv, certificate)
+        delta = applied.delta
+        self.chain.commit_block(
+            applied.block,
+            applied.block_hash,
+            applied.undo,
+            delta.created,
+            delta.spent,
+            applied.state_after.utxo_state.to_bytes(),
+        )
+        self.wal.prune(applied.block.header.height + 1)
+
+    async def commit(self, block: Block, certificate: Certificate) -> None:
+        """Validate, store and apply a decided block, then start the next height.
+
+        A decided block that fails validation means the network committed
+        a block this node finds invalid: block production halts (raised as
+        InvalidBlock to the worker, which logs it).
+        """
+        started = time.perf_counter()
+        block_hash = compute_block_hash(block.header)
+        applied = self._applied.get(block_hash)
+        if applied is None or applied.block.header.prev_hash != self.state.block_hash:
+            state = self.state
+            loop = asyncio.get_running_loop()
+            applied = await loop.run_in_executor(self._executor, self._validate, block, state)
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._executor, self._write, applied, certificate)
+        self.state = applied.state_after
+        self.tip_certificate = certificate
+        self._applied.clear()
+        self.mempool.remove_committed(
+            (compute_txid(tx) for tx in block.transactions[1:]), self.chain
+        )
+        elapsed_s = time.perf_counter() - started
+        self.commits += 1
+        self.last_commit_monotonic = time.monotonic()
+        log.info(
+            "committed block %d %s (%d txs, round %d) in %.1f ms",
+            block.header.height,
+            block_hash.hex()[:16],
+            len(block.transactions),
+            certificate.round,
+            elapsed_s * 1000,
+        )
+        for listener in self.listeners:
+            try:
+                listener(applied, certificate, elapsed_s)
+            except Exception:
+                log.exception("commit listener failed")
+        machine = self.machine
+        if machine is not None and not self._stopping:
+            await self._execute(machine.on_new_height(self.next_context(), now_ms()))

@@ -1,0 +1,510 @@
+"""The composition root: one node on the real network, clock and LMDB store.
+
+`Node.start()` opens the store (writing genesis on first start), rebuilds
+the chain state, opens the keys and the wallet, and starts the consensus
+driver, the peer manager, the RPC server and the metrics endpoint; `stop()`
+stops accepting requests and messages, lets the commit in progress finish,
+flushes and closes the store within `shutdown_timeout_s`.
+`run_node(config, datadir)` runs a node until SIGINT or SIGTERM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import signal
+import statistics
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Final
+
+from timecoin.chain import AppliedBlock, ChainState, chain_state_from_genesis, validate_block
+from timecoin.crypto import MuHash3072, SigningKey, verify
+from timecoin.crypto.batch import BatchVerifier
+from timecoin.encoding import DecodeError, decode
+from timecoin.ledger import MemoryUtxoSet
+from timecoin.node.api import NodeApiImpl
+from timecoin.node.catchup import CatchUp, serve_get_blocks
+from timecoin.node.config import NodeConfig
+from timecoin.node.driver import ConsensusDriver
+from timecoin.node.keys import load_or_create_key
+from timecoin.node.mempool import Mempool
+from timecoin.node.metrics import NodeMetrics, NodeSnapshot
+from timecoin.node.store import StoreAddressBook, WalLog, load_tip_certificate
+from timecoin.p2p import P2PConfig, PeerManager
+from timecoin.p2p.messages import (
+    Blocks,
+    CertificateMsg,
+    EvidenceMsg,
+    GetBlocks,
+    Message,
+    ProposalMsg,
+    Txs,
+    VoteMsg,
+)
+from timecoin.p2p.peer import Peer
+from timecoin.params import ChainParams, get_preset
+from timecoin.storage import ChainStore, LmdbStore, StorageError
+from timecoin.types import (
+    Block,
+    BlockUndo,
+    Certificate,
+    Evidence,
+    InvalidBlock,
+    Proposal,
+    TimecoinError,
+    Transaction,
+    Vote,
+    compute_block_hash,
+)
+from timecoin.wallet import Wallet
+
+log = logging.getLogger("timecoin.node")
+
+CHAIN_DIRNAME: Final = "chain"
+MAINTENANCE_INTERVAL_S: Final = 0.25
+REBROADCAST_AFTER_S: Final = 1.0
+"""Own messages are sent again when the round has not moved for this long."""
+MAX_GENESIS_BYTES: Final = 16_000_000
+
+
+class NodeError(Exception):
+    """The node cannot start (missing genesis, foreign store, bad key file...)."""
+
+
+def resolve_params(config: NodeConfig) -> ChainParams:
+    """The preset named by the config, with the devnet block interval override."""
+    params = get_preset(config.network)
+    if config.block_interval_ms is not None:
+        params = dataclasses.replace(params, block_interval_ms=config.block_interval_ms)
+    return params
+
+
+def read_genesis(path: Path, params: ChainParams) -> Block:
+    """The genesis block stored (canonical bytes) in `path`; NodeError otherwise."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise NodeError(f"{path}: cannot read the genesis block: {exc.strerror}") from None
+    try:
+        return decode(data, Block, max(params.sizes.max_block_bytes, MAX_GENESIS_BYTES))
+    except DecodeError as exc:
+        raise NodeError(f"{path}: not a genesis block: {exc}") from None
+
+
+def load_chain_state(chain: ChainStore, genesis: Block, params: ChainParams) -> ChainState:
+    """The state after the stored tip: genesis, then every stored block replayed
+    through `validate_block` over an in-memory UTXO set (the registry is not
+    stored separately yet). Raises NodeError when the store disagrees."""
+    state, delta = chain_state_from_genesis(genesis, params)
+    utxo = MemoryUtxoSet(dict(delta.created))
+    tip = chain.get_tip()
+    if tip is None:
+        raise NodeError("the chain store has no tip")
+    for height in range(1, tip.height + 1):
+        block_hash = chain.get_block_hash(height)
+        block = None if block_hash is None else chain.get_block(block_hash)
+        if block is None:
+            raise NodeError(f"the chain store lacks block {height}")
+        try:
+            applied = validate_block(block, state, utxo, verifier=verify)
+        except InvalidBlock as exc:
+            raise NodeError(f"stored block {height} is invalid: {exc}") from None
+        utxo.apply_delta(applied.delta)
+        state = applied.state_after
+    if state.block_hash != tip.block_hash:
+        raise NodeError("replayed chain does not end at the stored tip")
+    return state
+
+
+class _Network:
+    """The driver's `ConsensusNetwork` over the peer manager."""
+
+    def __init__(self, node: Node) -> None:
+        self._node = node
+
+    def broadcast_proposal(self, proposal: Proposal, block: Block) -> None:
+        """Push a proposal with its block to every peer."""
+        self._node.peers.broadcast(ProposalMsg(proposal=proposal, block=block))
+
+    def broadcast_votes(self, votes: list[Vote]) -> None:
+        """Push votes to every peer."""
+        self._node.peers.broadcast(VoteMsg(votes=votes))
+
+    def broadcast_evidence(self, evidence: Evidence) -> None:
+        """Gossip evidence by inventory."""
+        self._node.peers.gossip(evidence)
+
+
+class Node:
+    """One TimeCoin node: store, consensus, peers, mempool, RPC, metrics."""
+
+    def __init__(self, config: NodeConfig, datadir: Path) -> None:
+        """A node over `datadir` as `config` says (nothing opened yet)."""
+        self.datadir = datadir
+        self.config = config.resolve(datadir)
+        self.params = resolve_params(config)
+        self.started_monotonic = time.monotonic()
+        self.executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="node-io")
+        self.batch_verifier = BatchVerifier(threads=2)
+        self.mempool = Mempool(
+            max_transactions=config.mempool.max_transactions, max_bytes=config.mempool.max_bytes
+        )
+        self.kv: LmdbStore | None = None
+        self.chain: ChainStore | None = None
+        self.wallet: Wallet | None = None
+        self.operator_key: SigningKey | None = None
+        self.driver: ConsensusDriver | None = None
+        self.peers: PeerManager
+        self.catchup = CatchUp(stall_s=self._stall_s())
+        self.metrics: NodeMetrics | None = None
+        self.rpc: object | None = None
+        self.api = NodeApiImpl(self)
+        self.stop_requested = asyncio.Event()
+        self.ready = False
+        self.clock_offsets_ms: dict[str, int] = {}
+        self.clock_warning: str | None = None
+        self._maintenance: asyncio.Task[None] | None = None
+        self._last_marker: tuple[int, int, int] | None = None
+        self._marker_since = time.monotonic()
+        self._stopped = False
+
+    def _stall_s(self) -> float:
+        return 3 * self.params.block_interval_ms / 1000 + self.params.timeout_propose_ms / 1000
+
+    # ------------------------------------------------------------ start-up
+
+    def _open_store(self) -> tuple[ChainStore, ChainState]:
+        """Open (or create) the chain store and rebuild the tip state."""
+        genesis_block: Block | None = None
+        kv = LmdbStore(self.datadir / CHAIN_DIRNAME)
+        self.kv = kv
+        chain = ChainStore(kv, max_block_bytes=self.params.sizes.max_block_bytes)
+        tip = chain.get_tip()
+        if tip is None:
+            genesis_block = read_genesis(self.config.genesis_file, self.params)
+            state, delta = chain_state_from_genesis(genesis_block, self.params)
+            undo = BlockUndo(spent=[], utxo_state_before=_empty_utxo_state())
+            chain.init_genesis(
+                genesis_block,
+                state.block_hash,
+                undo,
+                delta.created,
+                state.utxo_state.to_bytes(),
+            )
+        else:
+            genesis_hash = chain.get_block_hash(0)
+            genesis_block = None if genesis_hash is None else chain.get_block(genesis_hash)
+            if genesis_block is None:
+                raise NodeError("the chain store has no genesis block")
+        if chain.get_chain_id() != self.params.chain_id:
+            raise NodeError(
+                f"the store in {self.datadir} belongs to chain id {chain.get_chain_id()}, "
+                f"not {self.params.name}"
+            )
+        state = load_chain_state(chain, genesis_block, self.params)
+        return chain, state
+
+    def _open_wallet(self, chain: ChainStore) -> Wallet | None:
+        wallet_file = self.config.wallet_file
+        password_file = self.config.wallet_password_file
+        if wallet_file is None or password_file is None:
+            return None
+        password = password_file.read_text(encoding="utf-8").rstrip("\r\n")
+        wallet = Wallet.open(wallet_file, password, self.params)
+        wallet.scan(chain.iter_utxos())
+        return wallet
+
+    async def start(self) -> None:
+        """Open everything and join the network. Raises NodeError, StorageError."""
+        loop = asyncio.get_running_loop()
+        started = time.monotonic()
+        chain, state = await loop.run_in_executor(self.executor, self._open_store)
+        self.chain = chain
+        kv = chain.kv
+        genesis_hash = chain.get_genesis_hash()
+        if genesis_hash is None:
+            raise NodeError("the chain store has no genesis hash")
+        self.params = self.params.with_genesis(genesis_hash)
+        self.operator_key = load_or_create_key(self.config.operator_key_file)
+        node_key = load_or_create_key(self.config.node_key_file)
+        self.wallet = await loop.run_in_executor(self.executor, self._open_wallet, chain)
+        p2p = self.config.p2p
+        self.peers = PeerManager(
+            self.params,
+            node_key,
+            P2PConfig(
+                listen_host=p2p.host,
+                listen_port=p2p.port,
+                persistent_peers=p2p.seeds,
+                max_inbound=p2p.max_inbound,
+                max_outbound=p2p.max_outbound,
+                allow_local_addresses=p2p.allow_local_addresses,
+                max_clock_skew_ms=max(120_000, self.config.clock_skew_warn_ms),
+            ),
+            address_store=StoreAddressBook(kv),
+        )
+        self.peers.add_reactor(self)
+        self.driver = ConsensusDriver(
+            params=self.params,
+            chain=chain,
+            state=state,
+            tip_certificate=load_tip_certificate(kv),
+            wal=WalLog(kv),
+            key=self.operator_key,
+            mempool=self.mempool,
+            network=_Network(self),
+            executor=self.executor,
+            batch_verifier=self.batch_verifier,
+            verifier=verify,
+        )
+        self.driver.listeners.append(self._on_commit)
+        if self.config.metrics.enabled:
+            self.metrics = NodeMetrics(self._snapshot)
+            self.metrics.serve(self.config.metrics.host, self.config.metrics.port)
+            self.metrics.start_probe()
+        if self.config.rpc.enabled:
+            await self._start_rpc()
+        await self.peers.start()
+        await self.driver.start()
+        self._maintenance = asyncio.create_task(self._maintain(), name="node-maintenance")
+        self.ready = True
+        log.info(
+            "node started at height %d in %.2f s (p2p %s)",
+            state.height,
+            time.monotonic() - started,
+            self.peers.listen_address,
+        )
+
+    async def _start_rpc(self) -> None:
+        from timecoin.rpc.server import RpcConfig, RpcServer
+
+        rpc = self.config.rpc
+        server = RpcServer(
+            self.api,
+            RpcConfig(
+                host=rpc.host,
+                port=rpc.port,
+                datadir=self.datadir,
+                user=rpc.user,
+                password=rpc.password,
+            ),
+        )
+        await server.start()
+        self.rpc = server
+
+    # ------------------------------------------------------------ shutdown
+
+    async def stop(self) -> None:
+        """Stop accepting, finish the commit in progress, flush and close (idempotent)."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self.ready = False
+        started = time.monotonic()
+        if self._maintenance is not None:
+            self._maintenance.cancel()
+        rpc = self.rpc
+        if rpc is not None:
+            stop_rpc: Callable[[], object] = rpc.stop  # type: ignore[attr-defined]
+            result = stop_rpc()
+            if asyncio.iscoroutine(result):
+                await result
+        if self.driver is not None:
+            await self.driver.stop()
+        if hasattr(self, "peers"):
+            await self.peers.stop()
+        if self.metrics is not None:
+            await self.metrics.stop()
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, self.executor.shutdown, True)
+        self.batch_verifier.close()
+        if self.wallet is not None:
+            self.wallet.close()
+        if self.kv is not None:
+            self.kv.close()
+        log.info("node stopped in %.2f s", time.monotonic() - started)
+
+    def request_stop(self) -> None:
+        """Ask `run` to stop the node."""
+        self.stop_requested.set()
+
+    # ------------------------------------------------------------ reactor
+
+    def on_peer_connected(self, peer: Peer) -> None:
+        """Send our round's messages to the new peer, note its clock."""
+        hello = peer.hello
+        if hello is not None:
+            offset = int(time.time() * 1000) - hello.timestamp_ms
+            self.clock_offsets_ms[peer.peer_id] = offset
+            self._check_clock()
+        driver = self.driver
+        if driver is not None and driver.machine is not None:
+            for effect in driver.machine.get_own_messages():
+                message = effect.message
+                if isinstance(message, Proposal) and isinstance(effect.block_value, Block):
+                    peer.send(ProposalMsg(proposal=message, block=effect.block_value))
+                elif isinstance(message, Vote):
+                    peer.send(VoteMsg(votes=[message]))
+
+    def on_peer_disconnected(self, peer: Peer) -> None:
+        """Forget the peer's height and clock."""
+        self.catchup.forget(peer.peer_id)
+        self.clock_offsets_ms.pop(peer.peer_id, None)
+
+    async def on_message(self, peer: Peer, message: Message) -> None:
+        """Route a message to consensus, the mempool or catch-up."""
+        driver = self.driver
+        if driver is None:
+            return
+        if isinstance(message, VoteMsg):
+            for vote in message.votes:
+                self.catchup.note_height(peer.peer_id, vote.height)
+                driver.on_vote(vote)
+        elif isinstance(message, ProposalMsg):
+            self.catchup.note_height(peer.peer_id, message.proposal.height)
+            await driver.on_proposal(message.proposal, message.block)
+        elif isinstance(message, CertificateMsg):
+            self.catchup.note_height(peer.peer_id, message.certificate.height + 1)
+        elif isinstance(message, Txs):
+            for tx in message.transactions:
+                self._accept_transaction(tx, relay_exclude=peer.peer_id)
+        elif isinstance(message, GetBlocks):
+            chain = self.chain
+            if chain is not None:
+                loop = asyncio.get_running_loop()
+                reply = await loop.run_in_executor(self.executor, serve_get_blocks, chain, message)
+                peer.send(reply)
+        elif isinstance(message, Blocks):
+            for committed in message.blocks:
+                self.catchup.note_height(peer.peer_id, committed.block.header.height)
+                driver.on_synced_block(committed.block, committed.certificate)
+        elif isinstance(message, EvidenceMsg):
+            log.warning("evidence from %s: %r", peer.peer_id[:16], message.evidence)
+
+    # ------------------------------------------------------------ transactions
+
+    def _accept_transaction(self, tx: Transaction, relay_exclude: str | None = None) -> bytes:
+        """Pool `tx` (validated against the tip) and gossip it; return its txid.
+
+        Raises a TimecoinError with the reject code of the broken rule.
+        """
+        driver = self.driver
+        if driver is None or self.chain is None:
+            raise TimecoinError("warming-up", "the node is starting")
+        txid, added = self.mempool.add(tx, driver.state, self.chain, now_ms=int(time.time() * 1000))
+        if added:
+            self.peers.gossip(tx, exclude=relay_exclude)
+        return txid
+
+    def submit_transaction(self, tx: Transaction) -> bytes:
+        """Validate, pool and announce a transaction from RPC; return its txid."""
+        return self._accept_transaction(tx)
+
+    # ------------------------------------------------------------ upkeep
+
+    def _on_commit(self, applied: AppliedBlock, certificate: Certificate, elapsed_s: float) -> None:
+        if self.metrics is not None:
+            self.metrics.commit_seconds.observe(elapsed_s)
+        wallet = self.wallet
+        if wallet is not None:
+            wallet.remove_coins(applied.delta.spent)
+            for outpoint, coin in applied.delta.created.items():
+                if wallet.is_mine(coin.address):
+                    wallet.add_coin(outpoint, coin)
+        self.peers.broadcast(CertificateMsg(certificate=certificate))
+
+    def _check_clock(self) -> None:
+        offsets = list(self.clock_offsets_ms.values())
+        if not offsets:
+            return
+        median_ms = int(statistics.median(offsets))
+        bound_ms = self.config.clock_skew_warn_ms
+        if abs(median_ms) > bound_ms:
+            warning = (
+                f"local clock is {median_ms:+d} ms off the peers' median time "
+                f"(bound {bound_ms} ms): check NTP"
+            )
+            if warning != self.clock_warning:
+                log.warning("%s", warning)
+            self.clock_warning = warning
+        else:
+            self.clock_warning = None
+
+    def clock_offset_ms(self) -> int:
+        """Local clock minus the median of the peers' clocks at handshake (0: no peers)."""
+        offsets = list(self.clock_offsets_ms.values())
+        return int(statistics.median(offsets)) if offsets else 0
+
+    async def _maintain(self) -> None:
+        while True:
+            await asyncio.sleep(MAINTENANCE_INTERVAL_S)
+            try:
+                self._maintain_once()
+            except Exception:
+                log.exception("maintenance failed")
+
+    def _maintain_once(self) -> None:
+        driver = self.driver
+        if driver is None or driver.machine is None:
+            return
+        machine = driver.machine
+        marker = (machine.height, machine.round, int(machine.step))
+        now = time.monotonic()
+        if marker != self._last_marker:
+            self._last_marker = marker
+            self._marker_since = now
+        elif now - self._marker_since >= REBROADCAST_AFTER_S:
+            driver.rebroadcast_own()
+            self._marker_since = now
+        peer_ids = [p.peer_id for p in self.peers.peers()]
+        request = self.catchup.choose(driver.state.height, driver.last_commit_monotonic, peer_ids)
+        if request is not None:
+            self.peers.send(self.catchup.target, request)
+
+    def _snapshot(self) -> NodeSnapshot:
+        driver = self.driver
+        machine = None if driver is None else driver.machine
+        return NodeSnapshot(
+            height=-1 if driver is None else driver.state.height,
+            round=-1 if machine is None else machine.round,
+            peers=len(self.peers.peers()) if hasattr(self, "peers") else 0,
+            mempool_transactions=len(self.mempool),
+            mempool_bytes=self.mempool.total_bytes,
+            p2p=self.peers.stats if hasattr(self, "peers") else None,
+            clock_offset_ms=self.clock_offset_ms(),
+        )
+
+
+def _empty_utxo_state() -> bytes:
+    return MuHash3072().to_bytes()
+
+
+async def run_node(config: NodeConfig, datadir: Path) -> int:
+    """Run a node until SIGINT or SIGTERM; return the process exit status."""
+    node = Node(config, datadir)
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, node.request_stop)
+    try:
+        await node.start()
+    except (NodeError, StorageError, TimecoinError, OSError) as exc:
+        log.error("cannot start: %s", exc)
+        await node.stop()
+        return 1
+    await node.stop_requested.wait()
+    log.info("shutting down")
+    try:
+        await asyncio.wait_for(node.stop(), timeout=config.shutdown_timeout_s)
+    except TimeoutError:
+        log.error("shutdown took longer than %.1f s", config.shutdown_timeout_s)
+        return 1
+    return 0
+
+
+def compute_genesis_hash(block: Block) -> bytes:
+    """The hash that names the chain of `block` (its header hash)."""
+    return compute_block_hash(block.header)

@@ -1,0 +1,155 @@
+"""Node-local state over the chain store: the consensus WAL, the certificate
+of the tip, and the p2p address book, in the key spaces of
+`timecoin.storage.schema`.
+
+- WAL records go under `consensus_wal` with increasing sequence numbers;
+  `append_wal` writes a group of records in one synced LMDB transaction
+  (the fsync a `PersistWal` needs before the next effect), and
+  `prune_wal` drops the records of heights below the one being decided.
+- The certificate of the tip (blocks carry the certificate of their
+  parent, so the tip's own is kept here) is the meta entry
+  `tip_certificate`; catch-up serves it with the tip.
+- `StoreAddressBook` is the p2p `AddressStore`: one `peer` entry per
+  address, replaced as a whole by `save`.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from typing import Final
+
+from timecoin.consensus import WalRecord, decode_wal_record, encode_wal_record, get_record_height
+from timecoin.encoding import DecodeError, decode, encode
+from timecoin.p2p.addrbook import AddressEntry, decode_address_entries, encode_address_entries
+from timecoin.storage import ChainStore, KVStore, StoreCorruptError, WriteBatch
+from timecoin.storage.schema import (
+    CONSENSUS_WAL_PREFIX,
+    PEER_PREFIX,
+    consensus_wal_key,
+    meta_key,
+    parse_sequence_key,
+    peer_key,
+)
+from timecoin.types import Certificate
+
+TIP_CERTIFICATE_KEY: Final = meta_key(b"tip_certificate")
+MAX_CERTIFICATE_BYTES: Final = 1_000_000
+
+
+class WalLog:
+    """The consensus write-ahead log of one node, over a `KVStore`."""
+
+    def __init__(self, kv: KVStore) -> None:
+        """Open the log in `kv`; the next sequence number follows the last stored."""
+        self._kv = kv
+        self._lock = threading.Lock()
+        last = -1
+        for key, _ in kv.iter_prefix(CONSENSUS_WAL_PREFIX):
+            last = parse_sequence_key(CONSENSUS_WAL_PREFIX, key)
+        self._next_sequence = last + 1
+
+    def append(self, records: Sequence[WalRecord]) -> None:
+        """Append `records` in order, durably (one synced write). Thread-safe."""
+        if not records:
+            return
+        with self._lock:
+            batch = WriteBatch()
+            sequence = self._next_sequence
+            for record in records:
+                batch.put(consensus_wal_key(sequence), encode_wal_record(record))
+                sequence += 1
+            self._kv.write(batch, sync=True)
+            self._next_sequence = sequence
+
+    def read(self) -> list[WalRecord]:
+        """Every stored record in append order; StoreCorruptError on bad bytes."""
+        records: list[WalRecord] = []
+        for key, value in self._kv.iter_prefix(CONSENSUS_WAL_PREFIX):
+            try:
+                records.append(decode_wal_record(value))
+            except DecodeError as exc:
+                raise StoreCorruptError(f"WAL record {key.hex()}: {exc}") from None
+        return records
+
+    def prune(self, below_height: int) -> int:
+        """Delete the records of heights below `below_height`; return how many."""
+        with self._lock:
+            batch = WriteBatch()
+            for key, value in self._kv.iter_prefix(CONSENSUS_WAL_PREFIX):
+                try:
+                    height = get_record_height(decode_wal_record(value))
+                except DecodeError:
+                    height = -1
+                if height < below_height:
+                    batch.delete(key)
+            if len(batch):
+                self._kv.write(batch, sync=True)
+            return len(batch)
+
+
+def save_tip_certificate(kv: KVStore, certificate: Certificate) -> None:
+    """Store the certificate of the tip (synced)."""
+    batch = WriteBatch()
+    batch.put(TIP_CERTIFICATE_KEY, encode(certificate))
+    kv.write(batch, sync=True)
+
+
+def load_tip_certificate(kv: KVStore) -> Certificate | None:
+    """The stored certificate of the tip, or None."""
+    data = kv.get(TIP_CERTIFICATE_KEY)
+    if data is None:
+        return None
+    try:
+        return decode(data, Certificate, MAX_CERTIFICATE_BYTES)
+    except DecodeError as exc:
+        raise StoreCorruptError(f"tip certificate: {exc}") from None
+
+
+def get_certificate(chain: ChainStore, height: int) -> Certificate | None:
+    """The certificate that committed block `height`: the next block's
+    `prev_certificate`, or the stored tip certificate for the tip."""
+    tip = chain.get_tip()
+    if tip is None or not 1 <= height <= tip.height:
+        return None
+    if height == tip.height:
+        certificate = load_tip_certificate(chain.kv)
+        return certificate if certificate is not None and certificate.height == height else None
+    next_hash = chain.get_block_hash(height + 1)
+    block = None if next_hash is None else chain.get_block(next_hash)
+    return None if block is None else block.prev_certificate
+
+
+class StoreAddressBook:
+    """The p2p `AddressStore` over the `peer` key space."""
+
+    def __init__(self, kv: KVStore) -> None:
+        """Addresses kept in `kv`."""
+        self._kv = kv
+
+    def load(self) -> list[AddressEntry]:
+        """The saved entries (undecodable ones are skipped: the book is advisory)."""
+        entries: list[AddressEntry] = []
+        for _, value in self._kv.iter_prefix(PEER_PREFIX):
+            try:
+                entries.extend(decode_address_entries(value))
+            except DecodeError:
+                continue
+        return entries
+
+    def save(self, entries: list[AddressEntry]) -> None:
+        """Replace the saved entries with `entries`, durably."""
+        batch = WriteBatch()
+        keep: set[bytes] = set()
+        for entry in entries:
+            address = f"{entry.host}:{entry.port}".encode()
+            try:
+                key = peer_key(address)
+            except ValueError:
+                continue
+            keep.add(key)
+            batch.put(key, encode_address_entries([entry]))
+        for key, _ in self._kv.iter_prefix(PEER_PREFIX):
+            if key not in keep:
+                batch.delete(key)
+        self._kv.write(batch, sync=True)

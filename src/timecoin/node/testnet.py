@@ -1,0 +1,337 @@
+"""A local testnet: N masternode processes on loopback with funded wallets.
+
+`init_testnet` builds, once, a devnet genesis in which every node is a
+Bronze masternode (its collateral created by genesis and paid to its
+operator key's address) and its wallet holds an allocation, then writes
+each node's data directory: config, operator key, wallet and its password,
+and the genesis block. Ports are chosen free on loopback when the testnet
+is built and kept in the configs, so a node restarts on the same ports.
+
+`TestnetRunner` starts one `timecoin node` process per node, writes
+`DIR/testnet.json`, shows a status line, and stops every node gracefully.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Final
+
+from timecoin.chain import GenesisMasternode, GenesisSpec, build_genesis
+from timecoin.encoding import encode
+from timecoin.node.config import (
+    NodeConfig,
+    P2PSection,
+    RpcSection,
+    load_config,
+    render_config,
+)
+from timecoin.node.keys import load_or_create_key
+from timecoin.params import COIN, DEVNET, ChainParams, Tier
+from timecoin.wallet import KdfParams, Wallet
+from timecoin.wallet.keyfile import MIN_MEMLIMIT_BYTES, MIN_OPSLIMIT
+
+TESTNET_FILENAME: Final = "testnet.json"
+CONFIG_FILENAME: Final = "node.toml"
+GENESIS_FILENAME: Final = "genesis.block"
+WALLET_FILENAME: Final = "wallet.json"
+PASSWORD_FILENAME: Final = "wallet.password"  # noqa: S105 (a file name)
+COOKIE_FILENAME: Final = ".cookie"
+ALLOCATION_UNITS: Final = 1_000_000 * COIN
+"""What genesis pays each node's wallet."""
+DEVNET_KDF: Final = KdfParams(MIN_OPSLIMIT, MIN_MEMLIMIT_BYTES)
+"""The cheapest Argon2id cost: a testnet wallet guards nothing, and N nodes
+start at once."""
+STOP_TIMEOUT_S: Final = 8.0
+MAX_NODES: Final = 64
+
+
+class TestnetError(Exception):
+    """A testnet that cannot be built or started; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class TestnetNode:
+    """One node of the testnet as `testnet.json` describes it."""
+
+    name: str
+    datadir: Path
+    rpc_port: int
+    p2p_port: int
+
+    @property
+    def rpc_url(self) -> str:
+        """The node's JSON-RPC URL."""
+        return f"http://127.0.0.1:{self.rpc_port}/"
+
+    @property
+    def p2p(self) -> str:
+        """The node's p2p address, host:port."""
+        return f"127.0.0.1:{self.p2p_port}"
+
+    @property
+    def cookie(self) -> Path:
+        """The path of the node's RPC cookie file."""
+        return self.datadir / COOKIE_FILENAME
+
+    def argv(self) -> list[str]:
+        """The command that starts this node."""
+        return [
+            sys.executable,
+            "-m",
+            "timecoin.cli",
+            "node",
+            "--config",
+            str(self.datadir / CONFIG_FILENAME),
+            "--datadir",
+            str(self.datadir),
+        ]
+
+
+def find_free_ports(count: int) -> list[int]:
+    """`count` distinct TCP ports free on 127.0.0.1 now."""
+    sockets: list[socket.socket] = []
+    try:
+        for _ in range(count):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.bind(("127.0.0.1", 0))
+            sockets.append(sock)
+        return [int(s.getsockname()[1]) for s in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def testnet_params(block_interval_ms: int) -> ChainParams:
+    """The devnet parameters with the testnet's block interval."""
+    return replace(DEVNET, block_interval_ms=block_interval_ms)
+
+
+def node_names(count: int) -> list[str]:
+    """node0, node1, ..."""
+    return [f"node{i}" for i in range(count)]
+
+
+def init_testnet(datadir: Path, count: int, block_interval_ms: int) -> list[TestnetNode]:
+    """Build the testnet in `datadir` (or reuse the one there); return its nodes.
+
+    Raises TestnetError when `datadir` holds a testnet of another size.
+    """
+    if not 1 <= count <= MAX_NODES:
+        raise TestnetError(f"--nodes must be in 1..{MAX_NODES}, got {count}")
+    datadir.mkdir(parents=True, exist_ok=True)
+    names = node_names(count)
+    existing = [name for name in names if (datadir / name / CONFIG_FILENAME).exists()]
+    if existing:
+        if len(existing) != count or (datadir / f"node{count}").exists():
+            raise TestnetError(f"{datadir} holds a testnet of another size: use a new --datadir")
+        return [_read_node(datadir / name) for name in names]
+    params = testnet_params(block_interval_ms)
+    ports = find_free_ports(2 * count)
+    nodes = [
+        TestnetNode(name, datadir / name, rpc_port=ports[2 * i], p2p_port=ports[2 * i + 1])
+        for i, name in enumerate(names)
+    ]
+    masternodes: list[GenesisMasternode] = []
+    allocations: list[tuple[bytes, int]] = []
+    for node in nodes:
+        node.datadir.mkdir(parents=True, exist_ok=True)
+        key = load_or_create_key(node.datadir / "operator.key")
+        password = secrets.token_urlsafe(18)
+        password_path = node.datadir / PASSWORD_FILENAME
+        password_path.touch(mode=0o600)
+        password_path.write_text(password + "\n", encoding="utf-8")
+        wallet = Wallet.create(node.datadir / WALLET_FILENAME, password, params, kdf=DEVNET_KDF)
+        with wallet:
+            address = wallet.new_address()
+        allocations.append((address, ALLOCATION_UNITS))
+        masternodes.append(
+            GenesisMasternode(
+                tier=Tier.BRONZE,
+                owner_key=key.public_key,
+                operator_key=key.public_key,
+                reward_address=address,
+                network_address=node.p2p.encode(),
+            )
+        )
+    genesis = build_genesis(
+        GenesisSpec(
+            params=params,
+            timestamp_ms=int(time.time() * 1000) - 1_000,
+            allocations=tuple(allocations),
+            masternodes=tuple(masternodes),
+        )
+    )
+    genesis_bytes = encode(genesis)
+    for node in nodes:
+        (node.datadir / GENESIS_FILENAME).write_bytes(genesis_bytes)
+        seeds = tuple(other.p2p for other in nodes if other is not node)
+        config = NodeConfig(
+            network=params.name,
+            genesis_file=Path(GENESIS_FILENAME),
+            wallet_file=Path(WALLET_FILENAME),
+            wallet_password_file=Path(PASSWORD_FILENAME),
+            block_interval_ms=block_interval_ms,
+            p2p=P2PSection(
+                host="127.0.0.1",
+                port=node.p2p_port,
+                seeds=seeds,
+                allow_local_addresses=True,
+            ),
+            rpc=RpcSection(host="127.0.0.1", port=node.rpc_port),
+        )
+        (node.datadir / CONFIG_FILENAME).write_text(render_config(config), encoding="utf-8")
+    return nodes
+
+
+def _read_node(datadir: Path) -> TestnetNode:
+    config = load_config(datadir / CONFIG_FILENAME)
+    if config.rpc.port is None or config.p2p.port is None:
+        raise TestnetError(f"{datadir / CONFIG_FILENAME}: a testnet node needs fixed ports")
+    return TestnetNode(datadir.name, datadir, config.rpc.port, config.p2p.port)
+
+
+def describe(nodes: list[TestnetNode], pids: dict[str, int]) -> dict[str, Any]:
+    """The `testnet.json` document."""
+    return {
+        "nodes": [
+            {
+                "name": node.name,
+                "rpc_url": node.rpc_url,
+                "p2p": node.p2p,
+                "datadir": str(node.datadir),
+                "cookie": str(node.cookie),
+                "pid": pids.get(node.name),
+                "argv": node.argv(),
+            }
+            for node in nodes
+        ]
+    }
+
+
+class TestnetRunner:
+    """The node processes of a testnet."""
+
+    def __init__(self, datadir: Path, nodes: list[TestnetNode]) -> None:
+        """Processes for `nodes` of the testnet in `datadir` (none started)."""
+        self.datadir = datadir
+        self.nodes = nodes
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+
+    def start(self) -> None:
+        """Start every node (logs in DATADIR/NODE/node.log) and write testnet.json."""
+        for node in self.nodes:
+            log_file = (node.datadir / "node.log").open("ab")
+            try:
+                self.processes[node.name] = subprocess.Popen(
+                    node.argv(),
+                    stdin=subprocess.DEVNULL,
+                    stdout=log_file,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+            finally:
+                log_file.close()
+        pids = {name: proc.pid for name, proc in self.processes.items()}
+        path = self.datadir / TESTNET_FILENAME
+        path.write_text(json.dumps(describe(self.nodes, pids), indent=2) + "\n", encoding="utf-8")
+
+    def exited(self) -> list[str]:
+        """Names of nodes whose process has ended."""
+        return [name for name, proc in self.processes.items() if proc.poll() is not None]
+
+    def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> None:
+        """SIGTERM every node, wait up to `timeout_s`, then SIGKILL the rest."""
+        for proc in self.processes.values():
+            if proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + timeout_s
+        for proc in self.processes.values():
+            remaining = max(0.0, deadline - time.monotonic())
+            try:
+                proc.wait(remaining)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+@dataclass(slots=True)
+class StatusSample:
+    """One poll of the testnet."""
+
+    heights: list[int | None]
+    peers: list[int | None]
+    tx_count: int
+
+
+def poll_status(nodes: list[TestnetNode], timeout_s: float = 1.0) -> StatusSample:
+    """Heights, peer counts and the total transactions of node 0's tip block."""
+    from timecoin.rpc.client import RpcClient, RpcClientError
+
+    heights: list[int | None] = []
+    peers: list[int | None] = []
+    tx_count = 0
+    for index, node in enumerate(nodes):
+        try:
+            client = RpcClient.from_cookie(node.datadir, node.rpc_url, timeout_s=timeout_s)
+            height = int(client.call("getblockcount"))
+            heights.append(height)
+            peers.append(int(client.call("getconnectioncount")))
+            if index == 0:
+                block_hash = client.call("getblockhash", [height])
+                block = client.call("getblock", [block_hash, 1])
+                tx_count = len(block.get("tx", [])) - 1 if isinstance(block, dict) else 0
+        except (RpcClientError, OSError, ValueError, TypeError):
+            heights.append(None)
+            peers.append(None)
+    return StatusSample(heights, peers, max(0, tx_count))
+
+
+def format_status(sample: StatusSample, tx_per_s: float) -> str:
+    """The status line: height per node, peers per node, transactions per second."""
+
+    def show(values: list[int | None]) -> str:
+        return " ".join("-" if v is None else str(v) for v in values)
+
+    return f"height [{show(sample.heights)}]  peers [{show(sample.peers)}]  tx/s {tx_per_s:.1f}"
+
+
+def run_status_loop(
+    runner: TestnetRunner,
+    should_stop: Callable[[], bool],
+    write: Callable[[str], None],
+    interval_s: float = 1.0,
+) -> None:
+    """Show the status line every `interval_s` until `should_stop()`."""
+    last_height: int | None = None
+    tx_window: list[tuple[float, int]] = []
+    while not should_stop():
+        sample = poll_status(runner.nodes)
+        now = time.monotonic()
+        height = sample.heights[0] if sample.heights else None
+        if height is not None and height != last_height:
+            tx_window.append((now, sample.tx_count))
+            last_height = height
+        tx_window = [(t, c) for t, c in tx_window if now - t <= 10.0]
+        span = (now - tx_window[0][0]) if len(tx_window) > 1 else 0.0
+        tx_per_s = sum(c for _, c in tx_window[1:]) / span if span > 0 else 0.0
+        dead = runner.exited()
+        line = format_status(sample, tx_per_s)
+        if dead:
+            line += f"  exited: {', '.join(dead)}"
+        write(line)
+        deadline = time.monotonic() + interval_s
+        while not should_stop() and time.monotonic() < deadline:
+            time.sleep(0.05)
