@@ -121,3 +121,11 @@ def test_balance_without_chain_is_a_clear_error(tmp_path: Path) -> None:
         "wallet", "balance", "--wallet", str(path), "--datadir", str(tmp_path / "none"), check=False
     )
     assert "no chain" in out
+
+
+def test_unknown_lowercase_command_is_an_rpc_method(tmp_path: Path) -> None:
+    out = run("getblockcount", "--datadir", str(tmp_path), check=False)
+    assert "No such command" not in out
+    assert "cookie" in out.lower() or "credentials" in out.lower()
+    out = run("Not-A-Method", check=False)
+    assert "No such command" in out

@@ -14,7 +14,25 @@ from timecoin.cli.testnet_cmd import testnet_cmd
 from timecoin.cli.wallet_cmd import wallet_group
 
 
-@click.group(params=[network_option()])
+class TimecoinGroup(click.Group):
+    """The command group; an unknown lower-case command is an RPC method name,
+    so `timecoin getblockcount` means `timecoin rpc getblockcount`, like
+    bitcoin-cli."""
+
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
+        name = args[0] if args else ""
+        if name and self.get_command(ctx, name) is None and _is_method_name(name):
+            return "rpc", rpc_cmd, args
+        return super().resolve_command(ctx, args)
+
+
+def _is_method_name(name: str) -> bool:
+    return name.isascii() and name.isalnum() and name.islower()
+
+
+@click.group(cls=TimecoinGroup, params=[network_option()])
 @click.version_option(__version__, prog_name="timecoin")
 @click.pass_context
 def cli(ctx: click.Context, network: str) -> None:
