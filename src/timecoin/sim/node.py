@@ -31,6 +31,8 @@ from timecoin.consensus import (
     PersistWal,
     RecordEvidence,
     ScheduleTimeout,
+    WalRecord,
+    WalVote,
 )
 from timecoin.consensus.limits import MAX_ROUNDS_AHEAD
 from timecoin.crypto import SigningKey
@@ -89,6 +91,9 @@ MAX_POOL_EVIDENCE: Final = 64
 
 MAX_RELAY_VOTES: Final = 4_096
 """Most received votes of one height a node keeps to relay as proofs of lock."""
+
+REGOSSIP_ROUNDS: Final = 16
+"""A stuck node re-sends its own votes of this many rounds below its current one."""
 
 MAX_BLOCK_TRANSACTIONS: Final = 200
 """Most non-coinbase transactions a simulated proposer puts in a block."""
@@ -176,6 +181,7 @@ class SimNode:
         self.evidence_pool: dict[bytes, Evidence] = {}
         self._prevotes: dict[tuple[int, int, bytes], dict[bytes, Vote]] = {}
         self._prevote_count = 0
+        self._signed_votes: dict[tuple[int, int], Vote] = {}
         self.last_commit_ms = 0
         self._last_marker: tuple[int, int, int] | None = None
         self._last_maintenance_height = -1
@@ -243,6 +249,7 @@ class SimNode:
         height = self.state.height + 1
         self._prevotes = {}
         self._prevote_count = 0
+        self._signed_votes = {}
         voting_set = voting_set_at(self.state, height)
         if voting_set is None:
             raise AssertionError(f"state at {self.state.height} has no voting set for {height}")
@@ -262,8 +269,11 @@ class SimNode:
             return
         self.machine_generation += 1
         if restore:
+            records = self.disk.read_wal()
+            for record in records:
+                self._note_signed(record)
             self.machine = ConsensusMachine.restore(
-                self.disk.read_wal(),
+                records,
                 params=self.params,
                 app=self.app,
                 verifier=self.sim.verifier,
@@ -289,6 +299,7 @@ class SimNode:
                 return
             if isinstance(effect, PersistWal):
                 self.disk.append_wal(effect.record)
+                self._note_signed(effect.record)
                 self.sim.recorder.on_persist(self, effect.record)
                 if self.crash_armed:
                     self.sim.crash_node(self)
@@ -304,6 +315,12 @@ class SimNode:
             elif isinstance(effect, RecordEvidence):
                 self.sim.recorder.on_evidence(self, effect.evidence)
                 self.add_evidence(effect.evidence, gossip=True)
+
+    def _note_signed(self, record: WalRecord) -> None:
+        """Keep this node's signed votes of the current height (to gossip again)."""
+        if isinstance(record, WalVote) and record.vote.height == self.state.height + 1:
+            vote = record.vote
+            self._signed_votes[(vote.round, vote.vote_type)] = vote
 
     def _schedule_timeout(self, at_ms: int) -> None:
         incarnation, generation = self.incarnation, self.machine_generation
@@ -671,6 +688,22 @@ class SimNode:
 
         return run
 
+    def _gossip_again(self, machine: ConsensusMachine) -> None:
+        """Re-send this node's messages of a round that does not move: those of
+        the current round (`get_own_messages`) and its votes of the rounds
+        before, which peers still in those rounds need (messages lost before
+        the network healed are never delivered otherwise)."""
+        messages = machine.get_own_messages()
+        lowest = machine.round - REGOSSIP_ROUNDS
+        messages.extend(
+            Broadcast(vote)
+            for (round, _), vote in self._signed_votes.items()
+            if lowest <= round < machine.round
+        )
+        for message in messages:
+            if self.strategy is None or not self.strategy.on_broadcast(self, message):
+                self.broadcast(message)
+
     def _maintain(self) -> None:
         """Re-gossip own messages of a stuck round; sync when no block came."""
         if self.halted:
@@ -680,9 +713,7 @@ class SimNode:
         if machine is not None:
             marker = (machine.height, machine.round, int(machine.step))
             if marker == self._last_marker:
-                for message in machine.get_own_messages():
-                    if self.strategy is None or not self.strategy.on_broadcast(self, message):
-                        self.broadcast(message)
+                self._gossip_again(machine)
             self._last_marker = marker
         stalled = self._last_maintenance_height == self.state.height
         self._last_maintenance_height = self.state.height
