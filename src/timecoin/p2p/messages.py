@@ -1,0 +1,337 @@
+"""The messages peers exchange after the handshake (docs/spec/p2p.md, section 4).
+
+Every message is a `msgspec.Struct` with ``array_like=True`` and an integer
+tag, a variant of the tagged union `Message`. Its bytes are those of
+`Envelope(message)` from `timecoin.encoding`, so decoding is canonical and
+every list is bounded before allocation. Each message belongs to a
+`MessageClass`, the unit of per-peer rate limiting.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Annotated, Final
+
+import msgspec
+from msgspec import Meta
+
+from timecoin.encoding import REJECT_MALFORMED, DecodeError, decode, encode
+from timecoin.types import (
+    AttestedHeartbeat,
+    Block,
+    Certificate,
+    Evidence,
+    Proposal,
+    Transaction,
+    Vote,
+)
+from timecoin.types.primitives import U64, Hash32, Height, TimestampMs
+
+__all__ = [
+    "MAX_ADDRESSES_PER_MSG",
+    "MAX_BLOCKS_PER_MSG",
+    "MAX_HEARTBEATS_PER_MSG",
+    "MAX_INV_HASHES",
+    "MAX_REJECT_CODE_CHARS",
+    "MAX_REJECT_REASON_CHARS",
+    "MAX_TXS_PER_MSG",
+    "MAX_VOTES_PER_MSG",
+    "MESSAGE_CLASS_BY_TAG",
+    "Addr",
+    "BlockMsg",
+    "Blocks",
+    "CertificateMsg",
+    "CommittedBlock",
+    "Envelope",
+    "EvidenceMsg",
+    "GetAddr",
+    "GetBlocks",
+    "GetData",
+    "HeartbeatMsg",
+    "Inv",
+    "InvKind",
+    "Message",
+    "MessageClass",
+    "NetAddress",
+    "NotFound",
+    "Ping",
+    "Pong",
+    "ProposalMsg",
+    "Reject",
+    "Txs",
+    "VoteMsg",
+    "class_of",
+    "decode_message",
+    "encode_message",
+    "peek_message_tag",
+]
+
+MAX_INV_HASHES: Final = 1_000
+"""Most hashes in one `Inv`, `GetData` or `NotFound`."""
+MAX_ADDRESSES_PER_MSG: Final = 1_000
+"""Most addresses in one `Addr`."""
+MAX_TXS_PER_MSG: Final = 1_000
+"""Most transactions in one `Txs`."""
+MAX_VOTES_PER_MSG: Final = 1_000
+"""Most votes in one `VoteMsg`."""
+MAX_HEARTBEATS_PER_MSG: Final = 1_000
+"""Most heartbeats in one `HeartbeatMsg`."""
+MAX_BLOCKS_PER_MSG: Final = 32
+"""Most blocks asked for by one `GetBlocks` and sent in one `Blocks`."""
+MAX_REJECT_CODE_CHARS: Final = 32
+MAX_REJECT_REASON_CHARS: Final = 256
+
+
+class MessageClass(enum.Enum):
+    """The rate-limiting class of a message."""
+
+    CONTROL = "control"
+    GOSSIP = "gossip"
+    CONSENSUS = "consensus"
+    SYNC = "sync"
+
+
+class InvKind(enum.IntEnum):
+    """What an inventory hash names, and how its hash is computed."""
+
+    TX = 1
+    """A transaction; the hash is its txid (signatures excluded)."""
+    BLOCK = 2
+    """A committed block; the hash is its block hash."""
+    EVIDENCE = 3
+    """Evidence of an equivocation; the hash is SHA-256 of its encoding."""
+
+
+Port = Annotated[int, Meta(ge=1, le=0xFFFF)]
+PackedIp = Annotated[bytes, Meta(min_length=4, max_length=16)]
+HashList = Annotated[list[Hash32], Meta(max_length=MAX_INV_HASHES)]
+
+
+class NetAddress(msgspec.Struct, array_like=True, frozen=True):
+    """An address a node listens on: packed IP (4 bytes IPv4, 16 bytes IPv6)."""
+
+    ip: PackedIp
+    port: Port
+    last_seen_ms: TimestampMs
+
+
+class Ping(msgspec.Struct, array_like=True, frozen=True, tag=1):
+    """Liveness probe; the peer answers `Pong` with the same nonce."""
+
+    nonce: U64
+
+
+class Pong(msgspec.Struct, array_like=True, frozen=True, tag=2):
+    """Answer to `Ping`."""
+
+    nonce: U64
+
+
+class GetAddr(msgspec.Struct, array_like=True, frozen=True, tag=3):
+    """Ask for a sample of the peer's address book."""
+
+
+class Addr(msgspec.Struct, array_like=True, frozen=True, tag=4):
+    """Addresses of nodes that accept connections."""
+
+    addresses: Annotated[list[NetAddress], Meta(max_length=MAX_ADDRESSES_PER_MSG)]
+
+
+class Inv(msgspec.Struct, array_like=True, frozen=True, tag=5):
+    """Announce items by hash; a peer that lacks one asks with `GetData`."""
+
+    kind: InvKind
+    hashes: HashList
+
+
+class GetData(msgspec.Struct, array_like=True, frozen=True, tag=6):
+    """Ask for the bodies of announced items."""
+
+    kind: InvKind
+    hashes: HashList
+
+
+class NotFound(msgspec.Struct, array_like=True, frozen=True, tag=7):
+    """The items of a `GetData` the sender cannot serve."""
+
+    kind: InvKind
+    hashes: HashList
+
+
+class Txs(msgspec.Struct, array_like=True, frozen=True, tag=8):
+    """Transactions: the answer to `GetData(TX)`, or pushed."""
+
+    transactions: Annotated[list[Transaction], Meta(max_length=MAX_TXS_PER_MSG)]
+
+
+class BlockMsg(msgspec.Struct, array_like=True, frozen=True, tag=9):
+    """A committed block: the answer to `GetData(BLOCK)`."""
+
+    block: Block
+
+
+class ProposalMsg(msgspec.Struct, array_like=True, frozen=True, tag=10):
+    """A signed proposal with its block (pushed)."""
+
+    proposal: Proposal
+    block: Block
+
+
+class VoteMsg(msgspec.Struct, array_like=True, frozen=True, tag=11):
+    """Signed prevotes or precommits (pushed; batched when relayed)."""
+
+    votes: Annotated[list[Vote], Meta(min_length=1, max_length=MAX_VOTES_PER_MSG)]
+
+
+class CertificateMsg(msgspec.Struct, array_like=True, frozen=True, tag=12):
+    """A commit certificate (pushed when a block commits)."""
+
+    certificate: Certificate
+
+
+class GetBlocks(msgspec.Struct, array_like=True, frozen=True, tag=13):
+    """Ask for committed blocks from `from_height` on (catch-up)."""
+
+    from_height: Height
+    count: Annotated[int, Meta(ge=1, le=MAX_BLOCKS_PER_MSG)]
+
+
+class CommittedBlock(msgspec.Struct, array_like=True, frozen=True):
+    """A committed block with the certificate that committed it."""
+
+    block: Block
+    certificate: Certificate
+
+
+class Blocks(msgspec.Struct, array_like=True, frozen=True, tag=14):
+    """Consecutive committed blocks answering `GetBlocks` (empty: none known)."""
+
+    blocks: Annotated[list[CommittedBlock], Meta(max_length=MAX_BLOCKS_PER_MSG)]
+
+
+class EvidenceMsg(msgspec.Struct, array_like=True, frozen=True, tag=15):
+    """Evidence of an equivocation: the answer to `GetData(EVIDENCE)`."""
+
+    evidence: Evidence
+
+
+class HeartbeatMsg(msgspec.Struct, array_like=True, frozen=True, tag=16):
+    """Masternode heartbeats with the attestations gathered so far (pushed)."""
+
+    heartbeats: Annotated[
+        list[AttestedHeartbeat], Meta(min_length=1, max_length=MAX_HEARTBEATS_PER_MSG)
+    ]
+
+
+class Reject(msgspec.Struct, array_like=True, frozen=True, tag=17):
+    """Why the sender refused something; `item_hash` is empty or 32 bytes."""
+
+    code: Annotated[str, Meta(max_length=MAX_REJECT_CODE_CHARS)]
+    reason: Annotated[str, Meta(max_length=MAX_REJECT_REASON_CHARS)]
+    item_hash: Annotated[bytes, Meta(max_length=32)] = b""
+
+
+Message = (
+    Ping
+    | Pong
+    | GetAddr
+    | Addr
+    | Inv
+    | GetData
+    | NotFound
+    | Txs
+    | BlockMsg
+    | ProposalMsg
+    | VoteMsg
+    | CertificateMsg
+    | GetBlocks
+    | Blocks
+    | EvidenceMsg
+    | HeartbeatMsg
+    | Reject
+)
+"""Every message a peer may send after the handshake."""
+
+
+class Envelope(msgspec.Struct, array_like=True, frozen=True):
+    """The encoded form of one message (gives the union a single type)."""
+
+    message: Message
+
+
+_CLASS_BY_TYPE: Final[dict[type, MessageClass]] = {
+    Ping: MessageClass.CONTROL,
+    Pong: MessageClass.CONTROL,
+    GetAddr: MessageClass.CONTROL,
+    Addr: MessageClass.CONTROL,
+    Reject: MessageClass.CONTROL,
+    Inv: MessageClass.GOSSIP,
+    GetData: MessageClass.GOSSIP,
+    NotFound: MessageClass.GOSSIP,
+    Txs: MessageClass.GOSSIP,
+    BlockMsg: MessageClass.GOSSIP,
+    EvidenceMsg: MessageClass.GOSSIP,
+    HeartbeatMsg: MessageClass.GOSSIP,
+    ProposalMsg: MessageClass.CONSENSUS,
+    VoteMsg: MessageClass.CONSENSUS,
+    CertificateMsg: MessageClass.CONSENSUS,
+    GetBlocks: MessageClass.SYNC,
+    Blocks: MessageClass.SYNC,
+}
+
+MESSAGE_CLASS_BY_TAG: Final[dict[int, MessageClass]] = {
+    msg_type.__struct_config__.tag: cls  # type: ignore[attr-defined]
+    for msg_type, cls in _CLASS_BY_TYPE.items()
+}
+"""The class of each message tag; a tag missing here is not a message."""
+
+
+def class_of(message: Message) -> MessageClass:
+    """The rate-limiting class of `message`."""
+    return _CLASS_BY_TYPE[type(message)]
+
+
+def encode_message(message: Message) -> bytes:
+    """The payload bytes of `message` (before framing and encryption)."""
+    return encode(Envelope(message))
+
+
+def decode_message(payload: bytes, max_bytes: int) -> Message:
+    """The message whose payload is `payload`.
+
+    Raises `timecoin.encoding.DecodeError` (oversized, malformed,
+    non-canonical).
+    """
+    return decode(payload, Envelope, max_bytes).message
+
+
+_ENVELOPE_HEADER: Final = 0x91
+_FIXARRAY_MIN: Final = 0x91
+_FIXARRAY_MAX: Final = 0x9F
+_ARRAY16: Final = 0xDC
+_ARRAY32: Final = 0xDD
+_POSITIVE_FIXINT_MAX: Final = 0x7F
+
+
+def peek_message_tag(payload: bytes) -> int:
+    """The tag of the message in `payload`, read without decoding the rest.
+
+    The rate limiter classifies a message by this tag before paying for a
+    full decode. A payload that is not an envelope around a tagged array
+    raises `DecodeError`; a well-formed tag may still name no message (see
+    `MESSAGE_CLASS_BY_TAG`), and the full decode checks everything else.
+    """
+    if len(payload) < 3 or payload[0] != _ENVELOPE_HEADER:
+        raise DecodeError(REJECT_MALFORMED, "message: not an envelope")
+    head = payload[1]
+    if _FIXARRAY_MIN <= head <= _FIXARRAY_MAX:
+        pos = 2
+    elif head == _ARRAY16:
+        pos = 4
+    elif head == _ARRAY32:
+        pos = 6
+    else:
+        raise DecodeError(REJECT_MALFORMED, "message: not a tagged array")
+    if pos >= len(payload) or payload[pos] > _POSITIVE_FIXINT_MAX:
+        raise DecodeError(REJECT_MALFORMED, "message: tag is not a small integer")
+    return payload[pos]
