@@ -32,9 +32,11 @@ test: lint typecheck layers unit
 
 bench: $(STAMP)
 	$(BIN)/python bench/ledger.py
+	$(BIN)/python bench/consensus.py
 
 sim: $(STAMP)
-	@echo "not yet: the simulator arrives with the consensus issue"
+	$(BIN)/timecoin sim --nodes 4-7 --byzantine max --seeds 5000 --heights 20 --jobs 2
+	$(BIN)/timecoin sim --nodes 100 --seeds 4 --heights 20
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
