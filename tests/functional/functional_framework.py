@@ -1,0 +1,217 @@
+"""Helpers of the functional tests: a testnet of real node processes, driven over RPC."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from timecoin.rpc.client import RpcClient, RpcClientError
+
+log = logging.getLogger("functional")
+
+T = TypeVar("T")
+
+NODE_COUNT = 4
+BLOCK_INTERVAL_MS = 500
+START_TIMEOUT_S = 30.0
+
+
+def wait_until(predicate: Callable[[], T], timeout_s: float, what: str) -> T:
+    """Poll `predicate` until it returns a truthy value; fail after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    last_error: Exception | None = None
+    while time.monotonic() < deadline:
+        try:
+            value = predicate()
+        except (RpcClientError, OSError) as exc:
+            last_error = exc
+            value = None  # type: ignore[assignment]
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout_s} s waiting for {what} ({last_error})")
+
+
+@dataclass
+class NodeHandle:
+    """One node of the running testnet."""
+
+    name: str
+    rpc_url: str
+    datadir: Path
+    argv: list[str]
+    pid: int | None
+    restarted: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def rpc(self, method: str, *params: Any) -> Any:
+        """Call `method` on this node (cookie authentication)."""
+        client = RpcClient.from_cookie(self.datadir, self.rpc_url, timeout_s=10.0)
+        return client.call(method, list(params))
+
+    def height(self) -> int:
+        """The node's tip height."""
+        return int(self.rpc("getblockcount"))
+
+    def kill(self) -> None:
+        """SIGKILL the node's current process and wait for it to go."""
+        if self.restarted:
+            proc = self.restarted[-1]
+            proc.kill()
+            proc.wait(10)
+        elif self.pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGKILL)
+            _wait_pid_gone(self.pid)
+        with contextlib.suppress(FileNotFoundError):
+            (self.datadir / ".cookie").unlink()
+
+    def restart(self) -> None:
+        """Start the node again with its recorded argv."""
+        log_file = (self.datadir / "restart.log").open("ab")
+        try:
+            proc = subprocess.Popen(
+                self.argv,
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        finally:
+            log_file.close()
+        self.restarted.append(proc)
+
+
+def _wait_pid_gone(pid: int, timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+
+
+def build_cached_testnet(cache_dir: Path) -> Path:
+    """Build (once) a testnet directory with genesis, keys and wallets; return it."""
+    target = cache_dir / "testnet"
+    if not (target / "node0" / "node.toml").exists():
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "timecoin.cli",
+                "testnet",
+                "--nodes",
+                str(NODE_COUNT),
+                "--datadir",
+                str(target),
+                "--block-interval-ms",
+                str(BLOCK_INTERVAL_MS),
+                "--init-only",
+            ],
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+    return target
+
+
+class Testnet:
+    """A running `timecoin testnet` process and its nodes."""
+
+    __test__ = False
+
+    def __init__(self, cached: Path, datadir: Path) -> None:
+        """A testnet in `datadir` copied from the cached one (not started)."""
+        shutil.copytree(cached, datadir)
+        self.datadir = datadir
+        self.process: subprocess.Popen[bytes] | None = None
+        self.nodes: list[NodeHandle] = []
+        seed_text = os.environ.get("TIMECOIN_TEST_SEED")
+        self.seed = int(seed_text) if seed_text else random.SystemRandom().randrange(2**32)
+        self.rng = random.Random(self.seed)
+        log.info("functional test seed %d (set TIMECOIN_TEST_SEED to replay)", self.seed)
+
+    def start(self) -> None:
+        """Start the testnet command and wait until every node serves RPC."""
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "timecoin.cli",
+                "testnet",
+                "--nodes",
+                str(NODE_COUNT),
+                "--datadir",
+                str(self.datadir),
+                "--block-interval-ms",
+                str(BLOCK_INTERVAL_MS),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=(self.datadir / "testnet.out").open("ab"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        description = wait_until(self._read_description, START_TIMEOUT_S, "testnet.json")
+        self.nodes = [
+            NodeHandle(
+                name=entry["name"],
+                rpc_url=entry["rpc_url"],
+                datadir=Path(entry["datadir"]),
+                argv=list(entry["argv"]),
+                pid=entry["pid"],
+            )
+            for entry in description["nodes"]
+        ]
+        for node in self.nodes:
+            wait_until(lambda node=node: node.height() >= 0, START_TIMEOUT_S, f"{node.name} RPC")
+
+    def _read_description(self) -> dict[str, Any] | None:
+        path = self.datadir / "testnet.json"
+        if not path.exists():
+            return None
+        data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+        return data
+
+    def stop(self) -> None:
+        """Stop the testnet gracefully; SIGKILL anything still running."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        for node in self.nodes:
+            for proc in node.restarted:
+                if proc.poll() is None:
+                    proc.send_signal(signal.SIGTERM)
+                    try:
+                        proc.wait(8)
+                    except subprocess.TimeoutExpired:
+                        proc.kill()
+                        proc.wait()
+            if node.pid is not None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(node.pid, signal.SIGKILL)
+
+    def wait_until_height(self, node: NodeHandle, height: int, timeout_s: float = 30.0) -> None:
+        """Wait until `node`'s tip is at least `height`."""
+        wait_until(lambda: node.height() >= height, timeout_s, f"{node.name} at {height}")
+
+    def wait_for_height(self, height: int, timeout_s: float = 30.0) -> None:
+        """Wait until every node's tip is at least `height`."""
+        for node in self.nodes:
+            wait_until(lambda n=node: n.height() >= height, timeout_s, f"{node.name} at {height}")

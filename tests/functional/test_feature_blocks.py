@@ -1,0 +1,22 @@
+"""4 masternode processes commit blocks, and agree on them."""
+
+from __future__ import annotations
+
+from functional_framework import Testnet
+
+
+def test_four_nodes_commit_the_same_blocks(testnet: Testnet) -> None:
+    testnet.wait_for_height(4)
+    hashes = {node.rpc("getblockhash", 3) for node in testnet.nodes}
+    assert len(hashes) == 1
+
+
+def test_every_node_is_connected_to_the_others(testnet: Testnet) -> None:
+    for node in testnet.nodes:
+        assert int(node.rpc("getconnectioncount")) == len(testnet.nodes) - 1
+
+
+def test_consensus_info_names_the_voting_set(testnet: Testnet) -> None:
+    info = testnet.nodes[0].rpc("getconsensusinfo")
+    assert isinstance(info, dict)
+    assert info["height"] >= 1
