@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/timecoin devnet --datadir ./devnet
+	$(BIN)/timecoin testnet --nodes 4 --datadir ./devnet --block-interval-ms 1000
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests bench scripts
