@@ -577,12 +577,12 @@ class SimNode:
         if machine is None:
             return
         eligible = self._is_eligible(vote.height, vote.round)
-        self.sim.recorder.on_delivered(self, vote, eligible)
         try:
             effects = machine.on_vote(vote, self.local_now_ms())
         except InvalidVote:
             self.invalid_messages += 1
             return
+        self.sim.recorder.on_delivered(self, vote, eligible)
         if eligible:
             self._keep_prevote(vote)
         self._execute(effects)
@@ -593,12 +593,12 @@ class SimNode:
         if machine is None:
             return
         eligible = self._is_eligible(proposal.height, proposal.round)
-        self.sim.recorder.on_delivered(self, proposal, eligible)
         try:
             effects = machine.on_proposal(proposal, block, self.local_now_ms())
         except InvalidVote:
             self.invalid_messages += 1
             return
+        self.sim.recorder.on_delivered(self, proposal, eligible)
         self._execute(effects)
 
     # ---------------------------------------------------------------- sync

@@ -26,7 +26,8 @@ from timecoin.chain import (
     chain_state_from_genesis,
     validate_block,
 )
-from timecoin.crypto import SigningKey, address_from_public_key
+from timecoin.crypto import SigningKey, address_from_public_key, sha256
+from timecoin.encoding import encode
 from timecoin.ledger import SignatureCache, UtxoView
 from timecoin.params import Tier
 from timecoin.sim.byzantine import Coalition, InvalidStrategy, make_strategy
@@ -45,7 +46,6 @@ from timecoin.types import (
     OutPoint,
     Transaction,
     VotingSet,
-    compute_block_hash,
 )
 
 GENESIS_TIMESTAMP_MS: Final = 0
@@ -277,10 +277,13 @@ class Simulation:
 
         Validity is a function of the block and its parent state (which the
         parent's hash identifies, the UTXO set included, as the checkers
-        verify), so the result is computed once per (parent, block).
+        verify), so the result is computed once per (parent, block). The
+        block is identified by the hash of its whole encoding, not only its
+        header: a body that does not match its header must not make the
+        header's block invalid.
         Raises InvalidBlock.
         """
-        key = (state.block_hash, compute_block_hash(block.header))
+        key = (state.block_hash, sha256(encode(block)))
         cached = self._validation_cache.get(key)
         if cached is None:
             try:
@@ -292,13 +295,11 @@ class Simulation:
             self._store_validation(key, cached)
         if isinstance(cached, InvalidBlock):
             raise InvalidBlock(cached.reject_code, cached.message)
-        if cached.block != block:
-            raise InvalidBlock("block-mismatch", "body differs from the validated block")
         return cached
 
     def remember(self, state: ChainState, applied: AppliedBlock) -> None:
         """Cache a block the chain layer built (valid by construction)."""
-        self._store_validation((state.block_hash, applied.block_hash), applied)
+        self._store_validation((state.block_hash, sha256(encode(applied.block))), applied)
 
     def _store_validation(
         self, key: tuple[bytes, bytes], value: AppliedBlock | InvalidBlock
