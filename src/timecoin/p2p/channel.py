@@ -16,12 +16,9 @@ from __future__ import annotations
 import struct
 from typing import Final
 
-from nacl.bindings import (
-    crypto_aead_chacha20poly1305_ietf_decrypt,
-    crypto_aead_chacha20poly1305_ietf_encrypt,
-)
 from nacl.exceptions import CryptoError
 
+from timecoin.p2p import aead
 from timecoin.p2p.errors import (
     REJECT_BAD_SEQUENCE,
     REJECT_BAD_TAG,
@@ -44,8 +41,8 @@ __all__ = [
 
 FRAME_HEADER_BYTES: Final = 4
 SEQ_BYTES: Final = 8
-TAG_BYTES: Final = 16
-KEY_BYTES: Final = 32
+TAG_BYTES: Final = aead.TAG_BYTES
+KEY_BYTES: Final = aead.KEY_BYTES
 FRAME_OVERHEAD_BYTES: Final = FRAME_HEADER_BYTES + SEQ_BYTES + TAG_BYTES
 """Bytes a sealed frame adds to its payload."""
 MAX_SEQUENCE: Final = 2**64 - 1
@@ -153,9 +150,7 @@ class SecureChannel:
             raise OverflowError("channel sequence numbers exhausted")
         self._send_seq = seq + 1
         seq_bytes = _U64.pack(seq)
-        sealed = crypto_aead_chacha20poly1305_ietf_encrypt(
-            payload, None, _NONCE_PREFIX + seq_bytes, self._send_key
-        )
+        sealed = aead.seal(payload, _NONCE_PREFIX + seq_bytes, self._send_key)
         return _U32.pack(SEQ_BYTES + len(sealed)) + seq_bytes + sealed
 
     def open(self, body: bytes) -> bytes:
@@ -173,8 +168,8 @@ class SecureChannel:
                 REJECT_BAD_SEQUENCE, f"frame sequence {seq}, expected {self._recv_seq}"
             )
         try:
-            payload: bytes = crypto_aead_chacha20poly1305_ietf_decrypt(
-                body[SEQ_BYTES:], None, _NONCE_PREFIX + body[:SEQ_BYTES], self._recv_key
+            payload = aead.open_sealed(
+                body[SEQ_BYTES:], _NONCE_PREFIX + body[:SEQ_BYTES], self._recv_key
             )
         except CryptoError:
             raise protocol_violation(REJECT_BAD_TAG, f"frame {seq}: tag mismatch") from None

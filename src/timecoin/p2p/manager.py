@@ -179,7 +179,7 @@ class PeerManager:
         self._dial_state: dict[tuple[str, int], _DialState] = {}
         self._self_addresses: BoundedSet[tuple[str, int]] = BoundedSet(_MAX_SELF_ADDRESSES)
         self._seen: BoundedSet[bytes] = BoundedSet(self.config.seen_cache_size)
-        self._relay: BoundedCache[bytes, tuple[InvKind, InventoryItem]] = BoundedCache(
+        self._relay: BoundedCache[bytes, tuple[InvKind, InventoryItem, int]] = BoundedCache(
             self.config.relay_cache_items, self.config.relay_cache_bytes
         )
         self._inflight: OrderedDict[bytes, tuple[str, float]] = OrderedDict()
@@ -248,6 +248,7 @@ class PeerManager:
             )
         for peer in peers:
             peer.abort("shutdown")
+        await asyncio.gather(*(p.stop_dispatcher() for p in peers), return_exceptions=True)
         if self._server is not None:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._server.wait_closed(), 1.0)
@@ -308,7 +309,8 @@ class PeerManager:
         """
         kind, item_hash = compute_inventory_hash(item)
         self._seen.add(item_hash)
-        self._relay.put(item_hash, (kind, item), len(encode(item)))
+        size = len(encode(item))
+        self._relay.put(item_hash, (kind, item, size), size)
         for peer in list(self._peers.values()):
             if peer.peer_id == exclude:
                 continue
@@ -451,6 +453,7 @@ class PeerManager:
         self.stats.disconnects += 1
         if peer.registered:
             self._unregister(peer)
+            self._forget_requests_to(peer.peer_id)
         log.debug("connection %r closed: %s", peer, peer.close_reason)
         if peer.direction is Direction.OUTBOUND and peer.dial_address is not None:
             if peer.opened_at is None:
@@ -569,9 +572,8 @@ class PeerManager:
                 missing.append(item_hash)
                 continue
             peer.known_inventory.add(item_hash)
-            item = cached[1]
+            item, size = cached[1], cached[2]
             if isinstance(item, Transaction):
-                size = len(encode(item))
                 if txs and (len(txs) >= MAX_TXS_PER_MSG or tx_bytes + size > tx_limit_bytes):
                     peer.send(Txs(transactions=txs))
                     txs, tx_bytes = [], 0
@@ -703,6 +705,12 @@ class PeerManager:
             if expires_at > now:
                 break
             del inflight[item_hash]
+
+    def _forget_requests_to(self, peer_id: str) -> None:
+        """Drop the pending requests to a peer that is gone, so others are asked."""
+        stale = [h for h, (asked, _) in self._inflight.items() if asked == peer_id]
+        for item_hash in stale:
+            del self._inflight[item_hash]
 
     def _outbound_count(self) -> int:
         connected = sum(

@@ -82,8 +82,8 @@ MAX_REJECT_CODE_CHARS: Final = 32
 MAX_REJECT_REASON_CHARS: Final = 256
 
 
-class MessageClass(enum.Enum):
-    """The rate-limiting class of a message."""
+class MessageClass(enum.StrEnum):
+    """The rate-limiting class of a message (the value is the metrics label)."""
 
     CONTROL = "control"
     GOSSIP = "gossip"

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import enum
 import logging
 from collections.abc import Callable
@@ -209,7 +210,12 @@ class Peer(asyncio.Protocol):
         self._handshake: Handshake | None = None
         self._channel: SecureChannel | None = None
         self._frames = FrameBuffer()
-        self._limiter = PeerRateLimiter(settings.rates, now)
+        limiter = PeerRateLimiter(settings.rates, now)
+        self._routes = {
+            tag: (cls, limiter.buckets(cls), self._stats.classes[cls])
+            for tag, cls in MESSAGE_CLASS_BY_TAG.items()
+        }
+        """Per message tag: its class, this peer's buckets and the class counters."""
         self._pending: list[bytes] = []
         self._pending_bytes = 0
         self._buffered_at_flush = 0
@@ -312,6 +318,15 @@ class Peer(asyncio.Protocol):
         if self.state is not PeerState.CLOSED:
             self._mark_closed(reason)
         self._transport.abort()
+
+    async def stop_dispatcher(self) -> None:
+        """Cancel the dispatcher task if a reactor still holds it (shutdown)."""
+        task = self._dispatcher
+        if task is None or task.done():
+            return
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
     def info(self) -> PeerInfo:
         """A snapshot of this connection."""
@@ -449,16 +464,16 @@ class Peer(asyncio.Protocol):
             tag = peek_message_tag(payload)
         except DecodeError as exc:
             raise protocol_violation(REJECT_MALFORMED, exc.message) from None
-        cls = MESSAGE_CLASS_BY_TAG.get(tag)
-        if cls is None:
+        route = self._routes.get(tag)
+        if route is None:
             raise protocol_violation(REJECT_MALFORMED, f"unknown message tag {tag}")
+        cls, buckets, counters = route
         size = len(payload)
-        verdict = self._limiter.check(cls, size, self._settings.now())
+        verdict = buckets.check(size, self._settings.now())
         if verdict is RateVerdict.BAN:
             raise protocol_violation(
                 REJECT_FLOOD, f"{cls.value} messages beyond the ban multiple of the rate"
             )
-        counters = self._stats.classes[cls]
         if verdict is RateVerdict.THROTTLE:
             counters.throttled += 1
             self.counters.throttled += 1

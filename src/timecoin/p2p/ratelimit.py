@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 from timecoin.p2p.messages import MessageClass
 
-__all__ = ["ClassRate", "PeerRateLimiter", "RateVerdict", "TokenBucket"]
+__all__ = ["ClassBuckets", "ClassRate", "PeerRateLimiter", "RateVerdict", "TokenBucket"]
 
 
 class TokenBucket:
@@ -78,22 +78,71 @@ class RateVerdict(enum.Enum):
     BAN = "ban"
 
 
-class _ClassBuckets:
-    __slots__ = ("abuse_bytes", "abuse_messages", "rate_bytes", "rate_messages")
+class ClassBuckets:
+    """The four buckets of one class of one peer, refilled together.
+
+    (Kept as plain floats rather than four `TokenBucket`s: this runs for every
+    received message.)
+    """
+
+    __slots__ = (
+        "abuse_bytes",
+        "abuse_bytes_cap",
+        "abuse_bytes_per_s",
+        "abuse_messages",
+        "abuse_messages_cap",
+        "abuse_messages_per_s",
+        "bytes",
+        "bytes_cap",
+        "bytes_per_s",
+        "messages",
+        "messages_cap",
+        "messages_per_s",
+        "updated_at",
+    )
 
     def __init__(self, rate: ClassRate, now: float) -> None:
-        self.rate_messages = TokenBucket(
-            rate.messages_per_s, rate.messages_per_s * rate.burst_s, now
-        )
-        self.rate_bytes = TokenBucket(rate.bytes_per_s, rate.bytes_per_s * rate.burst_s, now)
-        abuse_messages_per_s = rate.messages_per_s * rate.ban_multiple
-        abuse_bytes_per_s = rate.bytes_per_s * rate.ban_multiple
-        self.abuse_messages = TokenBucket(
-            abuse_messages_per_s, abuse_messages_per_s * rate.ban_window_s, now
-        )
-        self.abuse_bytes = TokenBucket(
-            abuse_bytes_per_s, abuse_bytes_per_s * rate.ban_window_s, now
-        )
+        """Full buckets for `rate` at `now`."""
+        if min(rate.messages_per_s, rate.bytes_per_s, rate.burst_s) <= 0:
+            raise ValueError(f"rates and burst must be positive: {rate}")
+        if rate.ban_multiple < 1 or rate.ban_window_s <= 0:
+            raise ValueError(f"ban multiple must be >= 1 and window positive: {rate}")
+        self.messages_per_s = rate.messages_per_s
+        self.bytes_per_s = rate.bytes_per_s
+        self.messages_cap = rate.messages_per_s * rate.burst_s
+        self.bytes_cap = rate.bytes_per_s * rate.burst_s
+        self.abuse_messages_per_s = rate.messages_per_s * rate.ban_multiple
+        self.abuse_bytes_per_s = rate.bytes_per_s * rate.ban_multiple
+        self.abuse_messages_cap = self.abuse_messages_per_s * rate.ban_window_s
+        self.abuse_bytes_cap = self.abuse_bytes_per_s * rate.ban_window_s
+        self.messages = self.messages_cap
+        self.bytes = self.bytes_cap
+        self.abuse_messages = self.abuse_messages_cap
+        self.abuse_bytes = self.abuse_bytes_cap
+        self.updated_at = now
+
+    def check(self, size_bytes: int, now: float) -> RateVerdict:
+        """Account one received message of `size_bytes`; return the verdict."""
+        elapsed = now - self.updated_at
+        if elapsed > 0:
+            self.updated_at = now
+            self.messages = min(self.messages_cap, self.messages + elapsed * self.messages_per_s)
+            self.bytes = min(self.bytes_cap, self.bytes + elapsed * self.bytes_per_s)
+            self.abuse_messages = min(
+                self.abuse_messages_cap, self.abuse_messages + elapsed * self.abuse_messages_per_s
+            )
+            self.abuse_bytes = min(
+                self.abuse_bytes_cap, self.abuse_bytes + elapsed * self.abuse_bytes_per_s
+            )
+        self.abuse_messages -= 1
+        self.abuse_bytes -= size_bytes
+        if self.abuse_messages < 0 or self.abuse_bytes < 0:
+            return RateVerdict.BAN
+        if self.messages <= 0 or self.bytes <= 0:
+            return RateVerdict.THROTTLE
+        self.messages -= 1
+        self.bytes -= size_bytes
+        return RateVerdict.ACCEPT
 
 
 class PeerRateLimiter:
@@ -103,19 +152,12 @@ class PeerRateLimiter:
 
     def __init__(self, rates: dict[MessageClass, ClassRate], now: float) -> None:
         """Buckets for every class, all full at `now`."""
-        self._buckets = {cls: _ClassBuckets(rates[cls], now) for cls in MessageClass}
+        self._buckets = {cls: ClassBuckets(rates[cls], now) for cls in MessageClass}
+
+    def buckets(self, cls: MessageClass) -> ClassBuckets:
+        """The buckets of one class (callers on the hot path keep a reference)."""
+        return self._buckets[cls]
 
     def check(self, cls: MessageClass, size_bytes: int, now: float) -> RateVerdict:
         """Account one received message of `cls` and `size_bytes`; return the verdict."""
-        b = self._buckets[cls]
-        b.abuse_messages.refill(now)
-        b.abuse_bytes.refill(now)
-        b.abuse_messages.charge(1)
-        b.abuse_bytes.charge(size_bytes)
-        if b.abuse_messages.tokens < 0 or b.abuse_bytes.tokens < 0:
-            return RateVerdict.BAN
-        if not (b.rate_messages.has_tokens(now) and b.rate_bytes.has_tokens(now)):
-            return RateVerdict.THROTTLE
-        b.rate_messages.charge(1)
-        b.rate_bytes.charge(size_bytes)
-        return RateVerdict.ACCEPT
+        return self._buckets[cls].check(size_bytes, now)
