@@ -16,7 +16,6 @@ import logging
 import signal
 import statistics
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Final
@@ -47,6 +46,7 @@ from timecoin.p2p.messages import (
 )
 from timecoin.p2p.peer import Peer
 from timecoin.params import ChainParams, get_preset
+from timecoin.rpc.server import RpcConfig, RpcServer
 from timecoin.storage import ChainStore, LmdbStore, StorageError
 from timecoin.types import (
     Block,
@@ -161,7 +161,7 @@ class Node:
         self.peers: PeerManager
         self.catchup = CatchUp(stall_s=self._stall_s())
         self.metrics: NodeMetrics | None = None
-        self.rpc: object | None = None
+        self.rpc: RpcServer | None = None
         self.api = NodeApiImpl(self)
         self.stop_requested = asyncio.Event()
         self.ready = False
@@ -280,8 +280,6 @@ class Node:
         )
 
     async def _start_rpc(self) -> None:
-        from timecoin.rpc.server import RpcConfig, RpcServer
-
         rpc = self.config.rpc
         server = RpcServer(
             self.api,
@@ -309,10 +307,7 @@ class Node:
             self._maintenance.cancel()
         rpc = self.rpc
         if rpc is not None:
-            stop_rpc: Callable[[], object] = rpc.stop  # type: ignore[attr-defined]
-            result = stop_rpc()
-            if asyncio.iscoroutine(result):
-                await result
+            await rpc.stop()
         if self.driver is not None:
             await self.driver.stop()
         if hasattr(self, "peers"):
