@@ -67,15 +67,17 @@ class P2PConfig:
     # sizes and queues
     max_frame_bytes: int | None = None
     max_send_queue_bytes: int | None = None
-    """Unsent bytes per peer beyond which a slow peer is disconnected."""
+    """Unsent bytes per peer beyond which a slow peer is disconnected;
+    None: one maximum frame plus 1 MB."""
     max_send_queue_messages: int = 100_000
     max_inbound_queue_messages: int = 1_000
     """Decoded messages waiting for the reactors before reading pauses."""
     max_inbound_queue_bytes: int | None = None
+    """Payload bytes waiting for the reactors before reading pauses; None: one maximum frame."""
 
     # inventory gossip
     seen_cache_size: int = 200_000
-    known_inventory_size: int = 20_000
+    known_inventory_size: int = 5_000
     """Per peer: hashes it is known to have (not announced to it again)."""
     relay_cache_items: int = 50_000
     relay_cache_bytes: int = 64_000_000
