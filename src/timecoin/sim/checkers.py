@@ -34,14 +34,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from timecoin.chain import (
-    AppliedBlock,
-    ChainState,
-    chain_state_from_genesis,
-    validate_block,
-    voting_set_at,
-)
-from timecoin.chain.certificate import verify_certificate, verify_vote_signature
+from timecoin.chain import AppliedBlock, ChainState, chain_state_from_genesis, validate_block
+from timecoin.chain.certificate import verify_vote_signature
 from timecoin.consensus import WalProposal, WalRecord, WalVote
 from timecoin.crypto import verify
 from timecoin.ledger import MemoryUtxoSet
@@ -189,19 +183,8 @@ class Recorder:
         certificate: Certificate,
     ) -> None:
         height = applied.block.header.height
-        voting_set = voting_set_at(state_before, height)
-        if voting_set is None:
-            self.add("certificate", node.node_id, height, "no voting set for the height")
-            return
         try:
-            verify_certificate(
-                certificate,
-                voting_set,
-                node.params.chain_id,
-                self.sim.verifier,
-                expected_height=height,
-                expected_block_hash=applied.block_hash,
-            )
+            self.sim.verify_certificate(state_before, certificate, height, applied.block_hash)
         except InvalidVote as exc:
             self.add("certificate", node.node_id, height, str(exc))
 

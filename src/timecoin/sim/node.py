@@ -20,7 +20,6 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Final
 
 from timecoin.chain import ChainState, build_block, select_block_transactions, voting_set_at
-from timecoin.chain.certificate import verify_certificate
 from timecoin.chain.evidence import get_evidence_height, get_evidence_signer
 from timecoin.consensus import (
     Broadcast,
@@ -660,17 +659,9 @@ class SimNode:
                 return False
             self._execute(effects)
             return self.state.height >= height
-        voting_set = voting_set_at(self.state, height)
-        if voting_set is None:
-            return False
         try:
-            verify_certificate(
-                certificate,
-                voting_set,
-                self.params.chain_id,
-                self.sim.verifier,
-                expected_height=height,
-                expected_block_hash=compute_block_hash(block.header),
+            self.sim.verify_certificate(
+                self.state, certificate, height, compute_block_hash(block.header)
             )
         except InvalidVote:
             self.sync_rejects += 1

@@ -25,7 +25,9 @@ from timecoin.chain import (
     build_genesis,
     chain_state_from_genesis,
     validate_block,
+    voting_set_at,
 )
+from timecoin.chain.certificate import verify_certificate
 from timecoin.crypto import SigningKey, address_from_public_key, sha256
 from timecoin.encoding import encode
 from timecoin.ledger import SignatureCache, UtxoView
@@ -43,6 +45,7 @@ from timecoin.types import (
     Certificate,
     Coin,
     InvalidBlock,
+    InvalidVote,
     OutPoint,
     Transaction,
     VotingSet,
@@ -154,6 +157,7 @@ class Simulation:
         self.verifier = self.sig_cache.verify
         self._validation_cache: dict[tuple[bytes, bytes], AppliedBlock | InvalidBlock] = {}
         self._members_cache: dict[int, tuple[VotingSet, list[int]]] = {}
+        self._certificate_cache: dict[tuple[bytes, int, bytes, bytes], InvalidVote | bool] = {}
         rng = self.rng
         genesis_count = config.nodes
         spare_count = config.spare_count()
@@ -296,6 +300,39 @@ class Simulation:
         if isinstance(cached, InvalidBlock):
             raise InvalidBlock(cached.reject_code, cached.message)
         return cached
+
+    def verify_certificate(
+        self, state: ChainState, certificate: Certificate, height: int, block_hash: bytes
+    ) -> None:
+        """`chain.certificate.verify_certificate` of `certificate` for block
+        `block_hash` at `height`, against the voting set of that height in
+        `state`; shared by all nodes, like `validate`, since the result is a
+        function of the state (its tip hash) and the certificate.
+        Raises InvalidVote.
+        """
+        key = (state.block_hash, height, block_hash, sha256(encode(certificate)))
+        cached = self._certificate_cache.get(key)
+        if cached is None:
+            cached = True
+            voting_set = voting_set_at(state, height)
+            try:
+                if voting_set is None:
+                    raise InvalidVote("unknown-voter", f"no voting set for height {height}")
+                verify_certificate(
+                    certificate,
+                    voting_set,
+                    self.params.chain_id,
+                    self.verifier,
+                    expected_height=height,
+                    expected_block_hash=block_hash,
+                )
+            except InvalidVote as exc:
+                cached = exc
+            if len(self._certificate_cache) >= MAX_VALIDATION_CACHE:
+                del self._certificate_cache[next(iter(self._certificate_cache))]
+            self._certificate_cache[key] = cached
+        if isinstance(cached, InvalidVote):
+            raise InvalidVote(cached.reject_code, cached.message)
 
     def remember(self, state: ChainState, applied: AppliedBlock) -> None:
         """Cache a block the chain layer built (valid by construction)."""
