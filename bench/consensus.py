@@ -85,6 +85,7 @@ def percentile(values: list[int], fraction: float) -> float:
 
 
 def main() -> None:
+    """Run the benchmark, print a summary and write bench/results/consensus.json."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--heights", type=int, default=10, help="heights of the scale runs")
     parser.add_argument("--small-heights", type=int, default=50, help="heights of 4-node runs")

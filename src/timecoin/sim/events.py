@@ -38,6 +38,7 @@ class EventQueue:
         self.schedule_at(self.now_ms + delay_ms, action)
 
     def __len__(self) -> int:
+        """The number of pending events."""
         return len(self._heap)
 
     def peek_time_ms(self) -> int | None:

@@ -128,7 +128,7 @@ def compute_fee(
     params: ChainParams, input_count: int, outputs: list[TxOutput], payload: Payload | None
 ) -> int:
     """A fee above the minimum for a transaction of this shape (signatures have
-    a fixed size, so a draft with placeholder signatures has the real size)."""
+    a fixed size, so a draft with zero-filled signatures has the real size)."""
     draft = Transaction(
         version=TX_VERSION,
         inputs=[TxInput(prevout=OutPoint(bytes(32), 0), public_key=bytes(32))] * input_count,
