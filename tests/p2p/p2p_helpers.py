@@ -17,7 +17,7 @@ import random
 import struct
 import time
 from collections.abc import AsyncIterator, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from timecoin.crypto import SigningKey, sha256
 from timecoin.p2p import (
@@ -35,6 +35,8 @@ from timecoin.p2p.ratelimit import ClassRate
 from timecoin.params import MINIMAL, ChainParams
 from timecoin.types import ZERO_HASH, Transaction, TxInput, TxOutput, Vote, VoteType
 from timecoin.types.transaction import OutPoint
+
+M = TypeVar("M")
 
 GENESIS = sha256(b"p2p test genesis")
 PARAMS = MINIMAL.with_genesis(GENESIS)
@@ -88,7 +90,7 @@ class RecordingReactor:
         if self._hook is not None:
             self._hook(peer, message)
 
-    def of_type(self, type_: type) -> list[Message]:
+    def of_type(self, type_: type[M]) -> list[M]:
         return [m for _, m in self.messages if isinstance(m, type_)]
 
 
@@ -149,7 +151,7 @@ async def running(*nodes: Node) -> AsyncIterator[None]:
             await node.manager.stop()
 
 
-async def wait_until(predicate: Callable[[], bool], timeout: float = 5.0, what: str = "") -> None:
+async def wait_until(predicate: Callable[[], object], timeout: float = 5.0, what: str = "") -> None:
     """Poll `predicate` until true; fail the test after `timeout` seconds."""
     deadline = time.monotonic() + timeout
     while not predicate():

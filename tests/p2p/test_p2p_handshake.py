@@ -97,7 +97,7 @@ def test_wrong_chain_or_genesis_is_rejected_with_ban(
 
 def crafted_hello(**fields: object) -> bytes:
     base = Handshake(identity(2), initiator=False, timestamp_ms=NOW_MS).hello
-    hello = Hello(**{f: getattr(base, f) for f in Hello.__struct_fields__} | fields)  # type: ignore[arg-type]
+    hello = Hello(**{f: getattr(base, f) for f in Hello.__struct_fields__} | fields)
     return encode(hello)
 
 

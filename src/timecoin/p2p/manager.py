@@ -322,6 +322,11 @@ class PeerManager:
         """Whether `item_hash` is in the seen-cache."""
         return item_hash in self._seen
 
+    def mark_seen(self, item_hash: bytes) -> None:
+        """Add an inventory hash the node already has (say, from a synced block)
+        to the seen-cache, so announcements of it are not fetched."""
+        self._seen.add(item_hash)
+
     def ban(self, peer_id: str, reason: str, seconds: float) -> None:
         """Ban a node key (and the host of its live connection) and disconnect it."""
         until = self._now() + seconds
@@ -396,6 +401,9 @@ class PeerManager:
         """Register an authenticated peer, or close it (banned key, duplicate)."""
         now = self._now()
         self.stats.handshakes_completed += 1
+        if not self._running:
+            peer.close("shutdown")
+            return
         if self.bans.is_banned(BanKind.NODE, peer.peer_id, now):
             peer.abort("banned")
             return
