@@ -377,12 +377,22 @@ class ConsensusDriver:
             self.network.broadcast_votes([message])
 
     def _schedule(self, at_ms: int) -> None:
+        """Queue a tick once the wall clock reaches `at_ms`.
+
+        The loop's timers run on the monotonic clock and may fire a little
+        early; a tick before `at_ms` would find nothing due and the machine
+        would never be woken again, so an early timer is re-armed.
+        """
+        if self._stopping:
+            return
         loop = asyncio.get_running_loop()
-        delay_s = max(0.0, (at_ms - now_ms()) / 1000)
+        delay_s = max(0.0, (at_ms - now_ms() + 1) / 1000)
 
         def fire() -> None:
             self._timers.discard(handle)
-            self._offer(_Tick())
+            # A tick refused by a full queue is retried: a lost tick stalls the round.
+            if now_ms() < at_ms or not self._offer(_Tick()):
+                self._schedule(max(at_ms, now_ms() + 10))
 
         handle = loop.call_later(delay_s, fire)
         self._timers.add(handle)
