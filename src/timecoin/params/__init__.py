@@ -90,7 +90,15 @@ class Checkpoint:
 
 @dataclass(frozen=True, slots=True)
 class ChainParams:
-    """All consensus parameters of one network."""
+    """All consensus parameters of one network.
+
+    Heartbeats (docs/spec/heartbeats.md): blocks are grouped into reward
+    windows of `reward_window_blocks`; a masternode earns rewards while its
+    last verified heartbeat is at most `heartbeat_grace_windows` windows old,
+    and leaves the voting set at the next epoch boundary once it is more than
+    `heartbeat_removal_windows` windows old. Keep `epoch_length` a multiple of
+    `reward_window_blocks` so that a window never straddles two committees.
+    """
 
     name: str
     chain_id: int
@@ -110,6 +118,9 @@ class ChainParams:
     dust_limit: int
     min_fee: int
     min_fee_per_kb: int
+    reward_window_blocks: int = 10
+    heartbeat_grace_windows: int = 1
+    heartbeat_removal_windows: int = 36
     tiers: tuple[TierParams, ...] = DEFAULT_TIERS
     sizes: SizeLimits = field(default_factory=SizeLimits)
     rates: RateLimits = field(default_factory=RateLimits)
@@ -158,6 +169,9 @@ MAINNET = ChainParams(
     dust_limit=546,
     min_fee=1_000,
     min_fee_per_kb=1_000,
+    reward_window_blocks=10,  # 10 min
+    heartbeat_grace_windows=1,  # rewards need a heartbeat in this or the previous window
+    heartbeat_removal_windows=36,  # 6 h of silence: out of the next epoch's voting set
 )
 
 TESTNET = replace(
@@ -182,6 +196,9 @@ DEVNET = replace(
     timeout_delta_ms=250,
     timeout_max_ms=10_000,
     max_timestamp_drift_ms=5_000,
+    reward_window_blocks=10,  # 10 s: two heartbeats per window
+    heartbeat_grace_windows=2,
+    heartbeat_removal_windows=6,  # 1 min
     default_p2p_port=24300,
     default_rpc_port=24301,
 )
@@ -192,6 +209,9 @@ MINIMAL = replace(
     chain_id=0x4D494E49,  # "MINI"
     epoch_length=4,
     max_voters=7,
+    reward_window_blocks=2,
+    heartbeat_grace_windows=2,
+    heartbeat_removal_windows=4,
     sizes=SizeLimits(max_block_transactions=2_000, max_block_bytes=1_000_000),
 )
 """Small parameters for unit tests and the simulator."""
