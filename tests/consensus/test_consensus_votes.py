@@ -29,15 +29,16 @@ def test_line_34_36_weights_per_block_and_any() -> None:
     assert keeper.get_quorum_hashes(0, VoteType.PREVOTE) == [A]
 
 
-def test_one_vote_per_voter_and_equivocation_is_returned_not_counted() -> None:
+def test_one_vote_per_voter_and_equivocation_is_returned_and_counted_per_block() -> None:
     keeper = VoteKeeper(make_voting_set(KEYS, (1, 1, 1, 1)))
     first = precommit(KEYS[1], 1, 2, A)
     assert keeper.add_vote(1, first).added
     again = keeper.add_vote(1, first)
     assert not again.added and again.conflicting is None
     other = keeper.add_vote(1, precommit(KEYS[1], 1, 2, B))
-    assert not other.added and other.conflicting == first
-    assert keeper.weight_for(2, VoteType.PRECOMMIT, B) == 0
+    assert other.added and other.conflicting == first
+    assert keeper.weight_for(2, VoteType.PRECOMMIT, B) == 1
+    assert keeper.weight_any(2, VoteType.PRECOMMIT) == 1
     assert keeper.get_vote(2, VoteType.PRECOMMIT, 1) == first
 
 

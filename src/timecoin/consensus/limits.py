@@ -17,6 +17,11 @@ MAX_PROPOSALS_PER_ROUND: Final = 2
 """Proposals kept per round: the first, and one conflicting proposal (an
 equivocating proposer), whose value may still be the one a quorum votes for."""
 
+MAX_CONFLICTING_VOTES_PER_VOTER: Final = 2
+"""Votes of one voter for other blocks than its first vote, per round and vote
+type, that still count for their block (an equivocator counts for each block
+it voted for, as in Algorithm 1; see `VoteKeeper.add_vote`)."""
+
 MAX_BUFFERED_VOTES: Final = 1_024
 """Votes for the next height kept until the machine reaches that height."""
 

@@ -3,8 +3,17 @@ equivocation detection.
 
 The keeper stores verified votes only; the machine checks signatures and
 membership before calling `add_vote`. Each voter counts once per (round,
-type): its first vote. A later vote of the same voter for another block is
-returned as a conflict (evidence) and not counted.
+type) toward the weight of all votes (2f+1 of any value, timeouts): its
+first vote. A later vote of the same voter for another block is returned as
+a conflict (evidence) and still counts for that block, up to
+MAX_CONFLICTING_VOTES_PER_VOTER such blocks: Algorithm 1 counts messages, so
+an equivocator counts for every block it voted for. Otherwise honest nodes
+that counted an equivocator's vote for one block could never count its vote
+for the other, and a proof of lock that other honest nodes did see (honest
+votes plus the equivocator's) would never form at them: a locked honest node
+would then block the height forever. Safety is unchanged: two quorums for
+different blocks in one round need more than a third of the weight to have
+voted for both.
 """
 
 from __future__ import annotations
@@ -13,6 +22,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from timecoin.consensus.limits import MAX_CONFLICTING_VOTES_PER_VOTER
 from timecoin.types import Vote, VoteType, VotingSet, is_one_third_plus, is_quorum
 
 
@@ -33,6 +43,7 @@ class _VoteTally:
     """The votes of one type in one round."""
 
     by_voter: dict[int, Vote] = field(default_factory=dict)
+    conflicting: dict[int, dict[bytes, Vote]] = field(default_factory=dict)
     weight_by_hash: dict[bytes, int] = field(default_factory=dict)
     weight_total: int = 0
 
@@ -76,21 +87,33 @@ class VoteKeeper:
     def add_vote(self, voter_index: int, vote: Vote) -> AddVoteResult:
         """Count `vote` (already verified) by the voter at `voter_index`.
 
-        A second vote of the voter for the same block is ignored; for another
-        block it is returned as `conflicting` and not counted.
+        A second vote of the voter for the same block is ignored. A vote for
+        another block is returned as `conflicting` (the voter's first vote)
+        and counted for its block, but not again in the weight of all votes;
+        at most MAX_CONFLICTING_VOTES_PER_VOTER such blocks count per voter.
         """
         votes = self._rounds.get(vote.round)
         if votes is None:
             votes = self._rounds[vote.round] = _RoundVotes()
         tally = votes.prevotes if vote.vote_type == VoteType.PREVOTE else votes.precommits
+        weight = self._weights[voter_index]
         existing = tally.by_voter.get(voter_index)
         if existing is not None:
             if existing.block_hash == vote.block_hash:
                 return AddVoteResult(added=False, conflicting=None)
-            return AddVoteResult(added=False, conflicting=existing)
-        weight = self._weights[voter_index]
+            others = tally.conflicting.setdefault(voter_index, {})
+            if vote.block_hash in others or len(others) >= MAX_CONFLICTING_VOTES_PER_VOTER:
+                return AddVoteResult(added=False, conflicting=existing)
+            others[vote.block_hash] = vote
+            self._count_for_block(tally, vote, weight)
+            return AddVoteResult(added=True, conflicting=existing)
         tally.by_voter[voter_index] = vote
         tally.weight_total += weight
+        self._count_for_block(tally, vote, weight)
+        self.note_round(voter_index, vote.round)
+        return AddVoteResult(added=True, conflicting=None)
+
+    def _count_for_block(self, tally: _VoteTally, vote: Vote, weight: int) -> None:
         before = tally.weight_by_hash.get(vote.block_hash, 0)
         tally.weight_by_hash[vote.block_hash] = before + weight
         if (
@@ -99,8 +122,6 @@ class VoteKeeper:
             and is_quorum(before + weight, self._total_weight)
         ):
             self._precommit_quorums.append((vote.round, vote.block_hash))
-        self.note_round(voter_index, vote.round)
-        return AddVoteResult(added=True, conflicting=None)
 
     def get_highest_round(self, voter_index: int) -> int:
         """The highest round of a verified message of `voter_index`, or -1."""
@@ -158,7 +179,13 @@ class VoteKeeper:
         tally = self._tally(round, vote_type)
         if tally is None:
             return []
-        return [(i, v) for i, v in tally.by_voter.items() if v.block_hash == block_hash]
+        votes = [(i, v) for i, v in tally.by_voter.items() if v.block_hash == block_hash]
+        votes.extend(
+            (i, others[block_hash])
+            for i, others in tally.conflicting.items()
+            if block_hash in others
+        )
+        return sorted(votes, key=lambda item: item[0])
 
     def compute_jump_round(self) -> int:
         """The highest round r such that voters of more than 1/3 of the weight sent
