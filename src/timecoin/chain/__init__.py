@@ -9,6 +9,8 @@
 - `undo`: `undo_applied_block`;
 - `certificate`: vote and proposal signing bytes, their signature checks and
   `verify_certificate`; `evidence`: equivocation evidence;
+- `finality`: signing bytes of transaction votes and epoch reports,
+  `verify_finality_proof` (offline) and `verify_epoch_report`;
 - `genesis`: the deterministic genesis builder;
 - `errors`: reject codes.
 
@@ -35,10 +37,25 @@ from timecoin.chain.certificate import (
 )
 from timecoin.chain.evidence import (
     check_conflicting_proposals,
+    check_conflicting_tx_votes,
     check_conflicting_votes,
     get_evidence_height,
     get_evidence_signer,
     verify_evidence,
+)
+from timecoin.chain.finality import (
+    compute_input_leaf,
+    compute_inputs_root,
+    compute_report_signing_message,
+    compute_txvote_signing_message,
+    compute_vote_leaf,
+    is_input_proof_valid,
+    is_report_canonical,
+    report_entry_key,
+    verify_epoch_report,
+    verify_finality_proof,
+    verify_tx_vote,
+    verify_tx_vote_batch_signature,
 )
 from timecoin.chain.genesis import (
     GENESIS_PROPOSER,
@@ -67,10 +84,16 @@ __all__ = [
     "chain_state_from_genesis",
     "check_block",
     "check_conflicting_proposals",
+    "check_conflicting_tx_votes",
     "check_conflicting_votes",
     "check_vote_type",
     "compute_block_overhead_bytes",
+    "compute_input_leaf",
+    "compute_inputs_root",
     "compute_proposal_signing_message",
+    "compute_report_signing_message",
+    "compute_txvote_signing_message",
+    "compute_vote_leaf",
     "compute_vote_signing_message",
     "encode_proposal_payload",
     "encode_vote_payload",
@@ -78,13 +101,20 @@ __all__ = [
     "genesis_utxo",
     "get_evidence_height",
     "get_evidence_signer",
+    "is_input_proof_valid",
+    "is_report_canonical",
     "is_vote_type",
+    "report_entry_key",
     "select_block_transactions",
     "undo_applied_block",
     "validate_block",
     "verify_certificate",
+    "verify_epoch_report",
     "verify_evidence",
+    "verify_finality_proof",
     "verify_proposal_signature",
+    "verify_tx_vote",
+    "verify_tx_vote_batch_signature",
     "verify_vote_signature",
     "voting_set_at",
 ]

@@ -9,7 +9,7 @@ as `validate_block`, so a block it returns is valid by construction.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Container, Iterable, Sequence
 
 from msgspec.structs import replace
 
@@ -31,6 +31,7 @@ from timecoin.masternode import get_entry, next_voting_set_hash, process_block_r
 from timecoin.params import MAX_MONEY, ChainParams
 from timecoin.types import (
     BLOCK_VERSION,
+    MAX_TXVOTE_BATCH_TXIDS,
     TX_VERSION,
     ZERO_HASH,
     AttestedHeartbeat,
@@ -41,17 +42,21 @@ from timecoin.types import (
     CommitSignature,
     DuplicateProposalEvidence,
     Evidence,
+    InputProof,
     InvalidTransaction,
     OutPoint,
     Proposal,
     Transaction,
     TxOutput,
+    TxVote,
+    TxVoteEquivocationEvidence,
     compute_attestations_hash,
     compute_certificate_hash,
     compute_evidence_hash,
     compute_txid,
     compute_witness_hash,
 )
+from timecoin.types.finality import MAX_INPUT_BRANCH, MAX_TXVOTE_BRANCH
 
 __all__ = [
     "build_block",
@@ -66,7 +71,7 @@ _MAX_U64 = 2**63 - 1
 def compute_block_overhead_bytes(params: ChainParams) -> int:
     """An upper bound on the encoded size of a block without its non-coinbase
     transactions: header, coinbase, a certificate signed by `max_voters`
-    voters and `max_block_evidence` evidence items.
+    voters and `max_block_evidence` evidence items of the largest kind.
 
     `select_block_transactions` keeps the encoded size of the transactions
     it selects within `max_block_bytes` minus this bound, so the block
@@ -110,9 +115,30 @@ def compute_block_overhead_bytes(params: ChainParams) -> int:
         proposer=key,
         signature=signature,
     )
-    evidence: list[Evidence] = [
-        DuplicateProposalEvidence(proposal_a=proposal, proposal_b=proposal)
-    ] * params.sizes.max_block_evidence
+    tx_vote = TxVote(
+        voter=key,
+        epoch=_MAX_U64,
+        root=hash32,
+        count=MAX_TXVOTE_BATCH_TXIDS,
+        signature=signature,
+        txid=hash32,
+        inputs_root=hash32,
+        index=_MAX_U32,
+        branch=[hash32] * MAX_TXVOTE_BRANCH,
+    )
+    input_proof = InputProof(index=_MAX_U32, count=_MAX_U32, branch=[hash32] * MAX_INPUT_BRANCH)
+    kinds: tuple[Evidence, ...] = (
+        DuplicateProposalEvidence(proposal_a=proposal, proposal_b=proposal),
+        TxVoteEquivocationEvidence(
+            outpoint=OutPoint(txid=hash32, index=_MAX_U32),
+            vote_a=tx_vote,
+            input_a=input_proof,
+            vote_b=tx_vote,
+            input_b=input_proof,
+        ),
+    )
+    largest = max(kinds, key=lambda item: len(encode(item)))
+    evidence: list[Evidence] = [largest] * params.sizes.max_block_evidence
     # The transaction list's own array header is counted here at its largest
     # (5 bytes); each selected transaction then adds exactly its own size.
     empty = Block(
@@ -132,6 +158,7 @@ def select_block_transactions(
     *,
     max_count: int | None = None,
     sig_cache: SignatureCache | None = None,
+    final_txids: Container[bytes] | None = None,
 ) -> list[Transaction]:
     """The candidates, in their order, that a block after `state`'s tip may contain.
 
@@ -153,6 +180,9 @@ def select_block_transactions(
         sig_cache: signatures found in it are not verified again; verified
             ones are added (pass the same cache to `build_block` to verify
             each signature once).
+        final_txids: when given, only candidates whose txid it contains are
+            kept: blocks admit only final transactions (the node passes the
+            txids whose finality proofs it holds; docs/spec/finality.md).
 
     Returns:
         The kept transactions, in candidate order.
@@ -182,7 +212,7 @@ def select_block_transactions(
         if size_bytes > budget_bytes:
             continue
         txid = compute_txid(tx)
-        if txid in kept_txids:
+        if txid in kept_txids or (final_txids is not None and txid not in final_txids):
             continue
         try:
             check_transaction(tx, params, size_bytes=size_bytes)

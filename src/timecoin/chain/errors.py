@@ -67,6 +67,14 @@ REJECT_EVIDENCE_MISMATCH: Final = "evidence-mismatch"
 REJECT_NOT_CONFLICTING: Final = "not-conflicting"
 REJECT_NON_CANONICAL_EVIDENCE: Final = "non-canonical-evidence"
 
+# Instant finality (timecoin.chain.finality): transaction votes, finality
+# proofs and epoch reports raise InvalidVote; the block rule InvalidBlock.
+REJECT_BAD_BRANCH: Final = "bad-branch"
+REJECT_WRONG_EPOCH: Final = "wrong-epoch"
+REJECT_WRONG_TRANSACTION: Final = "wrong-transaction"
+REJECT_NON_CANONICAL_REPORT: Final = "non-canonical-report"
+REJECT_NOT_FINAL: Final = "not-final"
+
 BODY_MISMATCH_CODES: Final = frozenset(
     {
         REJECT_BAD_TX_ROOT,

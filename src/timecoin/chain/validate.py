@@ -17,6 +17,7 @@ built block passes `validate_block` by construction.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from timecoin.chain import errors
@@ -42,6 +43,7 @@ from timecoin.types import (
     InvalidBlock,
     InvalidTransaction,
     InvalidVote,
+    TxVoteEquivocationEvidence,
     VotingSet,
     compute_attestations_hash,
     compute_block_hash,
@@ -122,6 +124,7 @@ def validate_block(
     verifier: Verifier,
     verify_batch: BatchVerify | None = None,
     sig_cache: SignatureCache | None = None,
+    has_finality_proof: Callable[[bytes], bool] | None = None,
 ) -> AppliedBlock:
     """Validate `block` as the child of `state`'s tip and return the result of applying it.
 
@@ -144,6 +147,11 @@ def validate_block(
             verified in one call of it (e.g. `BatchVerifier.verify_all`).
         sig_cache: transaction signatures found in it are not verified again;
             verified ones are added.
+        has_finality_proof: when given (a validator deciding its prevote),
+            every non-coinbase transaction's txid must satisfy it: blocks
+            admit only final transactions (docs/spec/finality.md), checked
+            right after `check_block` (`not-final`). A certified block (sync,
+            catch-up) needs no such check: its certificate is the proof.
 
     Returns:
         The `AppliedBlock`.
@@ -159,9 +167,17 @@ def validate_block(
             evidence-mismatch, not-conflicting, non-canonical-evidence,
             unknown-voter, bad-signature); any transaction code of the
             ledger or the registry; coinbase-too-large; bad-utxo-commitment;
-            bad-next-voting-set-hash.
+            bad-next-voting-set-hash; not-final (with `has_finality_proof`).
     """
     txids = _check_block(block, state.params)
+    if has_finality_proof is not None:
+        for index in range(1, len(txids)):
+            if not has_finality_proof(txids[index]):
+                raise InvalidBlock(
+                    errors.REJECT_NOT_FINAL,
+                    f"transaction {index} ({txids[index].hex()}): expected a final "
+                    "transaction (a finality proof held), none is held",
+                )
     transition = _process_block(
         block, state, view, txids, verifier=verifier, verify_batch=verify_batch, sig_cache=sig_cache
     )
@@ -457,8 +473,13 @@ def _check_evidence(block: Block, state: ChainState, verifier: Verifier) -> list
     """Verify the block's evidence; return the offenders' masternode ids."""
     offenders: list[bytes] = []
     for index, evidence in enumerate(block.evidence):
-        evidence_height = get_evidence_height(evidence)
-        if evidence_height > state.height:
+        evidence_height = get_evidence_height(evidence, state.params)
+        # Transaction votes of the block's own epoch exist before its blocks
+        # do: their evidence height (the epoch's first height) may be this one.
+        latest = (
+            state.height + 1 if isinstance(evidence, TxVoteEquivocationEvidence) else state.height
+        )
+        if evidence_height > latest:
             raise InvalidBlock(
                 errors.REJECT_FUTURE_EVIDENCE,
                 f"evidence {index}: expected a height of at most {state.height} (before "

@@ -8,6 +8,7 @@ from typing import Annotated, Final
 import msgspec
 from msgspec import Meta
 
+from timecoin.types.finality import TxVoteEquivocationEvidence
 from timecoin.types.primitives import (
     MAX_LIST_ATTESTATIONS,
     MAX_LIST_BLOCK_TXS,
@@ -119,7 +120,7 @@ class DuplicateProposalEvidence(msgspec.Struct, array_like=True, frozen=True, ta
     proposal_b: Proposal
 
 
-Evidence = DuplicateVoteEvidence | DuplicateProposalEvidence
+Evidence = DuplicateVoteEvidence | DuplicateProposalEvidence | TxVoteEquivocationEvidence
 
 
 class Heartbeat(msgspec.Struct, array_like=True, frozen=True):

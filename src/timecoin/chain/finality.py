@@ -1,0 +1,299 @@
+"""Signing bytes and offline checks of instant finality: transaction votes,
+finality proofs and epoch reports.
+
+These live in the chain layer because blocks carry transaction-vote
+equivocation evidence and (at an epoch's end) reports, and because a block
+may need a finality proof checked against an epoch's voting set; the
+finality state machine (`timecoin.consensus.finality`) builds on them.
+
+- vote leaf of a transaction: ``sha256(txid || inputs_root)``, with
+  ``inputs_root = merkle_root([sha256(encode_outpoint_key(prevout)) for
+  each input])`` (`compute_inputs_root`, `compute_vote_leaf`);
+- a vote batch signs ``signing_message(DOMAIN_TXVOTE, chain_id,
+  encode((epoch, root, count)))`` where `root` is the merkle root of its
+  `count` leaves;
+- an epoch report signs ``signing_message(DOMAIN_REPORT, chain_id,
+  encode((epoch, prev_hash, entries)))``.
+
+docs/spec/finality.md states the rules; every check raises `InvalidVote`
+with a reject code of `timecoin.chain.errors`.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+
+from timecoin.chain.certificate import Verifier
+from timecoin.chain.errors import (
+    REJECT_BAD_BRANCH,
+    REJECT_BAD_SIGNATURE,
+    REJECT_DUPLICATE_VOTER,
+    REJECT_INSUFFICIENT_WEIGHT,
+    REJECT_NON_CANONICAL_REPORT,
+    REJECT_UNKNOWN_VOTER,
+    REJECT_UNORDERED_SIGNATURES,
+    REJECT_WRONG_EPOCH,
+    REJECT_WRONG_TRANSACTION,
+)
+from timecoin.crypto import (
+    DOMAIN_REPORT,
+    DOMAIN_TXVOTE,
+    MerkleProof,
+    merkle_root,
+    sha256,
+    signing_message,
+    verify_merkle_proof,
+)
+from timecoin.encoding import encode
+from timecoin.types import (
+    EpochReport,
+    FinalityProof,
+    InputProof,
+    InvalidVote,
+    OutPoint,
+    ProofVote,
+    ReportEntry,
+    Transaction,
+    TxVote,
+    TxVoteBatch,
+    Voter,
+    VotingSet,
+    compute_txid,
+    encode_outpoint_key,
+    is_quorum,
+)
+
+__all__ = [
+    "compute_input_leaf",
+    "compute_inputs_root",
+    "compute_report_signing_message",
+    "compute_txvote_signing_message",
+    "compute_vote_leaf",
+    "is_input_proof_valid",
+    "is_report_canonical",
+    "report_entry_key",
+    "verify_epoch_report",
+    "verify_finality_proof",
+    "verify_tx_vote",
+    "verify_tx_vote_batch_signature",
+]
+
+
+def compute_input_leaf(outpoint: OutPoint) -> bytes:
+    """The leaf of `outpoint` in an inputs tree: ``sha256(encode_outpoint_key(outpoint))``."""
+    return sha256(encode_outpoint_key(outpoint))
+
+
+def compute_inputs_root(tx: Transaction) -> bytes:
+    """The merkle root of the input leaves of `tx`, in input order."""
+    return merkle_root([compute_input_leaf(txin.prevout) for txin in tx.inputs])
+
+
+def compute_vote_leaf(txid: bytes, inputs_root: bytes) -> bytes:
+    """The leaf a vote batch holds for a transaction: ``sha256(txid || inputs_root)``."""
+    return sha256(txid + inputs_root)
+
+
+def compute_txvote_signing_message(chain_id: int, epoch: int, root: bytes, count: int) -> bytes:
+    """The exact bytes a voter signs for a vote batch of `count` leaves with merkle `root`."""
+    return signing_message(DOMAIN_TXVOTE, chain_id, encode((epoch, root, count)))
+
+
+def compute_report_signing_message(
+    chain_id: int, epoch: int, prev_hash: bytes, entries: Sequence[ReportEntry]
+) -> bytes:
+    """The exact bytes a voter signs for its epoch report."""
+    return signing_message(DOMAIN_REPORT, chain_id, encode((epoch, prev_hash, list(entries))))
+
+
+def report_entry_key(entry: ReportEntry) -> bytes:
+    """The sort key of a report entry: outpoint key (36 bytes) then txid."""
+    return encode_outpoint_key(entry.outpoint) + entry.txid
+
+
+def is_report_canonical(entries: Sequence[ReportEntry]) -> bool:
+    """Whether report entries are in strictly ascending `report_entry_key` order."""
+    keys = [report_entry_key(entry) for entry in entries]
+    return all(a < b for a, b in itertools.pairwise(keys))
+
+
+def verify_tx_vote_batch_signature(batch: TxVoteBatch, chain_id: int, verifier: Verifier) -> None:
+    """Check that `batch.signature` is the voter's signature of (epoch, root, count).
+
+    Membership of the voter is not checked here.
+    Raises InvalidVote (bad-signature).
+    """
+    message = compute_txvote_signing_message(chain_id, batch.epoch, batch.root, batch.count)
+    if not verifier(batch.voter, message, batch.signature):
+        raise InvalidVote(
+            REJECT_BAD_SIGNATURE,
+            f"tx vote batch of epoch {batch.epoch} by {batch.voter.hex()}: signature does "
+            "not verify",
+        )
+
+
+def _check_branch(
+    root: bytes, count: int, index: int, branch: Sequence[bytes], leaf: bytes, what: str
+) -> None:
+    proof = MerkleProof(index=index, leaf_count=count, siblings=tuple(branch))
+    if not verify_merkle_proof(root, leaf, proof):
+        raise InvalidVote(
+            REJECT_BAD_BRANCH, f"{what}: merkle branch does not lead to the signed root"
+        )
+
+
+def verify_tx_vote(vote: TxVote, chain_id: int, verifier: Verifier) -> None:
+    """Check a standalone transaction vote: the leaf of (txid, inputs_root) is at
+    `index` of the batch's `count` leaves under `root`, and the voter signed
+    (epoch, root, count).
+
+    Membership of the voter is not checked here.
+    Raises InvalidVote (bad-branch, bad-signature).
+    """
+    leaf = compute_vote_leaf(vote.txid, vote.inputs_root)
+    _check_branch(vote.root, vote.count, vote.index, vote.branch, leaf, "tx vote")
+    message = compute_txvote_signing_message(chain_id, vote.epoch, vote.root, vote.count)
+    if not verifier(vote.voter, message, vote.signature):
+        raise InvalidVote(
+            REJECT_BAD_SIGNATURE,
+            f"tx vote for {vote.txid.hex()} by {vote.voter.hex()}: signature does not verify",
+        )
+
+
+def is_input_proof_valid(inputs_root: bytes, outpoint: OutPoint, proof: InputProof) -> bool:
+    """Whether `proof` shows `outpoint` among the inputs committed by `inputs_root`."""
+    merkle = MerkleProof(index=proof.index, leaf_count=proof.count, siblings=tuple(proof.branch))
+    return verify_merkle_proof(inputs_root, compute_input_leaf(outpoint), merkle)
+
+
+def verify_finality_proof(
+    proof: FinalityProof,
+    tx_or_txid: Transaction | bytes,
+    voting_set: VotingSet,
+    chain_id: int,
+    verifier: Verifier,
+) -> None:
+    """Check, offline, that `proof` shows the transaction final in its epoch.
+
+    Cheap checks first: the proof names `voting_set`'s epoch and the
+    transaction (its txid, and its inputs root when the transaction itself
+    is given), voter indices are known and strictly increasing, and their
+    weight is more than 2/3 of the voting set's; then every vote's merkle
+    branch and signature.
+
+    Parameters:
+        proof: the finality proof, as decoded.
+        tx_or_txid: the transaction, or only its txid (then the proof's
+            inputs root is taken as given: an honest voter signs only the
+            true one).
+        voting_set: the voting set of `proof.epoch` (from the chain).
+        chain_id: the network's chain id.
+        verifier: the consensus signature rule.
+
+    Raises:
+        InvalidVote: wrong-epoch, wrong-transaction, unknown-voter,
+            duplicate-voter, unordered-signatures, insufficient-weight,
+            bad-branch, bad-signature.
+    """
+    if proof.epoch != voting_set.epoch:
+        raise InvalidVote(
+            REJECT_WRONG_EPOCH,
+            f"finality proof of epoch {proof.epoch}, voting set of epoch {voting_set.epoch}",
+        )
+    if isinstance(tx_or_txid, Transaction):
+        txid = compute_txid(tx_or_txid)
+        inputs_root = compute_inputs_root(tx_or_txid)
+        if proof.inputs_root != inputs_root:
+            raise InvalidVote(
+                REJECT_WRONG_TRANSACTION,
+                f"finality proof inputs root {proof.inputs_root.hex()}, the transaction's "
+                f"is {inputs_root.hex()}",
+            )
+    else:
+        txid = tx_or_txid
+    if proof.txid != txid:
+        raise InvalidVote(
+            REJECT_WRONG_TRANSACTION,
+            f"finality proof for {proof.txid.hex()}, expected {txid.hex()}",
+        )
+    voters = voting_set.voters
+    previous = -1
+    weight = 0
+    for vote in proof.votes:
+        index = vote.voter_index
+        if index >= len(voters):
+            raise InvalidVote(
+                REJECT_UNKNOWN_VOTER,
+                f"finality proof voter index {index}, voting set has {len(voters)} voters",
+            )
+        if index == previous:
+            raise InvalidVote(REJECT_DUPLICATE_VOTER, f"finality proof lists voter {index} twice")
+        if index < previous:
+            raise InvalidVote(
+                REJECT_UNORDERED_SIGNATURES,
+                f"finality proof voter index {index} after {previous}, expected increasing",
+            )
+        previous = index
+        weight += voters[index].weight
+    total = voting_set.total_weight
+    if not is_quorum(weight, total):
+        raise InvalidVote(
+            REJECT_INSUFFICIENT_WEIGHT,
+            f"finality proof weight {weight} of {total}, expected more than 2/3",
+        )
+    leaf = compute_vote_leaf(proof.txid, proof.inputs_root)
+    for vote in proof.votes:
+        _verify_proof_vote(vote, leaf, voters[vote.voter_index], proof.epoch, chain_id, verifier)
+
+
+def _verify_proof_vote(
+    vote: ProofVote, leaf: bytes, voter: Voter, epoch: int, chain_id: int, verifier: Verifier
+) -> None:
+    _check_branch(
+        vote.root, vote.count, vote.index, vote.branch, leaf, f"vote of voter {vote.voter_index}"
+    )
+    message = compute_txvote_signing_message(chain_id, epoch, vote.root, vote.count)
+    if not verifier(voter.operator_key, message, vote.signature):
+        raise InvalidVote(
+            REJECT_BAD_SIGNATURE,
+            f"finality proof signature of voter {vote.voter_index} does not verify",
+        )
+
+
+def verify_epoch_report(
+    report: EpochReport, voting_set: VotingSet, chain_id: int, verifier: Verifier
+) -> Voter:
+    """Check an epoch report against the voting set of its epoch; return its voter.
+
+    Checks: the epoch is the voting set's, entries are in strictly ascending
+    (outpoint key, txid) order (so one outpoint appears once per txid and a
+    report has one encoding), the signer is a voter, the signature verifies.
+    Whether each entry's transaction validly spends its outpoint is checked
+    where the transactions are known (the block carrying the report).
+
+    Raises:
+        InvalidVote: wrong-epoch, non-canonical-report, unknown-voter,
+            bad-signature.
+    """
+    if report.epoch != voting_set.epoch:
+        raise InvalidVote(
+            REJECT_WRONG_EPOCH,
+            f"report of epoch {report.epoch}, voting set of epoch {voting_set.epoch}",
+        )
+    if not is_report_canonical(report.entries):
+        raise InvalidVote(
+            REJECT_NON_CANONICAL_REPORT,
+            "report entries are not in strictly ascending (outpoint, txid) order",
+        )
+    index = voting_set.index_of(report.voter)
+    if index is None:
+        raise InvalidVote(REJECT_UNKNOWN_VOTER, f"report signer {report.voter.hex()} is no voter")
+    message = compute_report_signing_message(
+        chain_id, report.epoch, report.prev_hash, report.entries
+    )
+    if not verifier(report.voter, message, report.signature):
+        raise InvalidVote(
+            REJECT_BAD_SIGNATURE, f"report of epoch {report.epoch}: signature does not verify"
+        )
+    return voting_set.voters[index]
