@@ -70,6 +70,7 @@ from timecoin.types import (
     DuplicateVoteEvidence,
     ProtocolError,
     Transaction,
+    TxVoteEquivocationEvidence,
     compute_block_hash,
     compute_txid,
 )
@@ -83,7 +84,13 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-InventoryItem = Transaction | Block | DuplicateVoteEvidence | DuplicateProposalEvidence
+InventoryItem = (
+    Transaction
+    | Block
+    | DuplicateVoteEvidence
+    | DuplicateProposalEvidence
+    | TxVoteEquivocationEvidence
+)
 """What `PeerManager.gossip` announces by hash and serves on `GetData`."""
 
 _MAX_SELF_ADDRESSES = 64
@@ -117,7 +124,9 @@ def compute_inventory_hash(item: InventoryItem) -> tuple[InvKind, bytes]:
         return InvKind.TX, compute_txid(item)
     if isinstance(item, Block):
         return InvKind.BLOCK, compute_block_hash(item.header)
-    if isinstance(item, DuplicateVoteEvidence | DuplicateProposalEvidence):
+    if isinstance(
+        item, DuplicateVoteEvidence | DuplicateProposalEvidence | TxVoteEquivocationEvidence
+    ):
         return InvKind.EVIDENCE, sha256(encode(item))
     raise TypeError(f"not an inventory item: {type(item).__name__}")
 

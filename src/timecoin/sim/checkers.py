@@ -42,6 +42,7 @@ from timecoin.ledger import MemoryUtxoSet
 from timecoin.types import (
     Block,
     Certificate,
+    DuplicateProposalEvidence,
     DuplicateVoteEvidence,
     Evidence,
     InvalidBlock,
@@ -324,7 +325,7 @@ class Recorder:
             vote = evidence.vote_a
             key = (node.node_id, node.incarnation, vote.voter, vote.height, vote.round)
             self.recorded_evidence.add((*key, vote.vote_type))
-        else:
+        elif isinstance(evidence, DuplicateProposalEvidence):
             p = evidence.proposal_a
             key = (node.node_id, node.incarnation, p.proposer, p.height, p.round)
             self.recorded_evidence.add((*key, PROPOSAL_SLOT))
