@@ -1,5 +1,6 @@
 """The masternode registry: tiers, registrations, operator updates,
-deregistrations, bans, committees per epoch and draws by reward weight.
+deregistrations, bans, committees per epoch, draws by reward weight,
+heartbeats with their witnesses and attestations, and block rewards.
 
 Pure functions over immutable state (no I/O, no clock, no randomness): every
 node computes the same registry and the same committees from the same
@@ -16,12 +17,41 @@ from timecoin.masternode.committee import (
     compute_voting_set_from_entries,
     select_weighted,
 )
+from timecoin.masternode.heartbeat import (
+    REQUIRED_ATTESTATIONS,
+    WITNESS_COUNT,
+    HeartbeatVerifier,
+    check_block_heartbeats,
+    compute_attestation_signing_message,
+    compute_heartbeat_signing_message,
+    compute_last_seen_window,
+    compute_required_attestations,
+    compute_reward_window,
+    get_window_seed,
+    is_first_height_of_window,
+    is_heartbeat_overdue,
+    is_reward_eligible,
+    select_block_heartbeats,
+    select_witnesses,
+    sign_attestation,
+    sign_heartbeat,
+    verify_attested_heartbeat,
+    verify_heartbeat_signature,
+)
 from timecoin.masternode.registry import (
     on_epoch_boundary,
     process_block_registry,
     registry_from_genesis,
     undo_block_registry,
     validate_registry_transaction,
+)
+from timecoin.masternode.rewards import (
+    FREE_POOL_SEED_TAG,
+    compute_free_pool,
+    compute_max_reward_outputs,
+    compute_reward_outputs,
+    get_proposer_reward_address,
+    get_reward_eligible_entries,
 )
 from timecoin.masternode.state import (
     MAX_REGISTRY_ENTRIES,
@@ -38,28 +68,53 @@ from timecoin.masternode.state import (
 )
 
 __all__ = [
+    "FREE_POOL_SEED_TAG",
     "MAX_DRAWS",
     "MAX_REGISTRY_ENTRIES",
+    "REQUIRED_ATTESTATIONS",
     "SEED_BYTES",
+    "WITNESS_COUNT",
     "EntryUndo",
+    "HeartbeatVerifier",
     "MasternodeEntry",
     "RegistryState",
     "RegistryUndo",
+    "check_block_heartbeats",
+    "compute_attestation_signing_message",
     "compute_draw_value",
+    "compute_free_pool",
+    "compute_heartbeat_signing_message",
+    "compute_last_seen_window",
+    "compute_max_reward_outputs",
+    "compute_required_attestations",
+    "compute_reward_outputs",
+    "compute_reward_window",
     "compute_tiebreak_hash",
     "compute_voting_set",
     "compute_voting_set_from_entries",
     "errors",
     "get_active_entries",
     "get_entry",
+    "get_proposer_reward_address",
+    "get_reward_eligible_entries",
+    "get_window_seed",
     "is_active",
+    "is_first_height_of_window",
+    "is_heartbeat_overdue",
     "is_last_height_of_epoch",
+    "is_reward_eligible",
     "next_voting_set_hash",
     "on_epoch_boundary",
     "process_block_registry",
     "registry_from_genesis",
+    "select_block_heartbeats",
     "select_weighted",
+    "select_witnesses",
+    "sign_attestation",
+    "sign_heartbeat",
     "undo_block_registry",
     "validate_registry_transaction",
+    "verify_attested_heartbeat",
+    "verify_heartbeat_signature",
     "voting_set_for_height",
 ]

@@ -22,6 +22,11 @@ from timecoin.ledger import check_registration, compute_owner_signing_message
 from timecoin.ledger import errors as ledger_errors
 from timecoin.masternode import errors
 from timecoin.masternode.committee import compute_voting_set_from_entries
+from timecoin.masternode.heartbeat import (
+    compute_reward_window,
+    is_first_height_of_window,
+    is_heartbeat_overdue,
+)
 from timecoin.masternode.state import (
     EntryUndo,
     MasternodeEntry,
@@ -33,6 +38,7 @@ from timecoin.params import ChainParams, Tier
 from timecoin.types import (
     NO_COLLATERAL,
     Block,
+    Heartbeat,
     InvalidBlock,
     InvalidTransaction,
     MasternodeRegistration,
@@ -295,9 +301,17 @@ def validate_registry_transaction(
 
 
 def _boundary(
-    work: _WorkingRegistry, new_epoch: int, seed: bytes, params: ChainParams
+    work: _WorkingRegistry, height: int, new_epoch: int, seed: bytes, params: ChainParams
 ) -> VotingSet:
-    """Drop the entries deregistered by `new_epoch`; return its committee."""
+    """Drop the entries deregistered by `new_epoch`; return its committee.
+
+    `height` is the last block of the ending epoch. Staked entries whose
+    heartbeat is overdue after it (`is_heartbeat_overdue`) are left out of
+    the committee, unless no entry has ever had a heartbeat verified
+    (heartbeats are not in use on this chain) or leaving them out would
+    leave no voter at all: removing every voter would halt the chain for
+    good, while its progress shows that enough of them vote.
+    """
     kept = []
     for entry in work.all_entries():
         deregistered = entry.deregistered_from_epoch
@@ -305,6 +319,11 @@ def _boundary(
             work.drop(entry.masternode_id)
         else:
             kept.append(entry)
+    if any(entry.last_heartbeat_window is not None for entry in kept):
+        live = [entry for entry in kept if not is_heartbeat_overdue(entry, height, params)]
+        committee = compute_voting_set_from_entries(live, new_epoch, seed, params)
+        if committee.voters:
+            return committee
     return compute_voting_set_from_entries(kept, new_epoch, seed, params)
 
 
@@ -334,8 +353,10 @@ def on_epoch_boundary(
     if new_epoch != state.epoch + 1:
         raise ValueError(f"new epoch: expected {state.epoch + 1}, got {new_epoch}")
     work = _WorkingRegistry(state.entries)
-    voting_set = _boundary(work, new_epoch, seed, params)
-    return RegistryState(state.height, work.sorted_entries(), voting_set, state.voting_set)
+    voting_set = _boundary(work, state.height, new_epoch, seed, params)
+    return RegistryState(
+        state.height, work.sorted_entries(), voting_set, state.voting_set, state.window_seed
+    )
 
 
 def process_block_registry(
@@ -346,6 +367,8 @@ def process_block_registry(
     txids: Sequence[bytes],
     evidence_offenders: Iterable[bytes],
     params: ChainParams,
+    *,
+    heartbeats: Sequence[Heartbeat] = (),
 ) -> tuple[RegistryState, RegistryUndo]:
     """Apply block `height`'s registry changes; return the new state and its undo.
 
@@ -356,10 +379,14 @@ def process_block_registry(
     and network address. Then every masternode named in
     `evidence_offenders` is banned (unknown ids are ignored: the evidence
     was checked by the caller, and the offender may be gone already). All of
-    these count from epoch `epoch_of(height) + 1`. If `height` is the last
-    of its epoch, `on_epoch_boundary` follows, so the returned state's
-    voting set is the one the block's header commits to
-    (`next_voting_set_hash`).
+    these count from epoch `epoch_of(height) + 1`. Then each of
+    `heartbeats` is recorded on its entry (`last_heartbeat_sequence`, and
+    the block's reward window as `last_heartbeat_window`); when the block
+    starts a reward window, `prev_hash` becomes the state's `window_seed`.
+    If `height` is the last of its epoch, the epoch boundary follows (see
+    `on_epoch_boundary`; overdue heartbeats keep staked entries out of the
+    next committee), so the returned state's voting set is the one the
+    block's header commits to (`next_voting_set_hash`).
 
     Parameters:
         state: the registry after block `height - 1`.
@@ -371,6 +398,8 @@ def process_block_registry(
         evidence_offenders: masternode ids of the offenders named by the
             block's evidence.
         params: the chain parameters.
+        heartbeats: the block's heartbeats, already verified by the caller
+            against the state before the block (`check_block_heartbeats`).
 
     Raises:
         InvalidTransaction: a transaction breaks a registry rule (the caller
@@ -391,11 +420,24 @@ def process_block_registry(
         entry = work.get(masternode_id)
         if entry is not None and entry.banned_from_epoch is None:
             work.put(replace(entry, banned_from_epoch=effective_epoch))
+    window = compute_reward_window(height, params)
+    for heartbeat in heartbeats:
+        entry = work.get(heartbeat.masternode_id)
+        if entry is not None:
+            work.put(
+                replace(
+                    entry,
+                    last_heartbeat_sequence=heartbeat.sequence,
+                    last_heartbeat_window=window,
+                )
+            )
+    starts_window = is_first_height_of_window(height, params)
+    window_seed = prev_hash if starts_window else state.window_seed
     voting_set, previous_voting_set = state.voting_set, state.previous_voting_set
     crossed_epoch = is_last_height_of_epoch(height, params)
     if crossed_epoch:
         voting_set, previous_voting_set = (
-            _boundary(work, effective_epoch, prev_hash, params),
+            _boundary(work, height, effective_epoch, prev_hash, params),
             state.voting_set,
         )
     entries = work.sorted_entries()
@@ -404,8 +446,10 @@ def process_block_registry(
         entries_before=work.undo_entries(),
         crossed_epoch=crossed_epoch,
         previous_voting_set_before=state.previous_voting_set if crossed_epoch else None,
+        window_seed_before=state.window_seed if starts_window else None,
     )
-    return RegistryState(height, entries, voting_set, previous_voting_set), undo
+    state_after = RegistryState(height, entries, voting_set, previous_voting_set, window_seed)
+    return state_after, undo
 
 
 def undo_block_registry(state: RegistryState, undo: RegistryUndo) -> RegistryState:
@@ -436,7 +480,10 @@ def undo_block_registry(state: RegistryState, undo: RegistryUndo) -> RegistrySta
     restored = (
         tuple(sorted(entries.values(), key=_entry_id)) if undo.entries_before else state.entries
     )
-    return RegistryState(state.height - 1, restored, voting_set, previous_voting_set)
+    window_seed = state.window_seed
+    if undo.window_seed_before is not None:
+        window_seed = undo.window_seed_before
+    return RegistryState(state.height - 1, restored, voting_set, previous_voting_set, window_seed)
 
 
 def registry_from_genesis(genesis: Block, params: ChainParams) -> RegistryState:
@@ -479,7 +526,7 @@ def registry_from_genesis(genesis: Block, params: ChainParams) -> RegistryState:
             ) from exc
     entries = work.sorted_entries()
     voting_set = compute_voting_set_from_entries(entries, 0, header.prev_hash, params)
-    state = RegistryState(0, entries, voting_set, None)
+    state = RegistryState(0, entries, voting_set, None, header.prev_hash)
     if is_last_height_of_epoch(0, params):
         state = on_epoch_boundary(state, 1, header.prev_hash, params)
     return state

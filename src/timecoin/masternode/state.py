@@ -25,8 +25,9 @@ import msgspec
 from msgspec import Meta
 
 from timecoin.params import ChainParams, Tier
-from timecoin.types import OutPoint, VotingSet
+from timecoin.types import ZERO_HASH, OutPoint, VotingSet
 from timecoin.types.primitives import (
+    U64,
     AddressBytes,
     Epoch,
     Hash32,
@@ -51,7 +52,10 @@ class MasternodeEntry(msgspec.Struct, array_like=True, frozen=True):
       counts again. The entry stays (keeping its keys reserved) until its
       collateral is spent;
     - `deregistered_from_epoch`: set when its collateral is spent; the entry
-      is dropped from the registry at the boundary that starts this epoch.
+      is dropped from the registry at the boundary that starts this epoch;
+    - `last_heartbeat_sequence`, `last_heartbeat_window`: the sequence of the
+      last verified heartbeat a block carried for it, and the reward window
+      of that block; None until the first one (docs/spec/heartbeats.md).
 
     `operator_key`, `reward_address` and `network_address` are the latest
     values (an OperatorUpdate changes them at once); the voting set keeps the
@@ -69,6 +73,8 @@ class MasternodeEntry(msgspec.Struct, array_like=True, frozen=True):
     active_from_epoch: Epoch
     banned_from_epoch: Epoch | None = None
     deregistered_from_epoch: Epoch | None = None
+    last_heartbeat_sequence: U64 | None = None
+    last_heartbeat_window: U64 | None = None
 
     @property
     def is_deregistered(self) -> bool:
@@ -88,13 +94,17 @@ class RegistryState(msgspec.Struct, array_like=True, frozen=True):
       the `next_voting_set_hash` of block `height`'s header;
     - `previous_voting_set`: the committee of the epoch before, which signed
       the certificate that the first block of `voting_set.epoch` carries;
-      None before the first boundary after genesis.
+      None before the first boundary after genesis;
+    - `window_seed`: the seed of the reward window that contains block
+      `height`: the `prev_hash` of the window's first block (ZERO_HASH, the
+      genesis `prev_hash`, for window 0). Heartbeat witnesses are drawn from it.
     """
 
     height: Height
     entries: Annotated[tuple[MasternodeEntry, ...], Meta(max_length=MAX_REGISTRY_ENTRIES)]
     voting_set: VotingSet
     previous_voting_set: VotingSet | None
+    window_seed: Hash32 = ZERO_HASH
 
     @property
     def epoch(self) -> int:
@@ -117,13 +127,16 @@ class RegistryUndo(msgspec.Struct, array_like=True, frozen=True):
     - `crossed_epoch`: True when the block was the last of its epoch, so the
       voting sets moved on;
     - `previous_voting_set_before`: the state's `previous_voting_set` before
-      the block (meaningful only when `crossed_epoch`; None otherwise).
+      the block (meaningful only when `crossed_epoch`; None otherwise);
+    - `window_seed_before`: the state's `window_seed` before the block when
+      the block started a reward window (and so replaced it); None otherwise.
     """
 
     height: Height
     entries_before: Annotated[tuple[EntryUndo, ...], Meta(max_length=MAX_REGISTRY_ENTRIES)]
     crossed_epoch: bool
     previous_voting_set_before: VotingSet | None
+    window_seed_before: Hash32 | None = None
 
 
 _entry_id: Final = attrgetter("masternode_id")
