@@ -12,10 +12,13 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
+
+from prometheus_client.parser import text_string_to_metric_families
 
 from timecoin.rpc.client import RpcClient, RpcClientError
 
@@ -53,12 +56,37 @@ class NodeHandle:
     datadir: Path
     argv: list[str]
     pid: int | None
+    p2p: str = ""
+    """The node's p2p address, host:port."""
+    metrics_url: str | None = None
     restarted: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    @property
+    def p2p_address(self) -> tuple[str, int]:
+        """The node's p2p (host, port)."""
+        host, _, port = self.p2p.rpartition(":")
+        return host, int(port)
 
     def rpc(self, method: str, *params: Any) -> Any:
         """Call `method` on this node (cookie authentication)."""
         client = RpcClient.from_cookie(self.datadir, self.rpc_url, timeout_s=10.0)
         return client.call(method, list(params))
+
+    def metrics(self) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        """The node's Prometheus samples: (name, sorted labels) -> value."""
+        if self.metrics_url is None:
+            raise AssertionError(f"{self.name} serves no metrics")
+        with urllib.request.urlopen(self.metrics_url, timeout=10.0) as response:
+            text = response.read().decode("utf-8")
+        samples: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+        return samples
+
+    def metric(self, name: str, **labels: str) -> float:
+        """One sample of the node's metrics (0 when absent, as for an unseen label)."""
+        return self.metrics().get((name, tuple(sorted(labels.items()))), 0.0)
 
     def height(self) -> int:
         """The node's tip height."""
@@ -139,6 +167,7 @@ class Testnet:
         self.datadir = datadir
         self.process: subprocess.Popen[bytes] | None = None
         self.nodes: list[NodeHandle] = []
+        self.description: dict[str, Any] = {}
         seed_text = os.environ.get("TIMECOIN_TEST_SEED")
         self.seed = int(seed_text) if seed_text else random.SystemRandom().randrange(2**32)
         self.rng = random.Random(self.seed)
@@ -165,6 +194,7 @@ class Testnet:
             start_new_session=True,
         )
         description = wait_until(self._read_description, START_TIMEOUT_S, "testnet.json")
+        self.description = description
         self.nodes = [
             NodeHandle(
                 name=entry["name"],
@@ -172,6 +202,8 @@ class Testnet:
                 datadir=Path(entry["datadir"]),
                 argv=list(entry["argv"]),
                 pid=entry["pid"],
+                p2p=entry.get("p2p", ""),
+                metrics_url=entry.get("metrics_url"),
             )
             for entry in description["nodes"]
         ]
@@ -184,6 +216,16 @@ class Testnet:
             return None
         data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
         return data
+
+    @property
+    def chain_id(self) -> int:
+        """The testnet's chain id (from testnet.json)."""
+        return int(self.description["chain_id"])
+
+    @property
+    def genesis_hash(self) -> bytes:
+        """The testnet's genesis block hash (from testnet.json)."""
+        return bytes.fromhex(self.description["genesis_hash"])
 
     def stop(self) -> None:
         """Stop the testnet gracefully; SIGKILL anything still running."""

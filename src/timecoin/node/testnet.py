@@ -7,8 +7,12 @@ each node's data directory: config, operator key, wallet and its password,
 and the genesis block. Ports are chosen free on loopback when the testnet
 is built and kept in the configs, so a node restarts on the same ports.
 
+Each node also serves Prometheus metrics on its own loopback port.
+
 `TestnetRunner` starts one `timecoin node` process per node, writes
-`DIR/testnet.json`, shows a status line, and stops every node gracefully.
+`DIR/testnet.json` (per node: name, RPC URL, p2p address, metrics URL, data
+directory, cookie, pid and command; for the network: its name, chain id and
+genesis hash), shows a status line, and stops every node gracefully.
 """
 
 from __future__ import annotations
@@ -28,8 +32,9 @@ from pathlib import Path
 from typing import Any, Final
 
 from timecoin.chain import GenesisMasternode, GenesisSpec, build_genesis
-from timecoin.encoding import encode
+from timecoin.encoding import DecodeError, decode, encode
 from timecoin.node.config import (
+    MetricsSection,
     NodeConfig,
     P2PSection,
     RpcSection,
@@ -38,6 +43,7 @@ from timecoin.node.config import (
 )
 from timecoin.node.keys import load_or_create_key
 from timecoin.params import COIN, DEVNET, ChainParams, Tier
+from timecoin.types import Block, compute_block_hash
 from timecoin.wallet import KdfParams, Wallet
 from timecoin.wallet.keyfile import MIN_MEMLIMIT_BYTES, MIN_OPSLIMIT
 
@@ -54,6 +60,9 @@ DEVNET_KDF: Final = KdfParams(MIN_OPSLIMIT, MIN_MEMLIMIT_BYTES)
 start at once."""
 STOP_TIMEOUT_S: Final = 8.0
 MAX_NODES: Final = 64
+MAX_GENESIS_BYTES: Final = 16_000_000
+PORTS_PER_NODE: Final = 3
+"""RPC, p2p and metrics."""
 
 
 class TestnetError(Exception):
@@ -68,11 +77,20 @@ class TestnetNode:
     datadir: Path
     rpc_port: int
     p2p_port: int
+    metrics_port: int | None = None
+    """None when the node serves no metrics (a testnet built by an older version)."""
 
     @property
     def rpc_url(self) -> str:
         """The node's JSON-RPC URL."""
         return f"http://127.0.0.1:{self.rpc_port}/"
+
+    @property
+    def metrics_url(self) -> str | None:
+        """The node's Prometheus endpoint, or None."""
+        if self.metrics_port is None:
+            return None
+        return f"http://127.0.0.1:{self.metrics_port}/metrics"
 
     @property
     def p2p(self) -> str:
@@ -137,9 +155,15 @@ def init_testnet(datadir: Path, count: int, block_interval_ms: int) -> list[Test
             raise TestnetError(f"{datadir} holds a testnet of another size: use a new --datadir")
         return [_read_node(datadir / name) for name in names]
     params = testnet_params(block_interval_ms)
-    ports = find_free_ports(2 * count)
+    ports = find_free_ports(PORTS_PER_NODE * count)
     nodes = [
-        TestnetNode(name, datadir / name, rpc_port=ports[2 * i], p2p_port=ports[2 * i + 1])
+        TestnetNode(
+            name,
+            datadir / name,
+            rpc_port=ports[PORTS_PER_NODE * i],
+            p2p_port=ports[PORTS_PER_NODE * i + 1],
+            metrics_port=ports[PORTS_PER_NODE * i + 2],
+        )
         for i, name in enumerate(names)
     ]
     masternodes: list[GenesisMasternode] = []
@@ -189,6 +213,11 @@ def init_testnet(datadir: Path, count: int, block_interval_ms: int) -> list[Test
                 allow_local_addresses=True,
             ),
             rpc=RpcSection(host="127.0.0.1", port=node.rpc_port),
+            metrics=MetricsSection(
+                enabled=node.metrics_port is not None,
+                host="127.0.0.1",
+                port=node.metrics_port or MetricsSection().port,
+            ),
         )
         (node.datadir / CONFIG_FILENAME).write_text(render_config(config), encoding="utf-8")
     return nodes
@@ -198,25 +227,58 @@ def _read_node(datadir: Path) -> TestnetNode:
     config = load_config(datadir / CONFIG_FILENAME)
     if config.rpc.port is None or config.p2p.port is None:
         raise TestnetError(f"{datadir / CONFIG_FILENAME}: a testnet node needs fixed ports")
-    return TestnetNode(datadir.name, datadir, config.rpc.port, config.p2p.port)
+    metrics_port = config.metrics.port if config.metrics.enabled else None
+    return TestnetNode(datadir.name, datadir, config.rpc.port, config.p2p.port, metrics_port)
 
 
-def describe(nodes: list[TestnetNode], pids: dict[str, int]) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class TestnetChain:
+    """What names the testnet's chain: preset name, chain id, genesis hash."""
+
+    network: str
+    chain_id: int
+    genesis_hash: bytes
+
+
+def read_testnet_chain(node: TestnetNode) -> TestnetChain:
+    """The chain of the testnet, read from `node`'s config and genesis block.
+
+    Raises TestnetError when the genesis file is missing or not a block.
+    """
+    config = load_config(node.datadir / CONFIG_FILENAME)
+    path = node.datadir / GENESIS_FILENAME
+    try:
+        block = decode(path.read_bytes(), Block, MAX_GENESIS_BYTES)
+    except OSError as exc:
+        raise TestnetError(f"{path}: cannot read the genesis block: {exc.strerror}") from None
+    except DecodeError as exc:
+        raise TestnetError(f"{path}: not a genesis block: {exc}") from None
+    return TestnetChain(config.network, block.header.chain_id, compute_block_hash(block.header))
+
+
+def describe(
+    nodes: list[TestnetNode], pids: dict[str, int], chain: TestnetChain | None = None
+) -> dict[str, Any]:
     """The `testnet.json` document."""
-    return {
-        "nodes": [
-            {
-                "name": node.name,
-                "rpc_url": node.rpc_url,
-                "p2p": node.p2p,
-                "datadir": str(node.datadir),
-                "cookie": str(node.cookie),
-                "pid": pids.get(node.name),
-                "argv": node.argv(),
-            }
-            for node in nodes
-        ]
-    }
+    document: dict[str, Any] = {}
+    if chain is not None:
+        document["network"] = chain.network
+        document["chain_id"] = chain.chain_id
+        document["genesis_hash"] = chain.genesis_hash.hex()
+    document["nodes"] = [
+        {
+            "name": node.name,
+            "rpc_url": node.rpc_url,
+            "p2p": node.p2p,
+            "metrics_url": node.metrics_url,
+            "datadir": str(node.datadir),
+            "cookie": str(node.cookie),
+            "pid": pids.get(node.name),
+            "argv": node.argv(),
+        }
+        for node in nodes
+    ]
+    return document
 
 
 class TestnetRunner:
@@ -243,8 +305,12 @@ class TestnetRunner:
             finally:
                 log_file.close()
         pids = {name: proc.pid for name, proc in self.processes.items()}
+        chain = read_testnet_chain(self.nodes[0]) if self.nodes else None
+        document = describe(self.nodes, pids, chain)
         path = self.datadir / TESTNET_FILENAME
-        path.write_text(json.dumps(describe(self.nodes, pids), indent=2) + "\n", encoding="utf-8")
+        partial = path.with_name(path.name + ".tmp")
+        partial.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+        partial.replace(path)  # readers never see half a file
 
     def exited(self) -> list[str]:
         """Names of nodes whose process has ended."""
