@@ -19,17 +19,21 @@ from timecoin.encoding import REJECT_MALFORMED, DecodeError, decode, encode
 from timecoin.types import (
     AttestedHeartbeat,
     Block,
+    BlockHeader,
     Certificate,
     Evidence,
     Proposal,
     Transaction,
     Vote,
+    VotingSet,
 )
 from timecoin.types.primitives import U64, Hash32, Height, TimestampMs
 
 __all__ = [
     "MAX_ADDRESSES_PER_MSG",
     "MAX_BLOCKS_PER_MSG",
+    "MAX_BODIES_PER_MSG",
+    "MAX_HEADERS_PER_MSG",
     "MAX_HEARTBEATS_PER_MSG",
     "MAX_INV_HASHES",
     "MAX_REJECT_CODE_CHARS",
@@ -40,13 +44,18 @@ __all__ = [
     "Addr",
     "BlockMsg",
     "Blocks",
+    "Bodies",
     "CertificateMsg",
     "CommittedBlock",
     "Envelope",
     "EvidenceMsg",
     "GetAddr",
     "GetBlocks",
+    "GetBodies",
     "GetData",
+    "GetHeaders",
+    "HeaderEntry",
+    "Headers",
     "HeartbeatMsg",
     "Inv",
     "InvKind",
@@ -78,6 +87,10 @@ MAX_HEARTBEATS_PER_MSG: Final = 1_000
 """Most heartbeats in one `HeartbeatMsg`."""
 MAX_BLOCKS_PER_MSG: Final = 32
 """Most blocks asked for by one `GetBlocks` and sent in one `Blocks`."""
+MAX_HEADERS_PER_MSG: Final = 512
+"""Most certified headers asked for by one `GetHeaders` and sent in one `Headers`."""
+MAX_BODIES_PER_MSG: Final = 32
+"""Most blocks asked for by one `GetBodies` and sent in one `Bodies`."""
 MAX_REJECT_CODE_CHARS: Final = 32
 MAX_REJECT_REASON_CHARS: Final = 256
 
@@ -231,6 +244,42 @@ class Reject(msgspec.Struct, array_like=True, frozen=True, tag=17):
     item_hash: Annotated[bytes, Meta(max_length=32)] = b""
 
 
+class GetHeaders(msgspec.Struct, array_like=True, frozen=True, tag=18):
+    """Ask for up to `count` certified headers from `from_height` on (sync)."""
+
+    from_height: Annotated[int, Meta(ge=1, le=0x7FFF_FFFF_FFFF_FFFF)]
+    count: Annotated[int, Meta(ge=1, le=MAX_HEADERS_PER_MSG)]
+
+
+class HeaderEntry(msgspec.Struct, array_like=True, frozen=True):
+    """A header, the certificate that committed it, and the voting set in force
+    after it where that set differs from the one in force for it."""
+
+    header: BlockHeader
+    certificate: Certificate
+    voting_set: VotingSet | None
+
+
+class Headers(msgspec.Struct, array_like=True, frozen=True, tag=19):
+    """Consecutive certified headers answering `GetHeaders` (fewer: the sender
+    has no more), and the height of the sender's tip."""
+
+    tip_height: Height
+    headers: Annotated[list[HeaderEntry], Meta(max_length=MAX_HEADERS_PER_MSG)]
+
+
+class GetBodies(msgspec.Struct, array_like=True, frozen=True, tag=20):
+    """Ask for the blocks with these hashes, in order (sync)."""
+
+    block_hashes: Annotated[list[Hash32], Meta(min_length=1, max_length=MAX_BODIES_PER_MSG)]
+
+
+class Bodies(msgspec.Struct, array_like=True, frozen=True, tag=21):
+    """A prefix of the blocks asked for by `GetBodies`, in order (empty: none now)."""
+
+    blocks: Annotated[list[Block], Meta(max_length=MAX_BODIES_PER_MSG)]
+
+
 Message = (
     Ping
     | Pong
@@ -249,6 +298,10 @@ Message = (
     | EvidenceMsg
     | HeartbeatMsg
     | Reject
+    | GetHeaders
+    | Headers
+    | GetBodies
+    | Bodies
 )
 """Every message a peer may send after the handshake."""
 
@@ -277,6 +330,10 @@ _CLASS_BY_TYPE: Final[dict[type, MessageClass]] = {
     CertificateMsg: MessageClass.CONSENSUS,
     GetBlocks: MessageClass.SYNC,
     Blocks: MessageClass.SYNC,
+    GetHeaders: MessageClass.SYNC,
+    Headers: MessageClass.SYNC,
+    GetBodies: MessageClass.SYNC,
+    Bodies: MessageClass.SYNC,
 }
 
 MESSAGE_CLASS_BY_TAG: Final[dict[int, MessageClass]] = {
