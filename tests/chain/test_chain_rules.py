@@ -106,7 +106,19 @@ def with_evidence(block: Block, *evidence: object) -> Block:
 
 
 def with_transactions(block: Block, *extra: Transaction) -> Block:
-    return reseal(replace(block, transactions=[*block.transactions, *extra]))
+    """`block` with `extra` appended and their fees added to the coinbase, so
+    that only the rule under test breaks. No masternode of these tests is
+    reward-eligible (none has a heartbeat), so the coinbase has one output,
+    the proposer's; inputs that no coin backs add nothing."""
+    coins = {op: BASE.view.get_coin(op) for tx in extra for op in (i.prevout for i in tx.inputs)}
+    fees = sum(coin.amount for coin in coins.values() if coin is not None) - sum(
+        out.amount for tx in extra for out in tx.outputs
+    )
+    coinbase = block.transactions[0]
+    if extra and coinbase.outputs and fees > 0:
+        paid = coinbase.outputs[0]
+        coinbase = replace(coinbase, outputs=[replace(paid, amount=paid.amount + fees)])
+    return reseal(replace(block, transactions=[coinbase, *block.transactions[1:], *extra]))
 
 
 def cert() -> Certificate:
@@ -130,11 +142,6 @@ CASES: list[tuple[str, Callable[[Block], Block], str]] = [
     # check_block, in order
     ("version", lambda b: reseal(b, version=2), errors.REJECT_BAD_BLOCK_VERSION),
     ("chain id", lambda b: reseal(b, chain_id=PARAMS.chain_id + 1), errors.REJECT_WRONG_CHAIN_ID),
-    (
-        "attestations",
-        lambda b: reseal(replace(b, attestations=[HEARTBEAT])),
-        errors.REJECT_UNEXPECTED_ATTESTATIONS,
-    ),
     (
         "no coinbase",
         lambda b: reseal(replace(b, transactions=b.transactions[1:])),
@@ -318,6 +325,12 @@ CASES: list[tuple[str, Callable[[Block], Block], str]] = [
         lambda b: with_evidence(b, vote_evidence(STRANGER, 9)),
         errors.REJECT_UNKNOWN_VOTER,
     ),
+    # attested heartbeats (tests/heartbeat covers every heartbeat rule)
+    (
+        "heartbeat of an unknown masternode",
+        lambda b: reseal(replace(b, attestations=[HEARTBEAT])),
+        masternode_errors.REJECT_HEARTBEAT_UNKNOWN_MASTERNODE,
+    ),
     # transactions, coinbase, registry
     (
         "double spend in the block",
@@ -338,7 +351,7 @@ CASES: list[tuple[str, Callable[[Block], Block], str]] = [
         ledger_errors.REJECT_BAD_SIGNATURE,
     ),
     (
-        "coinbase too large",
+        "coinbase paying more than the rewards",
         lambda b: reseal(
             with_coinbase(
                 b,
@@ -350,7 +363,7 @@ CASES: list[tuple[str, Callable[[Block], Block], str]] = [
                 ],
             )
         ),
-        errors.REJECT_COINBASE_TOO_LARGE,
+        errors.REJECT_BAD_COINBASE,
     ),
     (
         "registration reusing a live operator key",
@@ -439,15 +452,16 @@ def test_certificate_at_height_one_is_rejected() -> None:
     assert reject_code(forged, node) == errors.REJECT_UNEXPECTED_CERTIFICATE
 
 
-def test_coinbase_may_pay_less_than_allowed() -> None:
-    cheap = reseal(
-        with_coinbase(
-            BLOCK,
-            outputs=[TxOutput(amount=COIN, address=BLOCK.transactions[0].outputs[0].address)],
-        )
+def test_coinbase_must_pay_exactly_the_rewards() -> None:
+    paid = BLOCK.transactions[0].outputs[0]
+    cheap = reseal(with_coinbase(BLOCK, outputs=[TxOutput(amount=COIN, address=paid.address)]))
+    assert reject_code(cheap) == errors.REJECT_BAD_COINBASE
+    elsewhere = reseal(
+        with_coinbase(BLOCK, outputs=[TxOutput(amount=paid.amount, address=address_of(BOB))])
     )
-    # The coins differ, so only the commitment breaks.
-    assert reject_code(cheap) == errors.REJECT_BAD_UTXO_COMMITMENT
+    assert reject_code(elsewhere) == errors.REJECT_BAD_COINBASE
+    empty = reseal(with_coinbase(BLOCK, outputs=[]))
+    assert reject_code(empty) == errors.REJECT_BAD_COINBASE
 
 
 def test_valid_evidence_bans_the_offender_from_the_next_epoch() -> None:

@@ -7,6 +7,8 @@
 - `build`: `select_block_transactions` (the one gate of transactions into
   blocks) and `build_block`;
 - `undo`: `undo_applied_block`;
+- `heartbeats`: attested heartbeats for the next block (witnesses, checks,
+  selection for builders);
 - `certificate`: vote and proposal signing bytes, their signature checks and
   `verify_certificate`; `evidence`: equivocation evidence;
 - `finality`: signing bytes of transaction votes and epoch reports,
@@ -66,6 +68,11 @@ from timecoin.chain.genesis import (
     build_genesis_state,
     genesis_utxo,
 )
+from timecoin.chain.heartbeats import (
+    get_next_block_witnesses,
+    select_next_block_heartbeats,
+    verify_next_block_heartbeat,
+)
 from timecoin.chain.state import ChainState, chain_state_from_genesis, voting_set_at
 from timecoin.chain.undo import undo_applied_block
 from timecoin.chain.validate import AppliedBlock, check_block, validate_block
@@ -101,17 +108,20 @@ __all__ = [
     "genesis_utxo",
     "get_evidence_height",
     "get_evidence_signer",
+    "get_next_block_witnesses",
     "is_input_proof_valid",
     "is_report_canonical",
     "is_vote_type",
     "report_entry_key",
     "select_block_transactions",
+    "select_next_block_heartbeats",
     "undo_applied_block",
     "validate_block",
     "verify_certificate",
     "verify_epoch_report",
     "verify_evidence",
     "verify_finality_proof",
+    "verify_next_block_heartbeat",
     "verify_proposal_signature",
     "verify_tx_vote",
     "verify_tx_vote_batch_signature",

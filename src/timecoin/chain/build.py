@@ -27,7 +27,14 @@ from timecoin.ledger import (
     compute_tx_size,
     validate_transaction,
 )
-from timecoin.masternode import get_entry, next_voting_set_hash, process_block_registry
+from timecoin.masternode import (
+    compute_max_reward_outputs,
+    compute_reward_outputs,
+    get_entry,
+    get_proposer_reward_address,
+    next_voting_set_hash,
+    process_block_registry,
+)
 from timecoin.params import MAX_MONEY, ChainParams
 from timecoin.types import (
     BLOCK_VERSION,
@@ -96,7 +103,8 @@ def compute_block_overhead_bytes(params: ChainParams) -> int:
         utxo_commitment=hash32,
         next_voting_set_hash=hash32,
     )
-    coinbase = _coinbase(_MAX_U64, MAX_MONEY, b"\xff" * 20, params)
+    widest_output = TxOutput(amount=MAX_MONEY, address=b"\xff" * 20)
+    coinbase = _coinbase(_MAX_U64, [widest_output] * compute_max_reward_outputs(params))
     certificate = Certificate(
         height=_MAX_U64,
         round=_MAX_U32,
@@ -268,13 +276,13 @@ def build_block(
     """Assemble the block after `state`'s tip, complete and valid, and apply it.
 
     The block holds a coinbase (`lock_time` = height) paying the subsidy
-    plus the fees of `transactions` to the reward address of the proposer's
-    masternode (the voting-set member with operator key `proposer`; the
-    address of `proposer` itself when there is none), then `transactions`.
-    Every header field is computed: height, epoch, previous hash, roots and
-    hashes of the body, and the UTXO and next voting set commitments from
-    the same state transition `validate_block` runs, which also checks every
-    rule. A coinbase amount below the dust limit is not paid out.
+    plus the fees of `transactions` exactly as `compute_reward_outputs`
+    says (masternodes drawn by reward weight among the eligible ones; the
+    proposer's masternode when none is eligible; docs/spec/rewards.md), then
+    `transactions`. Every header field is computed: height, epoch, previous
+    hash, roots and hashes of the body, and the UTXO and next voting set
+    commitments from the same state transition `validate_block` runs, which
+    also checks every rule.
 
     Parameters:
         state: the chain state the block follows.
@@ -284,8 +292,11 @@ def build_block(
         timestamp_ms: the header timestamp.
         proposer: the proposer's operator key.
         prev_certificate: the certificate of the tip (None at height 1).
-        evidence: evidence to include; attestations: attested heartbeats.
-        verifier: the consensus signature rule (certificate, evidence).
+        evidence: evidence to include.
+        attestations: attested heartbeats, sorted by masternode id and
+            valid (`select_next_block_heartbeats` returns such).
+        verifier: the consensus signature rule (certificate, evidence,
+            heartbeats).
         verify_batch, sig_cache: as for `validate_block`.
 
     Returns:
@@ -297,8 +308,11 @@ def build_block(
     """
     params = state.params
     height = state.height + 1
-    reward = params.block_subsidy + _compute_fees(transactions, view)
-    coinbase = _coinbase(height, reward, _reward_address(state, proposer), params)
+    fees = _compute_fees(transactions, view)
+    reward_outputs = compute_reward_outputs(
+        state.registry, height, state.block_hash, fees, _reward_address(state, proposer), params
+    )
+    coinbase = _coinbase(height, reward_outputs)
     body = [coinbase, *transactions]
     header = BlockHeader(
         version=BLOCK_VERSION,
@@ -344,14 +358,11 @@ def build_block(
     return _applied_block(block, state, transition)
 
 
-def _coinbase(height: int, amount: int, address: bytes, params: ChainParams) -> Transaction:
-    outputs = []
-    if amount >= max(params.dust_limit, 1):
-        outputs.append(TxOutput(amount=amount, address=address))
+def _coinbase(height: int, outputs: Sequence[TxOutput]) -> Transaction:
     return Transaction(
         version=TX_VERSION,
         inputs=[],
-        outputs=outputs,
+        outputs=list(outputs),
         lock_time=height,
         payload=None,
         signatures=[],
@@ -372,14 +383,11 @@ def _touches_registry(tx: Transaction, state: ChainState, registered_here: set[b
 
 
 def _reward_address(state: ChainState, proposer: bytes) -> bytes:
+    """The fallback reward address: that of the proposer's masternode."""
     voting_set = voting_set_at(state, state.height + 1)
-    if voting_set is not None:
-        index = voting_set.index_of(proposer)
-        if index is not None:
-            entry = get_entry(state.registry, voting_set.voters[index].masternode_id)
-            if entry is not None:
-                return entry.reward_address
-    return address_from_public_key(proposer)
+    if voting_set is None:
+        return address_from_public_key(proposer)
+    return get_proposer_reward_address(state.registry, voting_set, proposer)
 
 
 def _compute_fees(transactions: Sequence[Transaction], view: UtxoView) -> int:

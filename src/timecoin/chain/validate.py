@@ -17,7 +17,7 @@ built block passes `validate_block` by construction.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from timecoin.chain import errors
@@ -31,7 +31,10 @@ from timecoin.ledger import errors as ledger_errors
 from timecoin.masternode import (
     RegistryState,
     RegistryUndo,
+    check_block_heartbeats,
+    compute_reward_outputs,
     get_entry,
+    get_proposer_reward_address,
     next_voting_set_hash,
     process_block_registry,
 )
@@ -43,6 +46,7 @@ from timecoin.types import (
     InvalidBlock,
     InvalidTransaction,
     InvalidVote,
+    TxOutput,
     TxVoteEquivocationEvidence,
     VotingSet,
     compute_attestations_hash,
@@ -93,7 +97,7 @@ def check_block(block: Block, params: ChainParams) -> None:
     """Check the rules of a block (after genesis) that need no state.
 
     Cheap; run it first. In order: version, chain id, counts and encoded
-    size within `params.sizes`, no attestations, the coinbase (first, only
+    size within `params.sizes`, the coinbase (first, only
     first, `lock_time` equal to the height), a previous certificate exactly
     from height 2 on, and the header's commitments to the body (tx and
     witness roots, certificate, evidence and attestations hashes). The
@@ -106,7 +110,7 @@ def check_block(block: Block, params: ChainParams) -> None:
     Raises:
         InvalidBlock: bad-block-version, wrong-chain-id,
             too-many-transactions, too-many-evidence, too-many-attestations,
-            oversized-block, unexpected-attestations, missing-coinbase,
+            oversized-block, missing-coinbase,
             coinbase-lock-time, coinbase-position, unexpected-certificate,
             missing-certificate, bad-tx-root, bad-witness-root,
             bad-certificate-hash, bad-evidence-hash, bad-attestations-hash
@@ -131,9 +135,11 @@ def validate_block(
     Runs `check_block`, then, in order: the header's height, previous hash,
     epoch and timestamp; that the proposer is a member of the voting set of
     the block's height; the previous block's certificate (from height 2 on)
-    against the voting set of height - 1; the evidence; every transaction
-    (the ledger's `connect_block`); the coinbase amount (at most subsidy plus
-    fees); the registry changes (`process_block_registry`); finally the
+    against the voting set of height - 1; the evidence; the attested
+    heartbeats (`check_block_heartbeats`); every transaction (the ledger's
+    `connect_block`); the coinbase outputs (exactly
+    `compute_reward_outputs`); the registry changes
+    (`process_block_registry`, which records the heartbeats); finally the
     header's `utxo_commitment` and `next_voting_set_hash` against the
     resulting state. Neither `view` nor `state` is changed.
 
@@ -165,8 +171,13 @@ def validate_block(
             bad-signature); future-evidence, stale-evidence,
             duplicate-evidence or an evidence code (bad-vote-type,
             evidence-mismatch, not-conflicting, non-canonical-evidence,
-            unknown-voter, bad-signature); any transaction code of the
-            ledger or the registry; coinbase-too-large; bad-utxo-commitment;
+            unknown-voter, bad-signature); a heartbeat code
+            (unordered-heartbeats, heartbeat-unknown-masternode,
+            heartbeat-inactive-masternode, duplicate-heartbeat,
+            stale-heartbeat, unexpected-witness, unordered-attestations,
+            too-few-attestations, bad-heartbeat-signature,
+            bad-attestation-signature); any transaction code of the
+            ledger or the registry; bad-coinbase; bad-utxo-commitment;
             bad-next-voting-set-hash; not-final (with `has_finality_proof`).
     """
     txids = _check_block(block, state.params)
@@ -256,14 +267,6 @@ def _check_block(block: Block, params: ChainParams) -> list[bytes]:
         raise InvalidBlock(
             errors.REJECT_OVERSIZED_BLOCK,
             f"block size: expected at most {sizes.max_block_bytes} bytes, got {size_bytes}",
-        )
-    if block.attestations:
-        # Heartbeat attestations have no validity rules yet: accepting any
-        # would put unchecked data into the chain for good.
-        raise InvalidBlock(
-            errors.REJECT_UNEXPECTED_ATTESTATIONS,
-            f"attestations: expected none (no heartbeat rules are active), "
-            f"got {len(block.attestations)}",
         )
     _check_coinbase_shape(block)
     _check_certificate_presence(block)
@@ -367,6 +370,16 @@ def _process_block(
     _check_header_context(block, state, voting_set)
     _check_prev_certificate(block, state, verifier)
     offenders = _check_evidence(block, state, verifier)
+    heartbeats = check_block_heartbeats(
+        block.attestations,
+        state.registry,
+        voting_set,
+        height,
+        header.prev_hash,
+        params.chain_id,
+        verifier,
+        params,
+    )
     utxo_state = state.utxo_state.copy()
     connected = connect_block(
         block.transactions,
@@ -378,14 +391,7 @@ def _process_block(
         sig_cache=sig_cache,
         txids=txids,
     )
-    coinbase_total = sum(txout.amount for txout in block.transactions[0].outputs)
-    allowed = params.block_subsidy + connected.fees
-    if coinbase_total > allowed:
-        raise InvalidBlock(
-            errors.REJECT_COINBASE_TOO_LARGE,
-            f"coinbase outputs: expected at most subsidy {params.block_subsidy} plus fees "
-            f"{connected.fees} = {allowed}, got {coinbase_total}",
-        )
+    _check_coinbase_outputs(block, state, voting_set, connected.fees)
     try:
         registry, registry_undo = process_block_registry(
             state.registry,
@@ -395,6 +401,7 @@ def _process_block(
             txids,
             offenders,
             params,
+            heartbeats=heartbeats,
         )
     except InvalidTransaction as exc:
         raise InvalidBlock(exc.reject_code, f"masternode registry: {exc.message}") from exc
@@ -406,6 +413,30 @@ def _process_block(
         registry=registry,
         registry_undo=registry_undo,
     )
+
+
+def _check_coinbase_outputs(
+    block: Block, state: ChainState, voting_set: VotingSet, fees: int
+) -> None:
+    """The coinbase pays exactly `compute_reward_outputs` (docs/spec/rewards.md)."""
+    registry = state.registry
+    proposer_address = get_proposer_reward_address(registry, voting_set, block.header.proposer)
+    expected = compute_reward_outputs(
+        registry, state.height + 1, block.header.prev_hash, fees, proposer_address, state.params
+    )
+    outputs = block.transactions[0].outputs
+    if outputs != expected:
+        raise InvalidBlock(
+            errors.REJECT_BAD_COINBASE,
+            "coinbase outputs: expected "
+            + _describe_outputs(expected)
+            + f" (subsidy {state.params.block_subsidy} plus fees {fees}), got "
+            + _describe_outputs(outputs),
+        )
+
+
+def _describe_outputs(outputs: Sequence[TxOutput]) -> str:
+    return "[" + ", ".join(f"{o.amount} to {o.address.hex()}" for o in outputs) + "]"
 
 
 def _require_voting_set(state: ChainState, height: int) -> VotingSet:
