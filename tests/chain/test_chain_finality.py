@@ -1,0 +1,160 @@
+"""Chain rules of instant finality: blocks admit only final transactions
+(selection and the validator's check), and transaction-vote equivocation
+evidence is verified and bans its offender."""
+
+from __future__ import annotations
+
+import msgspec
+import pytest
+from chain_helpers import (
+    ALICE,
+    ALLOCATION_AMOUNT,
+    BOB,
+    OPERATORS,
+    PARAMS,
+    Node,
+    allocation,
+    transfer,
+)
+
+from timecoin.chain import (
+    compute_block_overhead_bytes,
+    compute_inputs_root,
+    get_evidence_height,
+    select_block_transactions,
+    validate_block,
+    verify_evidence,
+    voting_set_at,
+)
+from timecoin.consensus import make_tx_vote, make_tx_vote_equivocation_evidence, sign_tx_vote_batch
+from timecoin.crypto import verify
+from timecoin.encoding import encode
+from timecoin.masternode import get_entry
+from timecoin.types import (
+    InvalidBlock,
+    InvalidVote,
+    ProofVote,
+    Transaction,
+    TxVote,
+    TxVoteEquivocationEvidence,
+    VoteLeaf,
+    compute_txid,
+)
+
+PAY_A = transfer(allocation(0), ALLOCATION_AMOUNT, ALICE, BOB)
+PAY_B = transfer(allocation(1), ALLOCATION_AMOUNT, ALICE, BOB)
+RIVAL = transfer(allocation(0), ALLOCATION_AMOUNT, ALICE, ALICE)
+
+
+def test_selection_keeps_only_final_transactions() -> None:
+    node = Node.from_genesis()
+    final = {compute_txid(PAY_B)}
+    kept = select_block_transactions([PAY_A, PAY_B], node.state, node.view, final_txids=final)
+    assert kept == [PAY_B]
+    assert select_block_transactions([PAY_A, PAY_B], node.state, node.view) == [PAY_A, PAY_B]
+
+
+def test_validator_requires_a_proof_for_every_transaction() -> None:
+    node = Node.from_genesis()
+    block = node.build([PAY_A, PAY_B]).block
+    held = {compute_txid(PAY_A)}
+    with pytest.raises(InvalidBlock) as info:
+        validate_block(
+            block, node.state, node.view, verifier=verify, has_finality_proof=held.__contains__
+        )
+    assert info.value.reject_code == "not-final"
+    held.add(compute_txid(PAY_B))
+    validate_block(
+        block, node.state, node.view, verifier=verify, has_finality_proof=held.__contains__
+    )
+
+
+def sign_votes(operator: int, tx: Transaction, epoch: int, filler: Transaction) -> TxVote:
+    """A vote of OPERATORS[operator] for `tx` in a batch with `filler`."""
+    leaves = [
+        VoteLeaf(txid=compute_txid(item), inputs_root=compute_inputs_root(item))
+        for item in (filler, tx)
+    ]
+    batch, branches = sign_tx_vote_batch(OPERATORS[operator], PARAMS.chain_id, epoch, leaves)
+    vote = ProofVote(
+        voter_index=0,
+        root=batch.root,
+        count=batch.count,
+        index=1,
+        branch=list(branches[1]),
+        signature=batch.signature,
+    )
+    return make_tx_vote(
+        OPERATORS[operator].public_key, epoch, vote, leaves[1].txid, leaves[1].inputs_root
+    )
+
+
+def make_evidence(operator: int, epoch: int) -> TxVoteEquivocationEvidence:
+    vote_a = sign_votes(operator, PAY_A, epoch, PAY_B)
+    vote_b = sign_votes(operator, RIVAL, epoch, PAY_B)
+    return make_tx_vote_equivocation_evidence(allocation(0), vote_a, PAY_A, vote_b, RIVAL)
+
+
+def test_tx_vote_evidence_in_a_block_bans_the_offender() -> None:
+    node = Node.from_genesis()
+    epoch = PARAMS.epoch_of(node.state.height + 1)
+    evidence = make_evidence(2, epoch)
+    voting_set = voting_set_at(node.state, node.state.height + 1)
+    assert voting_set is not None
+    assert (
+        verify_evidence(evidence, voting_set, PARAMS.chain_id, verify).operator_key
+        == OPERATORS[2].public_key
+    )
+    assert get_evidence_height(evidence, PARAMS) == epoch * PARAMS.epoch_length
+    applied = node.build(evidence=[evidence])
+    node.validate(applied.block)
+    offender = voting_set.voters[voting_set.index_of(OPERATORS[2].public_key) or 0].masternode_id
+    entry = get_entry(applied.state_after.registry, offender)
+    assert entry is not None and entry.banned_from_epoch == epoch + 1
+
+
+def test_tx_vote_evidence_rejects_non_equivocation() -> None:
+    node = Node.from_genesis()
+    voting_set = voting_set_at(node.state, 1)
+    assert voting_set is not None
+    evidence = make_evidence(1, 0)
+    same = msgspec.structs.replace(evidence, vote_b=evidence.vote_a, input_b=evidence.input_a)
+    other_epoch = make_evidence(1, 1)
+    mixed = msgspec.structs.replace(evidence, vote_b=other_epoch.vote_b)
+    swapped = msgspec.structs.replace(
+        evidence,
+        vote_a=evidence.vote_b,
+        input_a=evidence.input_b,
+        vote_b=evidence.vote_a,
+        input_b=evidence.input_a,
+    )
+    wrong_outpoint = msgspec.structs.replace(evidence, outpoint=allocation(1))
+    for bad, code in [
+        (same, "not-conflicting"),
+        (mixed, "evidence-mismatch"),
+        (swapped, "non-canonical-evidence"),
+        (wrong_outpoint, "bad-branch"),
+    ]:
+        with pytest.raises(InvalidVote) as info:
+            verify_evidence(bad, voting_set, PARAMS.chain_id, verify)
+        assert info.value.reject_code == code
+    with pytest.raises(InvalidVote, match="evidence-mismatch"):
+        verify_evidence(other_epoch, voting_set, PARAMS.chain_id, verify)
+    with pytest.raises(ValueError):
+        get_evidence_height(evidence)
+
+
+def test_future_tx_vote_evidence_is_refused() -> None:
+    node = Node.from_genesis()
+    future = make_evidence(1, PARAMS.epoch_of(node.state.height + 1) + 1)
+    with pytest.raises(InvalidBlock) as info:
+        node.build(evidence=[future])
+    assert info.value.reject_code == "future-evidence"
+
+
+def test_overhead_bounds_the_largest_evidence() -> None:
+    evidence = make_evidence(1, 0)
+    assert len(encode(evidence)) < 3_000
+    assert compute_block_overhead_bytes(PARAMS) > PARAMS.sizes.max_block_evidence * len(
+        encode(evidence)
+    )
