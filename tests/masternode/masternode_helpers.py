@@ -21,6 +21,7 @@ from timecoin.types import (
     ZERO_HASH,
     Block,
     BlockHeader,
+    Heartbeat,
     MasternodeRegistration,
     OperatorUpdate,
     OutPoint,
@@ -196,8 +197,9 @@ def process(
     offenders: Sequence[bytes] = (),
     *,
     params: ChainParams = PARAMS,
+    heartbeats: Sequence[Heartbeat] = (),
 ) -> tuple[RegistryState, RegistryUndo]:
-    """Process the next block of a test chain."""
+    """Process the next block of a test chain (`heartbeats` as if verified)."""
     height = state.height + 1
     return process_block_registry(
         state,
@@ -207,6 +209,7 @@ def process(
         [compute_txid(tx) for tx in transactions],
         offenders,
         params,
+        heartbeats=heartbeats,
     )
 
 

@@ -27,7 +27,7 @@ from timecoin.masternode import (
     undo_block_registry,
 )
 from timecoin.params import Tier
-from timecoin.types import InvalidTransaction, OutPoint, Transaction, compute_txid
+from timecoin.types import Heartbeat, InvalidTransaction, OutPoint, Transaction, compute_txid
 
 MAX_STATE_BYTES = 10_000_000
 OWNERS = [make_key(f"p-owner{i}") for i in range(6)]
@@ -63,7 +63,12 @@ class Ban:
     pick: int
 
 
-Action = Register | Update | Spend | Ban
+@dataclass(frozen=True)
+class Beat:
+    pick: int
+
+
+Action = Register | Update | Spend | Ban | Beat
 
 actions = st.one_of(
     st.builds(
@@ -76,16 +81,18 @@ actions = st.one_of(
     st.builds(Update, st.integers(0, 50), st.integers(0, 5), st.booleans()),
     st.builds(Spend, st.integers(0, 50)),
     st.builds(Ban, st.integers(0, 50)),
+    st.builds(Beat, st.integers(0, 50)),
 )
 blocks = st.lists(st.lists(actions, max_size=4), min_size=1, max_size=10)
 
 
 def _block(
     state: RegistryState, block_actions: list[Action], salt: int
-) -> tuple[list[Transaction], list[bytes]]:
+) -> tuple[list[Transaction], list[bytes], list[Heartbeat]]:
     entries = state.entries
     txs: list[Transaction] = []
     offenders: list[bytes] = []
+    beats: dict[bytes, Heartbeat] = {}
     for n, action in enumerate(block_actions):
         funding = f"{salt}/{n}"
         if isinstance(action, Register):
@@ -114,9 +121,12 @@ def _block(
             collateral = entries[action.pick % len(entries)].collateral
             if collateral is not None:
                 txs.append(spend_tx([collateral], funding=funding))
-        else:
+        elif isinstance(action, Ban):
             offenders.append(entries[action.pick % len(entries)].masternode_id)
-    return txs, offenders
+        else:
+            masternode_id = entries[action.pick % len(entries)].masternode_id
+            beats[masternode_id] = Heartbeat(masternode_id, state.height + 1, 0, bytes(64))
+    return txs, offenders, [beats[k] for k in sorted(beats)]
 
 
 def _check_invariants(state: RegistryState) -> None:
@@ -141,11 +151,11 @@ def test_process_then_undo_is_identity(chain: list[list[Action]], start: int) ->
     state = advance(GENESIS, start)
     history: list[tuple[RegistryState, RegistryUndo]] = []
     for salt, block_actions in enumerate(chain):
-        txs, offenders = _block(state, block_actions, salt)
+        txs, offenders, beats = _block(state, block_actions, salt)
         try:
-            after, undo = process(state, txs, offenders)
+            after, undo = process(state, txs, offenders, heartbeats=beats)
         except InvalidTransaction:
-            after, undo = process(state, [], offenders)
+            after, undo = process(state, [], offenders, heartbeats=beats)
         _check_invariants(after)
         _round_trip(after, undo)
         assert undo_block_registry(after, undo) == state
