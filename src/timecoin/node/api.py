@@ -102,7 +102,15 @@ class NodeApiImpl:
         """The tip and sync progress."""
         driver = self._driver()
         state = driver.state
-        best = max(state.height, self._node.catchup.best_peer_height() - 1)
+        syncer = self._node.syncer
+        best = state.height
+        best_header = state.height
+        ibd = False
+        if syncer is not None:
+            progress = syncer.machine.progress()
+            best = max(best, progress.best_known_height)
+            best_header = max(best_header, progress.best_header_height)
+            ibd = progress.initial_block_download
         kv = self._node.kv
         size = 0
         if kv is not None:
@@ -111,10 +119,11 @@ class NodeApiImpl:
         return ChainState(
             tip_hash=state.block_hash,
             tip_header=state.header,
-            best_header_height=best,
+            best_header_height=best_header,
             verification_progress=1.0 if best <= 0 else min(1.0, state.height / best),
-            initial_block_download=best > state.height + 1,
+            initial_block_download=ibd,
             size_on_disk_bytes=size,
+            best_known_height=best,
         )
 
     async def get_block_hash(self, height: int) -> bytes | None:
@@ -274,8 +283,8 @@ class NodeApiImpl:
                     ping_ms=None if rtt is None else rtt * 1000,
                     protocol_version=info.protocol_version,
                     user_agent=info.user_agent,
-                    start_height=self._node.catchup.peer_heights.get(info.peer_id, 0),
-                    synced_height=self._node.catchup.peer_heights.get(info.peer_id, 0),
+                    start_height=self._peer_height(info.peer_id),
+                    synced_height=self._peer_height(info.peer_id),
                     node_key=bytes.fromhex(info.peer_id),
                     masternode_id=None,
                 )
@@ -294,6 +303,10 @@ class NodeApiImpl:
             raise InvalidPeerAddressError(str(exc)) from None
 
     # ------------------------------------------------------------- consensus
+
+    def _peer_height(self, peer_id: str) -> int:
+        syncer = self._node.syncer
+        return 0 if syncer is None else max(0, syncer.machine.peer_height(peer_id))
 
     async def get_consensus_info(self) -> ConsensusInfo:
         """The block consensus state."""
@@ -318,6 +331,7 @@ class NodeApiImpl:
             proposer=voters[proposer_index].operator_key if voters else None,
             voting_set=context.voting_set,
             local_operator_key=None if key is None else key.public_key,
+            fork_alert=None if self._node.syncer is None else self._node.syncer.alert,
         )
 
     async def get_masternode_registry(self) -> RegistryState:

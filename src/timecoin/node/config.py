@@ -73,6 +73,16 @@ class MempoolSection:
 
 
 @dataclass(frozen=True, slots=True)
+class SyncSection:
+    """`[sync]`: the checkpoint a node syncing from genesis requires
+    ("HEIGHT:HASH", the hash in hex), and whether it is required (default:
+    on mainnet and testnet, off on devnets where genesis is the anchor)."""
+
+    checkpoint: str | None = None
+    require_checkpoint: bool | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class NodeConfig:
     """The whole configuration of one node.
 
@@ -104,6 +114,7 @@ class NodeConfig:
     rpc: RpcSection = field(default_factory=RpcSection)
     metrics: MetricsSection = field(default_factory=MetricsSection)
     mempool: MempoolSection = field(default_factory=MempoolSection)
+    sync: SyncSection = field(default_factory=SyncSection)
 
     def resolve(self, datadir: Path) -> NodeConfig:
         """A copy whose relative file paths are made relative to `datadir`."""
@@ -133,6 +144,7 @@ _SECTIONS: Final[dict[str, type[Any]]] = {
     "rpc": RpcSection,
     "metrics": MetricsSection,
     "mempool": MempoolSection,
+    "sync": SyncSection,
 }
 _PATH_FIELDS: Final = frozenset(
     {"genesis_file", "operator_key_file", "node_key_file", "wallet_file", "wallet_password_file"}
@@ -276,6 +288,19 @@ def _check(config: NodeConfig, source: str) -> None:
         raise ConfigError(
             f"{source}: mempool.max_transactions must be >= 1 and mempool.max_bytes >= 1000"
         )
+    if config.sync.checkpoint is not None and parse_checkpoint(config.sync.checkpoint) is None:
+        raise ConfigError(f"{source}: sync.checkpoint must be HEIGHT:HASH (64 hex digits)")
+
+
+def parse_checkpoint(text: str) -> tuple[int, bytes] | None:
+    """(height, block hash) from "HEIGHT:HASH", or None when malformed."""
+    height, sep, digest = text.partition(":")
+    if not sep or not height.isdigit() or len(digest) != 64:
+        return None
+    try:
+        return int(height), bytes.fromhex(digest)
+    except ValueError:
+        return None
 
 
 def render_config(config: NodeConfig) -> str:

@@ -62,6 +62,8 @@ class _SnapshotCollector(Collector):
             "Local clock minus the peers' median clock, milliseconds",
             snap.clock_offset_ms,
         )
+        for name, value in sorted(snap.extra.items()):
+            yield GaugeMetricFamily(name, name.removeprefix("timecoin_").replace("_", " "), value)
         stats = snap.p2p
         if stats is None:
             return

@@ -15,6 +15,7 @@ import dataclasses
 import logging
 import signal
 import statistics
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -26,28 +27,31 @@ from timecoin.crypto.batch import BatchVerifier
 from timecoin.encoding import DecodeError, decode
 from timecoin.ledger import MemoryUtxoSet
 from timecoin.node.api import NodeApiImpl
-from timecoin.node.catchup import CatchUp, serve_get_blocks
-from timecoin.node.config import NodeConfig
+from timecoin.node.config import NodeConfig, parse_checkpoint
 from timecoin.node.driver import ConsensusDriver
 from timecoin.node.keys import load_or_create_key
 from timecoin.node.mempool import Mempool
 from timecoin.node.metrics import NodeMetrics, NodeSnapshot
 from timecoin.node.store import StoreAddressBook, WalLog, load_tip_certificate
+from timecoin.node.syncer import Syncer
 from timecoin.p2p import P2PConfig, PeerManager
 from timecoin.p2p.messages import (
-    Blocks,
+    Bodies,
     CertificateMsg,
     EvidenceMsg,
-    GetBlocks,
+    GetBodies,
+    GetHeaders,
+    Headers,
     Message,
     ProposalMsg,
     Txs,
     VoteMsg,
 )
 from timecoin.p2p.peer import Peer
-from timecoin.params import ChainParams, get_preset
+from timecoin.params import ChainParams, Checkpoint, get_preset
 from timecoin.rpc.server import RpcConfig, RpcServer
 from timecoin.storage import ChainStore, LmdbStore, StorageError
+from timecoin.sync import SyncConfig
 from timecoin.types import (
     Block,
     BlockUndo,
@@ -58,6 +62,7 @@ from timecoin.types import (
     TimecoinError,
     Transaction,
     Vote,
+    VotingSet,
     compute_block_hash,
 )
 from timecoin.wallet import Wallet
@@ -95,11 +100,21 @@ def read_genesis(path: Path, params: ChainParams) -> Block:
         raise NodeError(f"{path}: not a genesis block: {exc}") from None
 
 
-def load_chain_state(chain: ChainStore, genesis: Block, params: ChainParams) -> ChainState:
+def load_chain_state(
+    chain: ChainStore,
+    genesis: Block,
+    params: ChainParams,
+    voting_sets: dict[int, VotingSet] | None = None,
+) -> ChainState:
     """The state after the stored tip: genesis, then every stored block replayed
     through `validate_block` over an in-memory UTXO set (the registry is not
-    stored separately yet). Raises NodeError when the store disagrees."""
+    stored separately yet). Raises NodeError when the store disagrees.
+
+    `voting_sets`, when given, receives the voting set of every epoch met
+    (sync serves them with the headers where they change)."""
     state, delta = chain_state_from_genesis(genesis, params)
+    if voting_sets is not None:
+        voting_sets[state.registry.voting_set.epoch] = state.registry.voting_set
     utxo = MemoryUtxoSet(dict(delta.created))
     tip = chain.get_tip()
     if tip is None:
@@ -115,6 +130,8 @@ def load_chain_state(chain: ChainStore, genesis: Block, params: ChainParams) -> 
             raise NodeError(f"stored block {height} is invalid: {exc}") from None
         utxo.apply_delta(applied.delta)
         state = applied.state_after
+        if voting_sets is not None:
+            voting_sets[state.registry.voting_set.epoch] = state.registry.voting_set
     if state.block_hash != tip.block_hash:
         raise NodeError("replayed chain does not end at the stored tip")
     return state
@@ -159,7 +176,9 @@ class Node:
         self.operator_key: SigningKey | None = None
         self.driver: ConsensusDriver | None = None
         self.peers: PeerManager
-        self.catchup = CatchUp(stall_s=self._stall_s())
+        self.syncer: Syncer | None = None
+        self.voting_sets: dict[int, VotingSet] = {}
+        self._progress_shown = False
         self.metrics: NodeMetrics | None = None
         self.rpc: RpcServer | None = None
         self.api = NodeApiImpl(self)
@@ -171,9 +190,6 @@ class Node:
         self._last_marker: tuple[int, int, int] | None = None
         self._marker_since = time.monotonic()
         self._stopped = False
-
-    def _stall_s(self) -> float:
-        return 3 * self.params.block_interval_ms / 1000 + self.params.timeout_propose_ms / 1000
 
     # ------------------------------------------------------------ start-up
 
@@ -205,8 +221,22 @@ class Node:
                 f"the store in {self.datadir} belongs to chain id {chain.get_chain_id()}, "
                 f"not {self.params.name}"
             )
-        state = load_chain_state(chain, genesis_block, self.params)
+        state = load_chain_state(chain, genesis_block, self.params, self.voting_sets)
         return chain, state
+
+    def _sync_config(self) -> SyncConfig:
+        """The checkpoint from the config, else the last of the preset's."""
+        checkpoint: Checkpoint | None = None
+        text = self.config.sync.checkpoint
+        parsed = None if text is None else parse_checkpoint(text)
+        if parsed is not None:
+            checkpoint = Checkpoint(parsed[0], parsed[1])
+        elif self.params.checkpoints:
+            checkpoint = self.params.checkpoints[-1]
+        require = self.config.sync.require_checkpoint
+        if require is None:
+            require = self.params.name in ("mainnet", "testnet")
+        return SyncConfig(checkpoint=checkpoint, require_checkpoint=require)
 
     def _open_wallet(self, chain: ChainStore) -> Wallet | None:
         wallet_file = self.config.wallet_file
@@ -262,6 +292,17 @@ class Node:
             verifier=verify,
         )
         self.driver.listeners.append(self._on_commit)
+        self.syncer = Syncer(
+            params=self.params,
+            config=self._sync_config(),
+            driver=self.driver,
+            chain=chain,
+            peers=self.peers,
+            executor=self.executor,
+            verifier=verify,
+            voting_sets=self.voting_sets,
+            datadir=self.datadir,
+        )
         if self.config.metrics.enabled:
             self.metrics = NodeMetrics(self._snapshot)
             self.metrics.serve(self.config.metrics.host, self.config.metrics.port)
@@ -344,39 +385,39 @@ class Node:
                     peer.send(ProposalMsg(proposal=message, block=effect.block_value))
                 elif isinstance(message, Vote):
                     peer.send(VoteMsg(votes=[message]))
+        if self.syncer is not None:
+            self.syncer.on_peer_connected(peer.peer_id)
 
     def on_peer_disconnected(self, peer: Peer) -> None:
         """Forget the peer's height and clock."""
-        self.catchup.forget(peer.peer_id)
+        if self.syncer is not None:
+            self.syncer.on_peer_disconnected(peer.peer_id)
         self.clock_offsets_ms.pop(peer.peer_id, None)
 
     async def on_message(self, peer: Peer, message: Message) -> None:
-        """Route a message to consensus, the mempool or catch-up."""
+        """Route a message to consensus, the mempool or sync."""
         driver = self.driver
-        if driver is None:
+        syncer = self.syncer
+        if driver is None or syncer is None:
             return
         if isinstance(message, VoteMsg):
             for vote in message.votes:
-                self.catchup.note_height(peer.peer_id, vote.height)
                 driver.on_vote(vote)
+            syncer.on_peer_height(peer.peer_id, max(v.height for v in message.votes) - 1)
         elif isinstance(message, ProposalMsg):
-            self.catchup.note_height(peer.peer_id, message.proposal.height)
+            syncer.on_peer_height(peer.peer_id, message.proposal.height - 1)
             await driver.on_proposal(message.proposal, message.block)
         elif isinstance(message, CertificateMsg):
-            self.catchup.note_height(peer.peer_id, message.certificate.height + 1)
+            syncer.on_certificate(peer.peer_id, message.certificate)
         elif isinstance(message, Txs):
             for tx in message.transactions:
                 self._accept_transaction(tx, relay_exclude=peer.peer_id)
-        elif isinstance(message, GetBlocks):
-            chain = self.chain
-            if chain is not None:
-                loop = asyncio.get_running_loop()
-                reply = await loop.run_in_executor(self.executor, serve_get_blocks, chain, message)
-                peer.send(reply)
-        elif isinstance(message, Blocks):
-            for committed in message.blocks:
-                self.catchup.note_height(peer.peer_id, committed.block.header.height)
-                driver.on_synced_block(committed.block, committed.certificate)
+        elif isinstance(message, GetHeaders | GetBodies):
+            await syncer.serve(peer.peer_id, message)
+        elif isinstance(message, Headers):
+            syncer.on_headers(peer.peer_id, message)
+        elif isinstance(message, Bodies):
+            syncer.on_bodies(peer.peer_id, message)
         elif isinstance(message, EvidenceMsg):
             log.warning("evidence from %s: %r", peer.peer_id[:16], message.evidence)
 
@@ -411,6 +452,8 @@ class Node:
                 if wallet.is_mine(coin.address):
                     wallet.add_coin(outpoint, coin)
         self.peers.broadcast(CertificateMsg(certificate=certificate))
+        if self.syncer is not None:
+            self.syncer.on_commit()
 
     def _check_clock(self) -> None:
         offsets = list(self.clock_offsets_ms.values())
@@ -455,10 +498,29 @@ class Node:
         elif now - self._marker_since >= REBROADCAST_AFTER_S:
             driver.rebroadcast_own()
             self._marker_since = now
-        peer_ids = [p.peer_id for p in self.peers.peers()]
-        request = self.catchup.choose(driver.state.height, driver.last_commit_monotonic, peer_ids)
-        if request is not None:
-            self.peers.send(self.catchup.target, request)
+        if self.syncer is not None:
+            self.syncer.tick()
+            self._show_progress(self.syncer)
+
+    def _show_progress(self, syncer: Syncer) -> None:
+        """A progress bar on a terminal while in initial block download."""
+        if not sys.stderr.isatty():
+            return
+        progress = syncer.machine.progress()
+        if progress.initial_block_download:
+            width = 30
+            done = int(width * progress.verification_progress)
+            sys.stderr.write(
+                f"\rsyncing [{'#' * done}{'.' * (width - done)}] "
+                f"{progress.tip_height}/{progress.best_known_height} "
+                f"({100 * progress.verification_progress:.1f}%)  "
+            )
+            sys.stderr.flush()
+            self._progress_shown = True
+        elif self._progress_shown:
+            sys.stderr.write(f"\rsynced at height {progress.tip_height}{' ' * 40}\n")
+            sys.stderr.flush()
+            self._progress_shown = False
 
     def _snapshot(self) -> NodeSnapshot:
         driver = self.driver
@@ -471,7 +533,22 @@ class Node:
             mempool_bytes=self.mempool.total_bytes,
             p2p=self.peers.stats if hasattr(self, "peers") else None,
             clock_offset_ms=self.clock_offset_ms(),
+            extra=self._sync_figures(),
         )
+
+    def _sync_figures(self) -> dict[str, float]:
+        """Sync gauges: the fork alert (1 when block production is halted by
+        one), best known height, initial block download, penalized peers."""
+        syncer = self.syncer
+        if syncer is None:
+            return {}
+        progress = syncer.machine.progress()
+        return {
+            "timecoin_fork_alert": 1.0 if syncer.alert is not None else 0.0,
+            "timecoin_sync_best_known_height": float(progress.best_known_height),
+            "timecoin_sync_initial_block_download": float(progress.initial_block_download),
+            "timecoin_sync_peers_penalized": float(syncer.machine.stats.peers_penalized),
+        }
 
 
 def _empty_utxo_state() -> bytes:

@@ -102,6 +102,8 @@ class ChainState:
     verification_progress: float
     initial_block_download: bool
     size_on_disk_bytes: int
+    best_known_height: int = -1
+    """The highest height peers reported or headers proved (-1: unknown)."""
 
     @property
     def tip_height(self) -> int:
@@ -253,6 +255,9 @@ class ConsensusInfo:
     proposer: bytes | None
     voting_set: VotingSet
     local_operator_key: bytes | None
+    fork_alert: str | None = None
+    """Set when two valid certificates for different blocks at one height were
+    seen (or a certified block broke a rule): block production is halted."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -250,6 +250,7 @@ def blockchain_info_json(state: ChainState, params: ChainParams, median_time_ms:
         "mediantime": seconds(median_time_ms),
         "verificationprogress": state.verification_progress,
         "initialblockdownload": state.initial_block_download,
+        "bestknownheight": max(state.best_known_height, state.best_header_height),
         "size_on_disk": state.size_on_disk_bytes,
         "pruned": False,
         "chainid": params.chain_id,
@@ -383,6 +384,7 @@ def consensus_info_json(info: ConsensusInfo) -> JsonObject:
         "proposer": None if info.proposer is None else info.proposer.hex(),
         "isvoter": local is not None and info.voting_set.index_of(local) is not None,
         "votingset": voting_set_json(info.voting_set),
+        "forkalert": info.fork_alert,
     }
 
 
