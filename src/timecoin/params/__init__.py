@@ -127,6 +127,10 @@ class ChainParams:
     activation: ActivationHeights = field(default_factory=ActivationHeights)
     checkpoints: tuple[Checkpoint, ...] = ()
     genesis_hash: bytes | None = None
+    max_final_tps: int = 500
+    """Transactions per second the network finalizes at most: a block holds
+    `block_interval_ms * max_final_tps / 1000` of them (docs/spec/finality.md;
+    members defer votes while the final-but-unblocked backlog exceeds a block)."""
     default_p2p_port: int = 24100
     default_rpc_port: int = 24101
 
