@@ -230,9 +230,13 @@ def _convert(name: str, default: object, value: object, source: str, key: str) -
         if isinstance(value, bool) or not isinstance(value, int):
             raise ConfigError(f"{source}: {name} must be an integer")
         return value
-    if key in {"user", "password"}:
+    if key in {"user", "password", "checkpoint"}:
         if not isinstance(value, str):
             raise ConfigError(f"{source}: {name} must be a string")
+        return value
+    if key == "require_checkpoint":
+        if not isinstance(value, bool):
+            raise ConfigError(f"{source}: {name} must be true or false")
         return value
     raise ConfigError(f"{source}: {name}: unsupported value {value!r}")
 
