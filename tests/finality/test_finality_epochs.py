@@ -175,3 +175,16 @@ def test_next_epoch_votes_again_and_respects_reported_locks() -> None:
     # an unreported input is free in the new epoch: first seen wins again
     assert batches(vote_now(machine, fresh_rival, 60))
     assert not batches(vote_now(machine, fresh, 70))
+
+
+def test_restart_before_reporting_reports_when_told() -> None:
+    before = FinalityMachine(
+        params=PARAMS, voting_set=make_voting_set(0), verifier=verify, signer=OPERATORS[0]
+    )
+    records = wal_records(vote_now(before, make_tx([coin("late")])))
+    after, effects = restore(records)
+    assert effects == [] and not after.has_reported
+    report_effects = after.on_last_height_due(b"\x05" * 32)
+    [sent] = [e for e in report_effects if isinstance(e, BroadcastReport)]
+    assert [e.outpoint for e in sent.report.entries] == [coin("late")]
+    assert after.on_last_height_due(b"\x05" * 32) == []

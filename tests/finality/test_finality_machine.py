@@ -30,8 +30,9 @@ from timecoin.consensus import (
     ScheduleTick,
     TxStatus,
     WalTxLocks,
+    sign_tx_vote_batch,
 )
-from timecoin.crypto import verify
+from timecoin.crypto import sha256, verify
 from timecoin.types import (
     BLOCK_VERSION,
     ZERO_HASH,
@@ -41,6 +42,7 @@ from timecoin.types import (
     OutPoint,
     Transaction,
     TxVoteEquivocationEvidence,
+    VoteLeaf,
     compute_txid,
 )
 
@@ -288,3 +290,16 @@ def test_missing_proofs_are_requested() -> None:
     machine = make_machine(None)
     txids = [compute_txid(make_tx([coin(f"miss/{i}")])) for i in range(2)]
     assert [r.txid for r in machine.missing_proofs(txids)] == txids
+
+
+def test_junk_votes_cannot_crowd_out_known_transactions() -> None:
+    observer = make_machine(None, config=FinalityConfig(max_unknown_vote_txids=10))
+    junk = [VoteLeaf(txid=sha256(bytes([i])), inputs_root=sha256(b"r")) for i in range(50)]
+    batch, _ = sign_tx_vote_batch(OPERATORS[3], CHAIN_ID, 0, junk)
+    observer.on_tx_votes(batch, junk, 0)
+    tx = make_tx([coin("crowd")])
+    observer.on_transaction(tx, 0)
+    out: list[FinalityEffect] = []
+    for i in range(3):
+        out += deliver(observer, vote_now(make_machine(i), tx))
+    assert [f.txid for f in finals(out)] == [compute_txid(tx)]

@@ -177,9 +177,11 @@ class FinalityConfig:
       first vote has waited this long or it holds this many txids;
     - `reannounce_interval_ms`, `max_reannounce_per_tick`: how often, and
       how many per tick, unblocked transactions are re-announced;
-    - `max_tracked_txs`: transactions and vote tallies kept; beyond it new
-      transactions are not taken (the caller offers them again later:
-      delayed, never refused);
+    - `max_tracked_txs`: transactions kept; beyond it new transactions are
+      not taken (the caller offers them again later: delayed, never
+      refused); votes for known transactions are always counted;
+    - `max_unknown_vote_txids`: tallies kept for txids whose body is not
+      known yet (a faulty voter cannot crowd out votes for known ones);
     - `backlog_txs`, `backlog_bytes`: one block's capacity; while the
       final-but-unblocked backlog exceeds either, new votes are deferred.
       None: the chain's block limits (`max_block_transactions - 1`,
@@ -191,6 +193,7 @@ class FinalityConfig:
     reannounce_interval_ms: int = 2_000
     max_reannounce_per_tick: int = 256
     max_tracked_txs: int = 200_000
+    max_unknown_vote_txids: int = 50_000
     backlog_txs: int | None = None
     backlog_bytes: int | None = None
 
@@ -281,8 +284,10 @@ class FinalityMachine:
         # their inputs: their remaining locks stay (a new vote would look like
         # equivocation) but are not reported.
         self._dead: set[bytes] = set()
-        # (voter index, outpoint) -> txid voted, for equivocation detection.
-        self._spends_by_voter: dict[tuple[int, OutPoint], bytes] = {}
+        # Tallies of leaves whose body is not known (capped separately).
+        self._unknown_tallies: set[tuple[bytes, bytes]] = set()
+        # outpoint -> voter index -> txid voted, for equivocation detection.
+        self._spends_by_outpoint: dict[OutPoint, dict[int, bytes]] = {}
         self._evidenced: set[int] = set()
         self._final: OrderedDict[bytes, FinalityProof] = OrderedDict()
         self._final_bytes = 0
@@ -623,6 +628,7 @@ class FinalityMachine:
                 spent.add(txin.prevout)
         for outpoint in spent:
             self._locks.pop(outpoint, None)
+            self._spends_by_outpoint.pop(outpoint, None)
             self._reported_locks.pop(outpoint, None)
             for other in list(self._spenders.get(outpoint, ())):
                 self._forget(other)  # conflicted: its input is spent by the block
@@ -634,12 +640,25 @@ class FinalityMachine:
         if (
             params.epoch_of(next_height) == self.epoch
             and params.epoch_of(next_height + 1) != self.epoch
-            and not self._reported
         ):
-            effects.extend(self._report(block_hash))
+            effects.extend(self.on_last_height_due(block_hash))
         effects.extend(self._retry_waiting(now_ms))
         effects.extend(self._maybe_flush(now_ms))
         return effects
+
+    def on_last_height_due(self, prev_hash: bytes) -> list[FinalityEffect]:
+        """The proposal of the current epoch's last height is due; `prev_hash`
+        is the hash of the block it follows (the tip).
+
+        `on_block_committed` calls this itself. A driver calls it after a
+        restart whose tip is the block before the epoch's last height, when
+        the restored machine has not reported (`has_reported`). A member
+        flushes its batch, logs and sends its report, and votes no more in
+        the epoch; calling it again does nothing.
+        """
+        if self._reported:
+            return []
+        return self._report(prev_hash)
 
     # ------------------------------------------------------------ internals
 
@@ -762,8 +781,10 @@ class FinalityMachine:
         key = (txid, inputs_root)
         tally = self._tallies.get(key)
         if tally is None:
-            if len(self._tallies) >= self.config.max_tracked_txs:
-                return []
+            if txid not in self._txs:
+                if len(self._unknown_tallies) >= self.config.max_unknown_vote_txids:
+                    return []
+                self._unknown_tallies.add(key)
             tally = self._tallies[key] = _Tally(inputs_root=inputs_root)
         if vote.voter_index in tally.votes:
             return []
@@ -794,7 +815,9 @@ class FinalityMachine:
 
     def _on_body_known(self, entry: _TxEntry) -> list[FinalityEffect]:
         """A transaction's body arrived: check held votes for equivocation and finality."""
-        tally = self._tallies.get((entry.txid, entry.inputs_root))
+        key = (entry.txid, entry.inputs_root)
+        self._unknown_tallies.discard(key)
+        tally = self._tallies.get(key)
         if tally is None:
             return []
         effects: list[FinalityEffect] = []
@@ -810,8 +833,8 @@ class FinalityMachine:
         if voter_index in self._evidenced:
             return []
         for txin in entry.tx.inputs:
-            key = (voter_index, txin.prevout)
-            other_txid = self._spends_by_voter.setdefault(key, entry.txid)
+            by_voter = self._spends_by_outpoint.setdefault(txin.prevout, {})
+            other_txid = by_voter.setdefault(voter_index, entry.txid)
             if other_txid == entry.txid:
                 continue
             other = self._txs.get(other_txid)
@@ -925,7 +948,8 @@ class FinalityMachine:
         self._voted.clear()
         self._batch.clear()
         self._tallies.clear()
-        self._spends_by_voter.clear()
+        self._spends_by_outpoint.clear()
+        self._unknown_tallies.clear()
         self._evidenced.clear()
         self._dead.clear()
         self._reported = False
