@@ -20,20 +20,31 @@ from chain_helpers import (
 from timecoin.chain import (
     compute_block_overhead_bytes,
     compute_inputs_root,
+    compute_reported_locks,
+    encode_lock_element,
     get_evidence_height,
     select_block_transactions,
     validate_block,
     verify_evidence,
     voting_set_at,
 )
-from timecoin.consensus import make_tx_vote, make_tx_vote_equivocation_evidence, sign_tx_vote_batch
+from timecoin.consensus import (
+    make_tx_vote,
+    make_tx_vote_equivocation_evidence,
+    sign_epoch_report,
+    sign_tx_vote_batch,
+)
 from timecoin.crypto import verify
 from timecoin.encoding import encode
+from timecoin.ledger import encode_utxo_element
 from timecoin.masternode import get_entry
 from timecoin.types import (
+    EpochReport,
     InvalidBlock,
     InvalidVote,
+    OutPoint,
     ProofVote,
+    ReportEntry,
     Transaction,
     TxVote,
     TxVoteEquivocationEvidence,
@@ -158,3 +169,71 @@ def test_overhead_bounds_the_largest_evidence() -> None:
     assert compute_block_overhead_bytes(PARAMS) > PARAMS.sizes.max_block_evidence * len(
         encode(evidence)
     )
+
+
+def reports_for(
+    entries_by_operator: dict[int, list[ReportEntry]], prev_hash: bytes = b"\x07" * 32
+) -> list[EpochReport]:
+    return [
+        sign_epoch_report(OPERATORS[i], PARAMS.chain_id, 0, prev_hash, entries)
+        for i, entries in entries_by_operator.items()
+    ]
+
+
+def entry(tx: Transaction, index: int = 0) -> ReportEntry:
+    return ReportEntry(outpoint=tx.inputs[index].prevout, txid=compute_txid(tx))
+
+
+def locks_of(
+    reports: list[EpochReport], carried: list[Transaction]
+) -> dict[OutPoint, bytes | None]:
+    node = Node.from_genesis()
+    voting_set = voting_set_at(node.state, 1)
+    assert voting_set is not None
+    return compute_reported_locks(
+        reports, carried, voting_set, b"\x07" * 32, node.view, PARAMS, 3, verify
+    )
+
+
+def test_reported_locks_unique_or_none() -> None:
+    reports = reports_for({0: [entry(PAY_A)], 1: [entry(PAY_A), entry(PAY_B)], 2: [entry(RIVAL)]})
+    locks = locks_of(reports, [PAY_A, PAY_B, RIVAL])
+    assert locks == {allocation(0): None, allocation(1): compute_txid(PAY_B)}
+    reports = reports_for({0: [entry(PAY_A)], 1: [entry(PAY_A)], 2: []})
+    assert locks_of(reports, [PAY_A]) == {allocation(0): compute_txid(PAY_A)}
+
+
+def test_reported_locks_reject_bad_reports() -> None:
+    good = reports_for({0: [entry(PAY_A)], 1: [], 2: []})
+    cases = [
+        (reports_for({0: [], 1: []}), [], "insufficient-reports"),
+        ([*good, good[0]], [PAY_A], "bad-report"),
+        (reports_for({0: [], 1: [], 2: []}, prev_hash=bytes(32)), [], "bad-report"),
+        (good, [], "bad-report"),  # the reported transaction is not carried
+        (good, [PAY_A, PAY_B], "unreported-transaction"),
+        (
+            reports_for(
+                {0: [ReportEntry(outpoint=allocation(1), txid=compute_txid(PAY_A))], 1: [], 2: []}
+            ),
+            [PAY_A],
+            "bad-report",
+        ),
+        ([msgspec.structs.replace(good[0], signature=bytes(64)), *good[1:]], [PAY_A], "bad-report"),
+    ]
+    for reports, carried, code in cases:
+        with pytest.raises(InvalidBlock) as info:
+            locks_of(reports, carried)
+        assert info.value.reject_code == code, code
+    unsigned = msgspec.structs.replace(PAY_A, signatures=[bytes(64)])
+    bad_tx = reports_for({0: [entry(unsigned)], 1: [], 2: []})
+    with pytest.raises(InvalidBlock, match="bad-report"):
+        locks_of(bad_tx, [unsigned])
+
+
+def test_lock_elements_never_look_like_coins() -> None:
+    node = Node.from_genesis()
+    coin = node.view.get_coin(allocation(0))
+    assert coin is not None
+    element = encode_lock_element(allocation(0), compute_txid(PAY_A))
+    assert element[36] == 0xC4 and encode_utxo_element(allocation(0), coin)[36] == 0x93
+    assert encode_lock_element(allocation(0), None).endswith(bytes(32))

@@ -73,6 +73,9 @@ REJECT_WRONG_EPOCH: Final = "wrong-epoch"
 REJECT_WRONG_TRANSACTION: Final = "wrong-transaction"
 REJECT_NON_CANONICAL_REPORT: Final = "non-canonical-report"
 REJECT_NOT_FINAL: Final = "not-final"
+REJECT_BAD_REPORT: Final = "bad-report"
+REJECT_INSUFFICIENT_REPORTS: Final = "insufficient-reports"
+REJECT_UNREPORTED_TRANSACTION: Final = "unreported-transaction"
 
 BODY_MISMATCH_CODES: Final = frozenset(
     {

@@ -27,12 +27,15 @@ from collections.abc import Sequence
 from timecoin.chain.certificate import Verifier
 from timecoin.chain.errors import (
     REJECT_BAD_BRANCH,
+    REJECT_BAD_REPORT,
     REJECT_BAD_SIGNATURE,
     REJECT_DUPLICATE_VOTER,
+    REJECT_INSUFFICIENT_REPORTS,
     REJECT_INSUFFICIENT_WEIGHT,
     REJECT_NON_CANONICAL_REPORT,
     REJECT_UNKNOWN_VOTER,
     REJECT_UNORDERED_SIGNATURES,
+    REJECT_UNREPORTED_TRANSACTION,
     REJECT_WRONG_EPOCH,
     REJECT_WRONG_TRANSACTION,
 )
@@ -46,10 +49,14 @@ from timecoin.crypto import (
     verify_merkle_proof,
 )
 from timecoin.encoding import encode
+from timecoin.ledger import SignatureCache, UtxoView, check_transaction, validate_transaction
+from timecoin.params import ChainParams
 from timecoin.types import (
     EpochReport,
     FinalityProof,
     InputProof,
+    InvalidBlock,
+    InvalidTransaction,
     InvalidVote,
     OutPoint,
     ProofVote,
@@ -65,11 +72,14 @@ from timecoin.types import (
 )
 
 __all__ = [
+    "LOCK_ELEMENT_MARKER",
     "compute_input_leaf",
     "compute_inputs_root",
     "compute_report_signing_message",
+    "compute_reported_locks",
     "compute_txvote_signing_message",
     "compute_vote_leaf",
+    "encode_lock_element",
     "is_input_proof_valid",
     "is_report_canonical",
     "report_entry_key",
@@ -297,3 +307,137 @@ def verify_epoch_report(
             REJECT_BAD_SIGNATURE, f"report of epoch {report.epoch}: signature does not verify"
         )
     return voting_set.voters[index]
+
+
+LOCK_ELEMENT_MARKER = b"\xc4\x20"
+"""Bytes after the outpoint key in a lock element: a msgpack bin8 header of
+32 bytes (a coin element has the array header 0x93 there)."""
+
+
+def encode_lock_element(outpoint: OutPoint, txid: bytes | None) -> bytes:
+    """The UTXO-commitment element of a reported lock (ADR 0004):
+    ``encode_outpoint_key(outpoint) || 0xc4 0x20 || txid`` (32 zero bytes for
+    a lock to no transaction). It never equals a coin element, whose 37th
+    byte is 0x93."""
+    return encode_outpoint_key(outpoint) + LOCK_ELEMENT_MARKER + (txid or bytes(32))
+
+
+def compute_reported_locks(
+    reports: Sequence[EpochReport],
+    reported_transactions: Sequence[Transaction],
+    voting_set: VotingSet,
+    prev_hash: bytes,
+    view: UtxoView,
+    params: ChainParams,
+    height: int,
+    verifier: Verifier,
+    *,
+    sig_cache: SignatureCache | None = None,
+) -> dict[OutPoint, bytes | None]:
+    """The locks that an epoch's last block establishes from its reports (ADR 0004).
+
+    Parameters:
+        reports: the reports the block carries.
+        reported_transactions: the reported transactions it carries in full.
+        voting_set: the outgoing voting set (the reports' epoch).
+        prev_hash: the block's `prev_hash` (every report must name it).
+        view: the UTXO set after the block.
+        params, height: the chain parameters and the block's height.
+        verifier: the consensus signature rule (reports).
+        sig_cache: for the reported transactions' signatures.
+
+    Returns:
+        For each reported outpoint still unspent in `view`: the unique
+        reported txid, or None when reports name different txids.
+
+    Raises:
+        InvalidBlock: bad-report (a report that does not verify, names
+            another block, repeats a voter, or names a transaction that is
+            not carried, does not spend its outpoint or is invalid against
+            `view`), unreported-transaction (a carried transaction no report
+            names), insufficient-reports (reporters' weight is not more than
+            2/3).
+    """
+    carried: dict[bytes, Transaction] = {compute_txid(tx): tx for tx in reported_transactions}
+    named: set[bytes] = set()
+    reporters: set[int] = set()
+    weight = 0
+    candidates: dict[OutPoint, set[bytes]] = {}
+    valid_txids: set[bytes] = set()
+    for number, report in enumerate(reports):
+        try:
+            voter = verify_epoch_report(report, voting_set, params.chain_id, verifier)
+        except InvalidVote as exc:
+            raise InvalidBlock(REJECT_BAD_REPORT, f"report {number}: {exc.message}") from exc
+        index = voting_set.index_of(voter.operator_key)
+        if report.prev_hash != prev_hash or index is None or index in reporters:
+            raise InvalidBlock(
+                REJECT_BAD_REPORT,
+                f"report {number}: expected one report per voter naming block "
+                f"{prev_hash.hex()}, got a repeat or {report.prev_hash.hex()}",
+            )
+        reporters.add(index)
+        weight += voter.weight
+        for entry in report.entries:
+            named.add(entry.txid)
+            if view.get_coin(entry.outpoint) is None:
+                continue  # spent: its transaction (or a conflicting final one) is in the chain
+            if entry.txid not in valid_txids:
+                _check_reported_transaction(
+                    number, entry, carried.get(entry.txid), view, params, height, sig_cache
+                )
+                valid_txids.add(entry.txid)
+            elif not any(i.prevout == entry.outpoint for i in carried[entry.txid].inputs):
+                raise InvalidBlock(
+                    REJECT_BAD_REPORT,
+                    f"report {number}: transaction {entry.txid.hex()} does not spend "
+                    f"{entry.outpoint.txid.hex()}:{entry.outpoint.index}",
+                )
+            candidates.setdefault(entry.outpoint, set()).add(entry.txid)
+    for txid in carried:
+        if txid not in named:
+            raise InvalidBlock(
+                REJECT_UNREPORTED_TRANSACTION,
+                f"carried transaction {txid.hex()} is named by no report",
+            )
+    total = voting_set.total_weight
+    if not is_quorum(weight, total):
+        raise InvalidBlock(
+            REJECT_INSUFFICIENT_REPORTS,
+            f"reports of weight {weight} of {total}, expected more than 2/3",
+        )
+    return {
+        outpoint: (next(iter(txids)) if len(txids) == 1 else None)
+        for outpoint, txids in candidates.items()
+    }
+
+
+def _check_reported_transaction(
+    number: int,
+    entry: ReportEntry,
+    tx: Transaction | None,
+    view: UtxoView,
+    params: ChainParams,
+    height: int,
+    sig_cache: SignatureCache | None,
+) -> None:
+    outpoint = entry.outpoint
+    if tx is None:
+        raise InvalidBlock(
+            REJECT_BAD_REPORT,
+            f"report {number}: transaction {entry.txid.hex()} is not carried in full",
+        )
+    if not any(txin.prevout == outpoint for txin in tx.inputs):
+        raise InvalidBlock(
+            REJECT_BAD_REPORT,
+            f"report {number}: transaction {entry.txid.hex()} does not spend "
+            f"{outpoint.txid.hex()}:{outpoint.index}",
+        )
+    try:
+        check_transaction(tx, params)
+        validate_transaction(tx, entry.txid, view, params, height, sig_cache=sig_cache)
+    except InvalidTransaction as exc:
+        raise InvalidBlock(
+            REJECT_BAD_REPORT,
+            f"report {number}: transaction {entry.txid.hex()} is invalid: {exc.reject_code}",
+        ) from exc
