@@ -45,16 +45,25 @@ from timecoin.types import (  # noqa: E402
     CommitSignature,
     DuplicateProposalEvidence,
     DuplicateVoteEvidence,
+    EpochReport,
+    FinalityProof,
     Heartbeat,
+    InputProof,
     MasternodeRegistration,
     OperatorUpdate,
     OutPoint,
+    ProofVote,
     Proposal,
+    ReportEntry,
     SpentCoin,
     Transaction,
     TxInput,
     TxOutput,
+    TxVote,
+    TxVoteBatch,
+    TxVoteEquivocationEvidence,
     Vote,
+    VoteLeaf,
     Voter,
     VotingSet,
     WitnessSignature,
@@ -210,6 +219,24 @@ def _vote(label: str) -> Vote:
         voter=fill("voter", 32),
         signature=fill(label + "-sig", 64),
     )
+
+
+def _tx_vote(label: str) -> TxVote:
+    return TxVote(
+        voter=fill("voter", 32),
+        epoch=7,
+        root=fill(label + "-root", 32),
+        count=5,
+        signature=fill(label + "-sig", 64),
+        txid=fill(label + "-txid", 32),
+        inputs_root=fill(label + "-inputs", 32),
+        index=2,
+        branch=[fill(f"{label}-b{i}", 32) for i in range(3)],
+    )
+
+
+def _input_proof(label: str) -> InputProof:
+    return InputProof(index=1, count=2, branch=[fill(label + "-ib", 32)])
 
 
 def _proposal(label: str, pol_round: int = -1) -> Proposal:
@@ -430,6 +457,95 @@ def samples() -> dict[type[Any], list[tuple[str, Any]]]:
                         )
                         for i, w in enumerate((100, 10))
                     ],
+                ),
+            )
+        ],
+        TxVoteBatch: [
+            (
+                "typical",
+                TxVoteBatch(
+                    voter=fill("voter", 32),
+                    epoch=7,
+                    root=fill("root", 32),
+                    count=1_024,
+                    signature=fill("batch-sig", 64),
+                ),
+            )
+        ],
+        VoteLeaf: [("typical", VoteLeaf(txid=fill("txid", 32), inputs_root=fill("inputs", 32)))],
+        TxVote: [("three-siblings", _tx_vote("a"))],
+        ProofVote: [
+            (
+                "typical",
+                ProofVote(
+                    voter_index=3,
+                    root=fill("root", 32),
+                    count=5,
+                    index=2,
+                    branch=[fill(f"b{i}", 32) for i in range(3)],
+                    signature=fill("sig", 64),
+                ),
+            )
+        ],
+        FinalityProof: [
+            (
+                "two-votes",
+                FinalityProof(
+                    txid=fill("txid", 32),
+                    inputs_root=fill("inputs", 32),
+                    epoch=7,
+                    votes=[
+                        ProofVote(
+                            voter_index=i,
+                            root=fill(f"root{i}", 32),
+                            count=1,
+                            index=0,
+                            branch=[],
+                            signature=fill(f"sig{i}", 64),
+                        )
+                        for i in (0, 2)
+                    ],
+                ),
+            )
+        ],
+        ReportEntry: [
+            ("typical", ReportEntry(outpoint=_outpoint("prev", 1), txid=fill("txid", 32)))
+        ],
+        EpochReport: [
+            (
+                "two-entries",
+                EpochReport(
+                    epoch=7,
+                    prev_hash=fill("prev-block", 32),
+                    entries=[
+                        ReportEntry(outpoint=_outpoint(f"prev{i}", i), txid=fill(f"txid{i}", 32))
+                        for i in range(2)
+                    ],
+                    voter=fill("voter", 32),
+                    signature=fill("report-sig", 64),
+                ),
+            ),
+            (
+                "empty",
+                EpochReport(
+                    epoch=0,
+                    prev_hash=bytes(32),
+                    entries=[],
+                    voter=fill("voter", 32),
+                    signature=fill("report-sig", 64),
+                ),
+            ),
+        ],
+        InputProof: [("typical", _input_proof("a"))],
+        TxVoteEquivocationEvidence: [
+            (
+                "typical",
+                TxVoteEquivocationEvidence(
+                    outpoint=_outpoint("prev", 0),
+                    vote_a=_tx_vote("a"),
+                    input_a=_input_proof("a"),
+                    vote_b=_tx_vote("b"),
+                    input_b=_input_proof("b"),
                 ),
             )
         ],

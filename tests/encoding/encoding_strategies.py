@@ -17,16 +17,25 @@ from timecoin.types import (
     CommitSignature,
     DuplicateProposalEvidence,
     DuplicateVoteEvidence,
+    EpochReport,
+    FinalityProof,
     Heartbeat,
+    InputProof,
     MasternodeRegistration,
     OperatorUpdate,
     OutPoint,
+    ProofVote,
     Proposal,
+    ReportEntry,
     SpentCoin,
     Transaction,
     TxInput,
     TxOutput,
+    TxVote,
+    TxVoteBatch,
+    TxVoteEquivocationEvidence,
     Vote,
+    VoteLeaf,
     Voter,
     VotingSet,
     WitnessSignature,
@@ -132,12 +141,64 @@ attested_heartbeats = st.builds(
     heartbeat=heartbeats,
     attestations=st.lists(witness_signatures, max_size=SMALL),
 )
+LEAF_COUNT = st.integers(1, 65_536)
+BRANCH = st.lists(HASH32, max_size=SMALL)
+tx_vote_batches = st.builds(
+    TxVoteBatch, voter=PUBKEY, epoch=U64, root=HASH32, count=LEAF_COUNT, signature=SIGNATURE
+)
+vote_leaves = st.builds(VoteLeaf, txid=HASH32, inputs_root=HASH32)
+tx_votes = st.builds(
+    TxVote,
+    voter=PUBKEY,
+    epoch=U64,
+    root=HASH32,
+    count=LEAF_COUNT,
+    signature=SIGNATURE,
+    txid=HASH32,
+    inputs_root=HASH32,
+    index=U32,
+    branch=BRANCH,
+)
+proof_votes = st.builds(
+    ProofVote,
+    voter_index=U16,
+    root=HASH32,
+    count=LEAF_COUNT,
+    index=U32,
+    branch=BRANCH,
+    signature=SIGNATURE,
+)
+finality_proofs = st.builds(
+    FinalityProof,
+    txid=HASH32,
+    inputs_root=HASH32,
+    epoch=U64,
+    votes=st.lists(proof_votes, max_size=SMALL),
+)
+report_entries = st.builds(ReportEntry, outpoint=outpoints, txid=HASH32)
+epoch_reports = st.builds(
+    EpochReport,
+    epoch=U64,
+    prev_hash=HASH32,
+    entries=st.lists(report_entries, max_size=SMALL),
+    voter=PUBKEY,
+    signature=SIGNATURE,
+)
+input_proofs = st.builds(InputProof, index=U32, count=st.integers(1, 0xFFFF_FFFF), branch=BRANCH)
+tx_vote_evidence = st.builds(
+    TxVoteEquivocationEvidence,
+    outpoint=outpoints,
+    vote_a=tx_votes,
+    input_a=input_proofs,
+    vote_b=tx_votes,
+    input_b=input_proofs,
+)
 blocks = st.builds(
     Block,
     header=headers,
     transactions=st.lists(transactions, max_size=3),
     prev_certificate=st.none() | certificates,
-    evidence=st.lists(duplicate_votes | duplicate_proposals, max_size=2),
+    evidence=st.lists(duplicate_votes | duplicate_proposals | tx_vote_evidence, max_size=2),
     attestations=st.lists(attested_heartbeats, max_size=2),
 )
 voters = st.builds(Voter, masternode_id=HASH32, operator_key=PUBKEY, weight=U64)
@@ -166,6 +227,15 @@ STRATEGIES: dict[type[Any], st.SearchStrategy[Any]] = {
     Block: blocks,
     Voter: voters,
     VotingSet: voting_sets,
+    TxVoteBatch: tx_vote_batches,
+    VoteLeaf: vote_leaves,
+    TxVote: tx_votes,
+    ProofVote: proof_votes,
+    FinalityProof: finality_proofs,
+    ReportEntry: report_entries,
+    EpochReport: epoch_reports,
+    InputProof: input_proofs,
+    TxVoteEquivocationEvidence: tx_vote_evidence,
 }
 """Every consensus type and a strategy for its valid values."""
 
