@@ -83,6 +83,12 @@ class P2PConfig:
     relay_cache_bytes: int = 64_000_000
     max_inflight_requests: int = 50_000
     getdata_timeout_s: float = 15.0
+    inv_interval_s: float = 0.05
+    """Least time between two `Inv` flushes to one peer (0: every event-loop
+    iteration). Announcements queued meanwhile share one `Inv` per kind, so
+    an honest node's gossip to a peer (its `Inv`s, the `GetData`s and `Txs`
+    that answer them) stays well under the per-class message rate at any
+    transaction rate."""
 
     # peer exchange
     address_book_size: int = 5_000
@@ -165,6 +171,8 @@ class P2PConfig:
         for name, value in positive.items():
             if value <= 0:
                 raise ValueError(f"p2p setting {name} must be positive, got {value}")
+        if not 0 <= self.inv_interval_s <= 10:
+            raise ValueError(f"inv_interval_s must be in 0..10 s, got {self.inv_interval_s}")
         if self.backoff_max_s < self.backoff_base_s:
             raise ValueError(
                 f"backoff_max_s {self.backoff_max_s} is below backoff_base_s {self.backoff_base_s}"

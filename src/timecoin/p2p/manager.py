@@ -859,6 +859,7 @@ class PeerManager:
             max_inbound_queue_messages=config.max_inbound_queue_messages,
             max_inbound_queue_bytes=config.max_inbound_queue_bytes or max_frame,
             known_inventory_size=config.known_inventory_size,
+            inv_interval_s=config.inv_interval_s,
             close_timeout_s=config.close_timeout_s,
             now=self._now,
             wall_clock_ms=self._wall_clock_ms,

@@ -103,6 +103,7 @@ class PeerSettings:
     max_inbound_queue_messages: int
     max_inbound_queue_bytes: int
     known_inventory_size: int
+    inv_interval_s: float
     close_timeout_s: float
     now: Callable[[], float]
     wall_clock_ms: Callable[[], int]
@@ -221,6 +222,9 @@ class Peer(asyncio.Protocol):
         self._buffered_at_flush = 0
         self._pending_inv: dict[InvKind, list[bytes]] = {}
         self._pending_inv_count = 0
+        self._inv_handle: asyncio.TimerHandle | None = None
+        self._last_inv_at = -float("inf")
+        """Loop time of the last `Inv` flush (pacing, `inv_interval_s`)."""
         self._flush_handle: asyncio.Handle | None = None
         self._close_timer: asyncio.TimerHandle | None = None
         self._inbound: collections.deque[tuple[Message, int]] = collections.deque()
@@ -287,15 +291,21 @@ class Peer(asyncio.Protocol):
         return True
 
     def queue_inventory(self, kind: InvKind, item_hash: bytes) -> None:
-        """Announce `item_hash` in the next `Inv` of this kind (batched per flush)."""
+        """Announce `item_hash` in the next `Inv` of this kind.
+
+        `Inv`s leave at most every `inv_interval_s` (at once when the last
+        left longer ago), carrying everything queued meanwhile; a backlog
+        of `_MAX_PENDING_INV` hashes leaves at once.
+        """
         if self.state is not PeerState.OPEN:
             return
         self._pending_inv.setdefault(kind, []).append(item_hash)
         self._pending_inv_count += 1
         if self._pending_inv_count >= _MAX_PENDING_INV:
-            self._drain_inventory()
-        if self._flush_handle is None:
-            self._flush_handle = self._loop.call_soon(self._flush)
+            self._send_inventory()
+        elif self._inv_handle is None:
+            delay_s = self._last_inv_at + self._settings.inv_interval_s - self._loop.time()
+            self._inv_handle = self._loop.call_later(max(0.0, delay_s), self._send_inventory)
 
     def close(self, reason: str) -> None:
         """Flush what is queued and close; abort if it does not drain in time."""
@@ -533,6 +543,14 @@ class Peer(asyncio.Protocol):
             self._buffered_at_flush = self._transport.get_write_buffer_size()
         return self._pending_bytes + self._buffered_at_flush > settings.max_send_queue_bytes
 
+    def _send_inventory(self) -> None:
+        """Send the queued announcements now (the flush writes them)."""
+        if self._inv_handle is not None:
+            self._inv_handle.cancel()
+            self._inv_handle = None
+        self._last_inv_at = self._loop.time()
+        self._drain_inventory()
+
     def _drain_inventory(self) -> None:
         pending = self._pending_inv
         self._pending_inv = {}
@@ -546,8 +564,6 @@ class Peer(asyncio.Protocol):
         self._flush_handle = None
         if self.state is not PeerState.OPEN or self._transport is None:
             return
-        if self._pending_inv:
-            self._drain_inventory()
         if not self._pending:
             return
         pending = self._pending
@@ -562,4 +578,7 @@ class Peer(asyncio.Protocol):
     def _mark_closed(self, reason: str) -> None:
         self.state = PeerState.CLOSED
         self.close_reason = reason
+        if self._inv_handle is not None:
+            self._inv_handle.cancel()
+            self._inv_handle = None
         self._inbound_ready.set()
