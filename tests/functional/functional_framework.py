@@ -131,6 +131,15 @@ def _wait_pid_gone(pid: int, timeout_s: float = 10.0) -> None:
         time.sleep(0.05)
 
 
+def _log_tail(node: NodeHandle, lines: int = 20) -> str:
+    """The last lines of a node's log, to explain a node that did not start."""
+    try:
+        text = (node.datadir / "node.log").read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        return f"(no log: {exc})"
+    return "\n".join(text.splitlines()[-lines:])
+
+
 def build_cached_testnet(cache_dir: Path) -> Path:
     """Build (once) a testnet directory with genesis, keys and wallets; return it."""
     target = cache_dir / "testnet"
@@ -208,7 +217,12 @@ class Testnet:
             for entry in description["nodes"]
         ]
         for node in self.nodes:
-            wait_until(lambda node=node: node.height() >= 0, START_TIMEOUT_S, f"{node.name} RPC")
+            try:
+                wait_until(
+                    lambda node=node: node.height() >= 0, START_TIMEOUT_S, f"{node.name} RPC"
+                )
+            except AssertionError as exc:
+                raise AssertionError(f"{exc}\n{node.name}'s log ends:\n{_log_tail(node)}") from None
 
     def _read_description(self) -> dict[str, Any] | None:
         path = self.datadir / "testnet.json"

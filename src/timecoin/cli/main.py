@@ -7,6 +7,7 @@ import click
 from timecoin import __version__
 from timecoin.cli.common import network_option
 from timecoin.cli.devnet_cmd import devnet_cmd
+from timecoin.cli.loadgen_cmd import loadgen_cmd
 from timecoin.cli.node_cmd import node_cmd
 from timecoin.cli.rpc_cmd import rpc_cmd
 from timecoin.cli.sim_cmd import sim_cmd
@@ -47,6 +48,7 @@ cli.add_command(sim_cmd)
 cli.add_command(rpc_cmd)
 cli.add_command(node_cmd)
 cli.add_command(testnet_cmd)
+cli.add_command(loadgen_cmd)
 
 
 def main() -> None:
