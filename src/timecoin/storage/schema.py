@@ -20,8 +20,9 @@ from timecoin.encoding import u64be
 from timecoin.storage.kv import StoreCorruptError
 from timecoin.types import OutPoint, encode_outpoint_key
 
-SCHEMA_VERSION: Final = 1
-"""Version of this key layout, stored under `META_SCHEMA_VERSION_KEY`."""
+SCHEMA_VERSION: Final = 2
+"""Version of this key layout, stored under `META_SCHEMA_VERSION_KEY` (2: the
+`reported_lock` key space and blocks with epoch reports, ADR 0004)."""
 
 HASH_BYTES: Final = 32
 OUTPOINT_KEY_BYTES: Final = 36
@@ -40,12 +41,15 @@ UNDO_PREFIX: Final = b"\x05"
 TIP_KEY: Final = b"\x06"
 UTXO_STATE_KEY: Final = b"\x07"
 UTXO_COUNT_KEY: Final = b"\x08"
+REPORTED_LOCK_PREFIX: Final = b"\x09"
 MASTERNODE_PREFIX: Final = b"\x10"
 CONSENSUS_WAL_PREFIX: Final = b"\x11"
 FINAL_TX_PREFIX: Final = b"\x12"
 FINAL_TXID_PREFIX: Final = b"\x13"
 PEER_PREFIX: Final = b"\x14"
 WALLET_PREFIX: Final = b"\x15"
+FINALITY_WAL_PREFIX: Final = b"\x16"
+NODE_STATE_PREFIX: Final = b"\x17"
 
 META_SCHEMA_VERSION_KEY: Final = META_PREFIX + b"schema_version"
 META_CHAIN_ID_KEY: Final = META_PREFIX + b"chain_id"
@@ -83,6 +87,12 @@ KEY_SPACES: Final[tuple[KeySpace, ...]] = (
     KeySpace("utxo_state", UTXO_STATE_KEY, "none", "MuHash3072 state after the tip (384)"),
     KeySpace("utxo_count", UTXO_COUNT_KEY, "none", "number of coins, u64 BE (8)"),
     KeySpace(
+        "reported_lock",
+        REPORTED_LOCK_PREFIX,
+        "encode_outpoint_key: txid (32) + output index u32 BE (4)",
+        "locked txid (32), or empty for a lock to no transaction (ADR 0004)",
+    ),
+    KeySpace(
         "masternode",
         MASTERNODE_PREFIX,
         "masternode id = registration txid (32)",
@@ -117,6 +127,18 @@ KEY_SPACES: Final[tuple[KeySpace, ...]] = (
         WALLET_PREFIX,
         "name, ASCII (1 to 64)",
         "wallet bookkeeping, never keys (encoding owned by timecoin.wallet)",
+    ),
+    KeySpace(
+        "finality_wal",
+        FINALITY_WAL_PREFIX,
+        "sequence number, u64 BE (8)",
+        "finality WAL record (encoding owned by timecoin.consensus.finality_wal)",
+    ),
+    KeySpace(
+        "node_state",
+        NODE_STATE_PREFIX,
+        "name, ASCII (1 to 64): `heartbeat_sequence`",
+        "heartbeat_sequence: the last heartbeat sequence signed, u64 BE (8)",
     ),
 )
 """The whole schema, in prefix order; docs/spec/storage.md has the same table."""
@@ -163,6 +185,19 @@ def utxo_key(outpoint: OutPoint) -> bytes:
     return UTXO_PREFIX + encode_outpoint_key(outpoint)
 
 
+def reported_lock_key(outpoint: OutPoint) -> bytes:
+    """The key of the reported lock on `outpoint` (chain state, ADR 0004)."""
+    _check_hash("outpoint txid", outpoint.txid)
+    return REPORTED_LOCK_PREFIX + encode_outpoint_key(outpoint)
+
+
+def parse_reported_lock_key(key: bytes) -> OutPoint:
+    """The outpoint of a stored reported-lock key; StoreCorruptError if it is not one."""
+    if len(key) != 1 + OUTPOINT_KEY_BYTES or key[:1] != REPORTED_LOCK_PREFIX:
+        raise StoreCorruptError(f"not a reported-lock key: {key.hex()}")
+    return OutPoint(txid=key[1:33], index=int.from_bytes(key[33:], "big"))
+
+
 def undo_key(block_hash: bytes) -> bytes:
     """The key of a main-chain block's undo data."""
     _check_hash("block hash", block_hash)
@@ -191,6 +226,21 @@ def final_txid_key(txid: bytes) -> bytes:
     """The key of the index from a final transaction's txid to its sequence number."""
     _check_hash("txid", txid)
     return FINAL_TXID_PREFIX + txid
+
+
+def finality_wal_key(sequence: int) -> bytes:
+    """The key of finality WAL record number `sequence`."""
+    _check_u64("finality WAL sequence", sequence)
+    return FINALITY_WAL_PREFIX + u64be(sequence)
+
+
+def node_state_key(name: bytes) -> bytes:
+    """The key of node-local state entry `name` (ASCII)."""
+    if not 0 < len(name) <= MAX_NAME_BYTES or not name.isascii():
+        raise ValueError(
+            f"node state name: expected 1 to {MAX_NAME_BYTES} ASCII bytes, got {name!r}"
+        )
+    return NODE_STATE_PREFIX + name
 
 
 def peer_key(address: bytes) -> bytes:
