@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck layers unit bench sim clean
+.PHONY: run test lint typecheck layers unit bench sim clean test-net
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -30,9 +30,17 @@ unit: $(STAMP)
 
 test: lint typecheck layers unit
 
+# Partitions in Linux network namespaces (root only; not part of `make test`).
+# iproute2 is installed with apt-get only when `ip` is absent and we are root.
+test-net: $(STAMP)
+	@command -v ip >/dev/null 2>&1 || [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1 \
+		|| { apt-get update -qq && apt-get install -y -qq iproute2; }
+	TIMECOIN_NETNS=1 $(BIN)/python -m pytest -s -p no:xdist tests/netns
+
 bench: $(STAMP)
 	$(BIN)/python bench/ledger.py
 	$(BIN)/python bench/consensus.py
+	$(BIN)/python bench/sync.py
 
 sim: $(STAMP)
 	$(BIN)/timecoin sim --nodes 4-7 --byzantine max --seeds 5000 --heights 20 --jobs 2
