@@ -164,6 +164,8 @@ class LoadgenReport:
     latencies_s: list[float] = field(default_factory=list)
     commit_times_s: list[float] = field(default_factory=list)
     """When each commit was seen, in seconds from the first post."""
+    accept_times_s: list[float] = field(default_factory=list)
+    """When each accepted transfer was posted, in seconds from the first post."""
 
     @property
     def submit_rate_tps(self) -> float:
@@ -181,6 +183,11 @@ class LoadgenReport:
             return 0.0
         count = sum(1 for t in self.commit_times_s if start_s <= t < end_s)
         return count / (end_s - start_s)
+
+    def in_flight_at(self, time_s: float) -> int:
+        """Accepted transfers posted by `time_s` and not yet seen committed."""
+        posted = sum(1 for t in self.accept_times_s if t <= time_s)
+        return posted - sum(1 for t in self.commit_times_s if t <= time_s)
 
     def latency_ms(self) -> dict[str, float | None]:
         """Submission-to-commit latency: percentiles, mean and max, in milliseconds."""
@@ -604,6 +611,7 @@ class LoadGenerator:
                         self._free.append(item.coin)
                 else:
                     self.report.accepted += 1
+                    self.report.accept_times_s.append(posted_at - self._first_post)
 
     # ------------------------------------------------------------ watching blocks
 
