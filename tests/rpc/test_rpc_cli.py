@@ -18,8 +18,9 @@ from click.testing import CliRunner, Result
 from rpc_helpers import PAYEE, RPC_PASSWORD, RPC_USER, ChainFacts, MemoryNode, address_of
 
 from timecoin.cli.main import cli
-from timecoin.cli.rpc_cmd import build_params, exit_status_for, format_result
+from timecoin.cli.rpc_cmd import build_params, exit_status_for, format_result, resolve_rpc_url
 from timecoin.crypto import encode_address
+from timecoin.params import get_preset
 from timecoin.rpc.client import (
     RpcAuthError,
     RpcCallError,
@@ -223,3 +224,21 @@ async def test_client_auth_and_connection_errors(server: RpcServer) -> None:
 
 def test_default_url(node: MemoryNode) -> None:
     assert default_rpc_url(node.params) == f"http://127.0.0.1:{node.params.default_rpc_port}/"
+
+
+async def test_cli_takes_the_url_from_the_node_config(server: RpcServer, datadir: Path) -> None:
+    # A testnet node's data directory holds its node.toml: no --rpc-url needed,
+    # and a wildcard bind address means this host.
+    port = server.port
+    (datadir / "node.toml").write_text(
+        f'network = "minimal"\n\n[rpc]\nhost = "0.0.0.0"\nport = {port}\n', encoding="utf-8"
+    )
+    result = await _run(["rpc", "--datadir", str(datadir), "getblockcount"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "1\n"
+
+
+def test_rpc_url_defaults_to_the_network_port_without_a_node_config(tmp_path: Path) -> None:
+    expected = default_rpc_url(get_preset("devnet"))
+    assert resolve_rpc_url("devnet", tmp_path) == expected
+    assert resolve_rpc_url("devnet", None) == expected

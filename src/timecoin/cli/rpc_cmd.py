@@ -1,9 +1,11 @@
 """`timecoin rpc METHOD [ARGS...]`: call a running node, like bitcoin-cli.
 
 Credentials come from the node's cookie (`--datadir`) or from `--rpc-user`
-and `--rpc-password` (or $TIMECOIN_RPC_PASSWORD). Each argument is parsed
-as JSON when it parses (numbers, true/false, null, arrays, objects) and is
-passed as a string otherwise; arguments the method declares as text
+and `--rpc-password` (or $TIMECOIN_RPC_PASSWORD). Without `--rpc-url`, the
+URL comes from the `[rpc]` section of the data directory's `node.toml` when
+there is one (as `timecoin testnet` writes), else the network's default
+port. Each argument is parsed as JSON when it parses (numbers, true/false,
+null, arrays, objects) and is passed as a string otherwise; arguments the method declares as text
 (hashes, hex, addresses, labels) are always strings. With `--named`, the
 arguments are `name=value` pairs.
 
@@ -23,6 +25,7 @@ from typing import NoReturn
 import click
 import msgspec
 
+from timecoin.node.config import ConfigError, load_config
 from timecoin.params import get_preset
 from timecoin.rpc.arguments import Param
 from timecoin.rpc.client import (
@@ -37,6 +40,30 @@ from timecoin.rpc.handlers import METHODS
 PASSWORD_ENV = "TIMECOIN_RPC_PASSWORD"  # noqa: S105 (a variable name)
 DEFAULT_NETWORK = "devnet"
 MAX_EXIT_STATUS = 255
+NODE_CONFIG_FILENAME = "node.toml"
+_ANY_ADDRESS = {"0.0.0.0": "127.0.0.1", "::": "::1"}
+
+
+def resolve_rpc_url(network: str, datadir: Path | None) -> str:
+    """The URL to call when none is given: from `DATADIR/node.toml`'s `[rpc]`
+    section when the file exists (a wildcard bind address means this host),
+    else the network's default port on 127.0.0.1.
+
+    Raises click.UsageError for a node.toml that cannot be read.
+    """
+    config_path = None if datadir is None else datadir / NODE_CONFIG_FILENAME
+    if config_path is None or not config_path.is_file():
+        return default_rpc_url(get_preset(network))
+    try:
+        config = load_config(config_path)
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from None
+    host = _ANY_ADDRESS.get(config.rpc.host, config.rpc.host)
+    port = (
+        get_preset(config.network).default_rpc_port if config.rpc.port is None else config.rpc.port
+    )
+    host_text = f"[{host}]" if ":" in host else host
+    return f"http://{host_text}:{port}/"
 
 
 def _reject_constant(name: str) -> NoReturn:
@@ -103,7 +130,7 @@ def _make_client(
     rpc_password: str | None,
     timeout_s: float,
 ) -> RpcClient:
-    url = rpc_url if rpc_url is not None else default_rpc_url(get_preset(network))
+    url = rpc_url if rpc_url is not None else resolve_rpc_url(network, datadir)
     try:
         if rpc_user is not None:
             if rpc_password is None:
@@ -134,7 +161,8 @@ def _make_client(
 @click.option(
     "--rpc-url",
     default=None,
-    help="Server URL  [default: http://127.0.0.1:<the network's RPC port>/]",
+    help="Server URL  [default: from DATADIR/node.toml, else "
+    "http://127.0.0.1:<the network's RPC port>/]",
 )
 @click.option("--rpc-user", default=None, help="User name (instead of the cookie).")
 @click.option(
