@@ -35,7 +35,9 @@ from timecoin.p2p.messages import (
     GetHeaders,
     HeaderEntry,
     Headers,
+    MessageClass,
 )
+from timecoin.p2p.ratelimit import ClassRate
 from timecoin.params import ChainParams
 from timecoin.storage import ChainStore
 from timecoin.sync import (
@@ -60,11 +62,30 @@ MAX_SERVE_BYTES: Final = 8_000_000
 """Stop adding blocks to one `Bodies` beyond this many encoded bytes."""
 SERVE_ITEMS_PER_S: Final = 2_000.0
 SERVE_BURST_ITEMS: Final = 4_000.0
+SYNC_BYTES_PER_S: Final = 64_000_000
+"""Inbound byte rate of the sync message class per peer. A message beyond its
+class rate is dropped unread; at the preset's 4 MB/s (2 s burst) a sync of
+1,000-transaction blocks (about 3 MB per 16-block `Bodies`) outran it within
+seconds, the dropped answer stalled its request and the honest peer was
+banned for 60 s (bench/sync.py). Answers are solicited and bounded
+(`max_requests_per_peer` requests of at most MAX_SERVE_BYTES each; an
+unsolicited one bans the sender); requests stay bounded by the class's
+message rate and the `ServeLimiter`."""
 
 
 def now_ms() -> int:
     """The wall clock in milliseconds (the machine's time input)."""
     return int(time.time() * 1000)
+
+
+def sync_class_rate(params: ChainParams) -> tuple[MessageClass, ClassRate]:
+    """The p2p rate of the sync class: the preset's, with SYNC_BYTES_PER_S."""
+    rates = params.rates
+    return MessageClass.SYNC, ClassRate(
+        messages_per_s=float(rates.messages_per_s),
+        bytes_per_s=float(max(rates.bytes_per_s, SYNC_BYTES_PER_S)),
+        ban_multiple=float(rates.ban_multiple),
+    )
 
 
 def tip_info(driver: ConsensusDriver) -> TipInfo:
