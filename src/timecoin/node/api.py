@@ -2,8 +2,11 @@
 
 Reads that touch the store run in the node's thread pool; everything else
 reads the node's in-memory state on the event loop. The chain has no
-transaction index yet: `get_transaction` looks in the mempool, then in the
-last TX_LOOKUP_BLOCKS blocks.
+transaction index yet: `get_transaction` looks in the pool and the final
+backlog, then in the last TX_LOOKUP_BLOCKS blocks. Finality statuses come
+from the node's `FinalityService`; a status the service does not know is
+completed by a search of recent blocks (so a transaction confirmed before a
+restart is reported confirmed).
 """
 
 from __future__ import annotations
@@ -21,9 +24,11 @@ from timecoin.p2p.peer import Direction
 from timecoin.params import ChainParams
 from timecoin.rpc.api import (
     AddNodeCommand,
+    AttestationStats,
     ChainState,
     ConsensusInfo,
     ConsensusStep,
+    HeartbeatEntry,
     InvalidPeerAddressError,
     LocalMasternode,
     MempoolEntry,
@@ -32,6 +37,7 @@ from timecoin.rpc.api import (
     NodeApiError,
     PeerInfo,
     TransactionAlreadyInChainError,
+    TransactionFinality,
     TransactionLookup,
     UtxoLookup,
     UtxoSetInfo,
@@ -45,6 +51,7 @@ from timecoin.wallet import Wallet
 
 if TYPE_CHECKING:
     from timecoin.node.driver import ConsensusDriver
+    from timecoin.node.finality import FinalityService
     from timecoin.node.node import Node
     from timecoin.storage import ChainStore
 
@@ -80,6 +87,12 @@ class NodeApiImpl:
         if driver is None or not self._node.ready:
             raise WarmingUpError("the node is starting")
         return driver
+
+    def _finality(self) -> FinalityService:
+        finality = self._node.finality
+        if finality is None or finality.machine is None:
+            raise WarmingUpError("the node is starting")
+        return finality
 
     def _chain(self) -> ChainStore:
         chain = self._node.chain
@@ -142,18 +155,19 @@ class NodeApiImpl:
         return await self._io(lambda: chain.get_header(block_hash))
 
     async def get_transaction(self, txid: bytes) -> TransactionLookup | None:
-        """The transaction from the mempool or a recent block, or None."""
-        entry = self._node.mempool.get(txid)
-        if entry is not None:
-            return TransactionLookup(tx=entry.tx, block_hash=None, is_final=False)
+        """The transaction from the pool, the final backlog or a recent block, or None."""
+        known = self._finality().get_transaction(txid)
+        if known is not None:
+            return TransactionLookup(tx=known[0], block_hash=None, is_final=known[1])
         chain = self._chain()
         tip_height = self._driver().state.height
         return await self._io(lambda: _find_in_blocks(chain, txid, tip_height))
 
     async def get_coin(self, outpoint: OutPoint, *, include_mempool: bool) -> UtxoLookup | None:
         """The unspent coin at `outpoint`, or None."""
-        mempool = self._node.mempool
-        if include_mempool and mempool.spender_of(outpoint) is not None:
+        finality = self._finality()
+        mempool = finality.mempool
+        if include_mempool and mempool.spenders_of(outpoint):
             return None
         chain = self._chain()
         coin = await self._io(lambda: chain.get_coin(outpoint))
@@ -193,32 +207,35 @@ class NodeApiImpl:
 
     async def get_mempool_info(self) -> MempoolInfo:
         """Size and limits of the mempool."""
-        mempool = self._node.mempool
+        mempool = self._finality().mempool
         entries = mempool.entries()
         return MempoolInfo(
             loaded=True,
             tx_count=len(entries),
-            total_bytes=mempool.total_bytes,
-            usage_bytes=mempool.total_bytes,
-            total_fee_units=sum(e.fee_units for e in entries),
-            max_bytes=mempool.max_bytes,
+            total_bytes=sum(e.size_bytes for e in entries),
+            usage_bytes=mempool.memory_bytes,
+            total_fee_units=sum(e.fee for e in entries),
+            max_bytes=mempool.policy.max_memory_bytes,
             min_fee_per_kb_units=self.params.min_fee_per_kb,
             min_relay_fee_per_kb_units=self.params.min_fee_per_kb,
-            final_count=0,
+            final_count=sum(1 for e in entries if e.final),
         )
 
     async def get_mempool_entries(self) -> list[MempoolEntry]:
         """Every pooled transaction."""
-        mempool = self._node.mempool
+        mempool = self._finality().mempool
+        height = self._driver().state.height
         return [
             MempoolEntry(
                 txid=e.txid,
                 size_bytes=e.size_bytes,
-                fee_units=e.fee_units,
+                fee_units=e.fee,
                 time_ms=e.time_ms,
-                height=e.height,
-                depends=(),
-                is_final=False,
+                height=height,
+                depends=tuple(
+                    dict.fromkeys(i.prevout.txid for i in e.tx.inputs if i.prevout.txid in mempool)
+                ),
+                is_final=e.final,
             )
             for e in mempool.entries()
         ]
@@ -227,7 +244,7 @@ class NodeApiImpl:
         """Validate, pool and announce `tx`; return its txid."""
         self._driver()
         txid = compute_txid(tx)
-        if txid not in self._node.mempool:
+        if txid not in self._finality().mempool:
             chain = self._chain()
             first = tx.inputs[0].prevout if tx.inputs else None
             if first is not None and chain.get_coin(first) is None:
@@ -237,6 +254,80 @@ class NodeApiImpl:
                 if found is not None:
                     raise TransactionAlreadyInChainError(f"transaction {txid.hex()} is in a block")
         return self._node.submit_transaction(tx)
+
+    # -------------------------------------------------------------- finality
+
+    async def get_transaction_finality(self, txid: bytes) -> TransactionFinality:
+        """The finality status of `txid`; an unknown one is looked for in
+        recent blocks (confirmed before this node's start)."""
+        status = self._finality().get_status(txid)
+        if status.status != "unknown":
+            return status
+        chain = self._chain()
+        tip_height = self._driver().state.height
+        found = await self._io(lambda: _find_in_blocks(chain, txid, tip_height))
+        if found is None or found.block_hash is None:
+            return status
+        block_hash = found.block_hash
+        header = await self._io(lambda: chain.get_header(block_hash))
+        return TransactionFinality(
+            txid=txid,
+            status="confirmed",
+            epoch=status.epoch,
+            block_hash=block_hash,
+            height=None if header is None else header.height,
+        )
+
+    async def wait_transaction_finality(self, txid: bytes, timeout_s: float) -> TransactionFinality:
+        """Wait up to `timeout_s` for `txid` to settle; its status then."""
+        status = await self._finality().wait_settled(txid, timeout_s)
+        if status.status == "unknown":
+            return await self.get_transaction_finality(txid)
+        return status
+
+    async def get_heartbeat_history(self, count: int) -> list[HeartbeatEntry]:
+        """This node's last `count` heartbeats, oldest first."""
+        heartbeats = self._node.heartbeats
+        if heartbeats is None:
+            raise WarmingUpError("the node is starting")
+        records = list(heartbeats.history)[-count:] if count > 0 else []
+        return [
+            HeartbeatEntry(
+                sequence=r.sequence,
+                timestamp_ms=r.timestamp_ms,
+                window=r.window,
+                witnesses=r.witnesses,
+                attestations=r.attestations,
+                included_height=r.included_height,
+            )
+            for r in records
+        ]
+
+    async def get_attestation_stats(self) -> AttestationStats:
+        """Heartbeat and attestation counters, and the registry's record of this node."""
+        heartbeats = self._node.heartbeats
+        if heartbeats is None:
+            raise WarmingUpError("the node is starting")
+        stats = heartbeats.stats
+        masternode_id = heartbeats.masternode_id
+        entry = None
+        if masternode_id is not None:
+            for candidate in self._driver().state.registry.entries:
+                if candidate.masternode_id == masternode_id:
+                    entry = candidate
+        return AttestationStats(
+            masternode_id=masternode_id,
+            heartbeats_sent=stats.heartbeats_sent,
+            heartbeats_included=stats.heartbeats_included,
+            heartbeats_received=stats.heartbeats_received,
+            invalid_heartbeats=stats.invalid_heartbeats,
+            attestations_given=stats.attestations_given,
+            attestations_received=stats.attestations_received,
+            last_included_height=stats.last_included_height,
+            pooled_heartbeats=len(heartbeats.pool),
+            last_sequence_on_chain=None if entry is None else entry.last_heartbeat_sequence,
+            last_window_on_chain=None if entry is None else entry.last_heartbeat_window,
+        )
 
     # --------------------------------------------------------------- network
 
@@ -347,8 +438,12 @@ class NodeApiImpl:
         for entry in self._driver().state.registry.entries:
             if entry.operator_key == key.public_key:
                 masternode_id = entry.masternode_id
+        heartbeats = self._node.heartbeats
+        history = None if heartbeats is None else heartbeats.history
         return LocalMasternode(
-            operator_key=key.public_key, masternode_id=masternode_id, last_heartbeat_ms=None
+            operator_key=key.public_key,
+            masternode_id=masternode_id,
+            last_heartbeat_ms=history[-1].timestamp_ms if history else None,
         )
 
     # ---------------------------------------------------------------- wallet

@@ -20,6 +20,17 @@ consensus/effects.py requires:
 Proposals are validated in the thread pool as they arrive, with their
 transaction signatures checked by a `BatchVerifier` on two threads, so the
 machine's synchronous `validate_proposal` finds the result in a cache.
+
+Blocks admit only final transactions (docs/spec/finality.md section 5): a
+proposer builds from `FinalityService.final_transactions()` with
+`final_txids`, and a proposal is validated with `has_finality_proof`.
+Before validating a proposal the driver requests the proofs it lacks and
+waits up to PROOF_FETCH_TIMEOUT_S for them; a proposal whose proofs are
+still missing then is invalid for now (the node prevotes nil, and the
+block comes back in a later round or with its certificate, which needs no
+proof). Committed blocks (certificates, sync) are applied without the
+proof check. The proposer's block also carries the pooled attested
+heartbeats (`select_next_block_heartbeats`) and kept tx-vote evidence.
 """
 
 from __future__ import annotations
@@ -32,7 +43,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Final, Protocol
+from typing import TYPE_CHECKING, Final, Protocol
 
 from timecoin.chain import (
     AppliedBlock,
@@ -58,7 +69,6 @@ from timecoin.crypto import SigningKey
 from timecoin.crypto.batch import BatchVerifier
 from timecoin.encoding import decode, encode
 from timecoin.ledger import SignatureCache
-from timecoin.node.mempool import Mempool
 from timecoin.node.store import WalLog, save_tip_certificate
 from timecoin.params import ChainParams
 from timecoin.storage import ChainStore
@@ -74,6 +84,10 @@ from timecoin.types import (
     compute_txid,
 )
 
+if TYPE_CHECKING:
+    from timecoin.node.finality import FinalityService
+    from timecoin.node.heartbeats import HeartbeatService
+
 log = logging.getLogger("timecoin.node.driver")
 
 MAX_INPUT_QUEUE: Final = 10_000
@@ -81,7 +95,9 @@ MAX_INPUT_QUEUE: Final = 10_000
 MAX_APPLIED_CACHE: Final = 64
 """Validated blocks kept for the machine's `validate_proposal` and the commit."""
 MAX_BLOCK_TRANSACTIONS: Final = 5_000
-"""Most transactions a proposal built here takes from the mempool."""
+"""Most transactions a proposal built here takes from the final backlog."""
+PROOF_FETCH_TIMEOUT_S: Final = 0.3
+"""How long a proposal waits for the finality proofs it lacks before validation."""
 
 
 class ConsensusNetwork(Protocol):
@@ -189,11 +205,12 @@ class ConsensusDriver:
         tip_certificate: Certificate | None,
         wal: WalLog,
         key: SigningKey,
-        mempool: Mempool,
+        finality: FinalityService,
         network: ConsensusNetwork,
         executor: ThreadPoolExecutor,
         batch_verifier: BatchVerifier,
         verifier: Verifier,
+        heartbeats: HeartbeatService | None = None,
     ) -> None:
         """A driver at the tip `state` of `chain` (not started)."""
         self.params = params
@@ -202,12 +219,13 @@ class ConsensusDriver:
         self.tip_certificate = tip_certificate
         self.wal = wal
         self.key = key
-        self.mempool = mempool
+        self.finality = finality
+        self.heartbeats = heartbeats
         self.network = network
         self._executor = executor
         self._batch_verifier = batch_verifier
         self._verifier = verifier
-        self._pool_sig_cache = SignatureCache()
+        self._sig_cache: SignatureCache = finality.sig_cache
         self.app = NodeBlockApp(self)
         self.machine: ConsensusMachine | None = None
         self.listeners: list[CommitListener] = []
@@ -283,7 +301,9 @@ class ConsensusDriver:
     async def on_proposal(self, proposal: Proposal, block: Block) -> None:
         """A proposal from a peer: its block is validated off the loop first."""
         if block.header.prev_hash == self.state.block_hash:
-            await self.prevalidate(block)
+            txids = [compute_txid(tx) for tx in block.transactions[1:]]
+            await self.finality.wait_for_proofs(txids, PROOF_FETCH_TIMEOUT_S)
+            await self.prevalidate(block, proposal=True)
         self._offer(_ProposalInput(proposal, block))
 
     def on_synced_block(self, block: Block, certificate: Certificate) -> None:
@@ -408,18 +428,23 @@ class ConsensusDriver:
 
     # -------------------------------------------------------------- blocks
 
-    def _validate(self, block: Block, state: ChainState) -> AppliedBlock:
+    def _validate(self, block: Block, state: ChainState, proposal: bool = False) -> AppliedBlock:
+        """`validate_block` against `state`; a proposal (not yet committed) must
+        also hold a finality proof for each of its transactions."""
         return validate_block(
             block,
             state,
             self.chain,
             verifier=self._verifier,
             verify_batch=self._batch_verifier.verify_all,
+            sig_cache=self._sig_cache,
+            has_finality_proof=self.finality.has_proof if proposal else None,
         )
 
-    async def prevalidate(self, block: Block) -> AppliedBlock | None:
+    async def prevalidate(self, block: Block, *, proposal: bool = False) -> AppliedBlock | None:
         """Validate `block` as the child of the tip in the thread pool and cache
-        the result; None when it is invalid."""
+        the result; None when it is invalid. A `proposal` needs every finality
+        proof (a committed block does not)."""
         block_hash = compute_block_hash(block.header)
         cached = self._applied.get(block_hash)
         if cached is not None:
@@ -427,7 +452,9 @@ class ConsensusDriver:
         state = self.state
         loop = asyncio.get_running_loop()
         try:
-            applied = await loop.run_in_executor(self._executor, self._validate, block, state)
+            applied = await loop.run_in_executor(
+                self._executor, self._validate, block, state, proposal
+            )
         except InvalidBlock as exc:
             log.info("invalid block %s at %d: %s", block_hash.hex()[:16], block.header.height, exc)
             return None
@@ -448,35 +475,48 @@ class ConsensusDriver:
         if cached is not None and cached.block.header.prev_hash == self.state.block_hash:
             return cached
         try:
-            applied = self._validate(block, self.state)
+            applied = self._validate(block, self.state, proposal=True)
         except InvalidBlock:
             return None
         self._remember(applied)
         return applied
 
     def build_block(self, timestamp_ms: int) -> Block | None:
-        """A valid block after the tip from the mempool (None if building fails)."""
+        """A valid block after the tip with the final transactions not yet in a
+        block, pooled attested heartbeats and kept evidence (None if building fails)."""
         state = self.state
         transactions = select_block_transactions(
-            self.mempool.transactions(),
+            self.finality.final_transactions(),
             state,
             self.chain,
             max_count=MAX_BLOCK_TRANSACTIONS,
-            sig_cache=self._pool_sig_cache,
+            sig_cache=self._sig_cache,
+            final_txids=self.finality.final_txids(),
         )
-        try:
-            applied = build_block(
-                state,
-                self.chain,
-                transactions,
-                timestamp_ms=timestamp_ms,
-                proposer=self.key.public_key,
-                prev_certificate=self.tip_certificate,
-                verifier=self._verifier,
-                sig_cache=self._pool_sig_cache,
-            )
-        except InvalidBlock as exc:
-            log.error("cannot build a block at %d: %s", state.height + 1, exc)
+        heartbeats = self.heartbeats
+        attestations = [] if heartbeats is None else heartbeats.select(state, self._verifier)
+        evidence = list(self.finality.evidence)
+        applied: AppliedBlock | None = None
+        for with_evidence in (evidence, []) if evidence else ([],):
+            try:
+                applied = build_block(
+                    state,
+                    self.chain,
+                    transactions,
+                    timestamp_ms=timestamp_ms,
+                    proposer=self.key.public_key,
+                    prev_certificate=self.tip_certificate,
+                    evidence=with_evidence,
+                    attestations=attestations,
+                    verifier=self._verifier,
+                    sig_cache=self._sig_cache,
+                )
+                break
+            except InvalidBlock as exc:
+                log.error("cannot build a block at %d: %s", state.height + 1, exc)
+                if with_evidence:
+                    self.finality.evidence.clear()
+        if applied is None:
             return None
         self._remember(applied)
         return applied.block
@@ -516,9 +556,9 @@ class ConsensusDriver:
         self.state = applied.state_after
         self.tip_certificate = certificate
         self._applied.clear()
-        self.mempool.remove_committed(
-            (compute_txid(tx) for tx in block.transactions[1:]), self.chain
-        )
+        self.finality.on_block_committed(block, applied.block_hash, applied.state_after)
+        if self.heartbeats is not None:
+            self.heartbeats.on_block_committed(block, applied.state_after)
         elapsed_s = time.perf_counter() - started
         self.commits += 1
         self.last_commit_monotonic = time.monotonic()

@@ -1,8 +1,9 @@
 """The composition root: one node on the real network, clock and LMDB store.
 
 `Node.start()` opens the store (writing genesis on first start), rebuilds
-the chain state, opens the keys and the wallet, and starts the consensus
-driver, the peer manager, the RPC server and the metrics endpoint; `stop()`
+the chain state, opens the keys and the wallet, and starts the finality
+service (pool and finality machine), the consensus driver, the heartbeat
+service, the peer manager, the RPC server and the metrics endpoint; `stop()`
 stops accepting requests and messages, lets the commit in progress finish,
 flushes and closes the store within `shutdown_timeout_s`.
 `run_node(config, datadir)` runs a node until SIGINT or SIGTERM.
@@ -26,25 +27,38 @@ from timecoin.crypto import MuHash3072, SigningKey, verify
 from timecoin.crypto.batch import BatchVerifier
 from timecoin.encoding import DecodeError, decode
 from timecoin.ledger import MemoryUtxoSet
+from timecoin.mempool import MempoolPolicy
 from timecoin.node.api import NodeApiImpl
 from timecoin.node.config import NodeConfig, parse_checkpoint
 from timecoin.node.driver import ConsensusDriver
+from timecoin.node.finality import CountingSignatureCache, FinalityNetwork, FinalityService
+from timecoin.node.heartbeats import HeartbeatService
 from timecoin.node.keys import load_or_create_key
-from timecoin.node.mempool import Mempool
 from timecoin.node.metrics import NodeMetrics, NodeSnapshot
-from timecoin.node.store import StoreAddressBook, WalLog, load_tip_certificate
+from timecoin.node.store import (
+    FinalityWalLog,
+    FinalTxStore,
+    StoreAddressBook,
+    WalLog,
+    load_tip_certificate,
+)
 from timecoin.node.syncer import Syncer, sync_class_rate
 from timecoin.p2p import P2PConfig, PeerManager
 from timecoin.p2p.messages import (
     Bodies,
     CertificateMsg,
+    EpochReportMsg,
     EvidenceMsg,
+    FinalityTxs,
     GetBodies,
+    GetFinalityTxs,
     GetHeaders,
     Headers,
+    HeartbeatMsg,
     Message,
     ProposalMsg,
     Txs,
+    TxVotesMsg,
     VoteMsg,
 )
 from timecoin.p2p.peer import Peer
@@ -167,9 +181,10 @@ class Node:
         self.started_monotonic = time.monotonic()
         self.executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="node-io")
         self.batch_verifier = BatchVerifier(threads=2)
-        self.mempool = Mempool(
-            max_transactions=config.mempool.max_transactions, max_bytes=config.mempool.max_bytes
-        )
+        self.sig_cache = CountingSignatureCache()
+        self.mempool_policy = MempoolPolicy(max_memory_bytes=config.mempool.max_bytes)
+        self.finality: FinalityService | None = None
+        self.heartbeats: HeartbeatService | None = None
         self.kv: LmdbStore | None = None
         self.chain: ChainStore | None = None
         self.wallet: Wallet | None = None
@@ -279,6 +294,31 @@ class Node:
             address_store=StoreAddressBook(kv),
         )
         self.peers.add_reactor(self)
+        self.finality = FinalityService(
+            params=self.params,
+            chain=chain,
+            state=state,
+            key=self.operator_key,
+            wal=FinalityWalLog(kv),
+            final_store=FinalTxStore(kv),
+            network=FinalityNetwork(
+                broadcast=self.peers.broadcast,
+                gossip_tx=lambda tx, peer: self.peers.gossip(tx, exclude=peer),
+                gossip_evidence=self.peers.gossip,
+            ),
+            executor=self.executor,
+            sig_cache=self.sig_cache,
+            voting_sets=self.voting_sets,
+            policy=self.mempool_policy,
+        )
+        self.heartbeats = HeartbeatService(
+            state=state,
+            kv=kv,
+            key=self.operator_key,
+            broadcast=self.peers.broadcast,
+            executor=self.executor,
+            verifier=self.sig_cache.verify,
+        )
         self.driver = ConsensusDriver(
             params=self.params,
             chain=chain,
@@ -286,11 +326,12 @@ class Node:
             tip_certificate=load_tip_certificate(kv),
             wal=WalLog(kv),
             key=self.operator_key,
-            mempool=self.mempool,
+            finality=self.finality,
             network=_Network(self),
             executor=self.executor,
             batch_verifier=self.batch_verifier,
             verifier=verify,
+            heartbeats=self.heartbeats,
         )
         self.driver.listeners.append(self._on_commit)
         self.syncer = Syncer(
@@ -310,8 +351,10 @@ class Node:
             self.metrics.start_probe()
         if self.config.rpc.enabled:
             await self._start_rpc()
+        await self.finality.start()
         await self.peers.start()
         await self.driver.start()
+        self.heartbeats.start()
         self._maintenance = asyncio.create_task(self._maintain(), name="node-maintenance")
         self.ready = True
         log.info(
@@ -350,8 +393,12 @@ class Node:
         rpc = self.rpc
         if rpc is not None:
             await rpc.stop()
+        if self.heartbeats is not None:
+            await self.heartbeats.stop()
         if self.driver is not None:
             await self.driver.stop()
+        if self.finality is not None:
+            await self.finality.stop()
         if hasattr(self, "peers"):
             await self.peers.stop()
         if self.metrics is not None:
@@ -399,9 +446,23 @@ class Node:
         """Route a message to consensus, the mempool or sync."""
         driver = self.driver
         syncer = self.syncer
-        if driver is None or syncer is None:
+        finality = self.finality
+        if driver is None or syncer is None or finality is None:
             return
-        if isinstance(message, VoteMsg):
+        if isinstance(message, TxVotesMsg):
+            finality.on_tx_votes(message)
+        elif isinstance(message, FinalityTxs):
+            finality.on_finality_txs(message)
+        elif isinstance(message, GetFinalityTxs):
+            answer = finality.answer(message)
+            if answer is not None:
+                peer.send(answer)
+        elif isinstance(message, EpochReportMsg):
+            finality.on_report(message)
+        elif isinstance(message, HeartbeatMsg):
+            if self.heartbeats is not None:
+                self.heartbeats.on_message(message)
+        elif isinstance(message, VoteMsg):
             for vote in message.votes:
                 driver.on_vote(vote)
             syncer.on_peer_height(peer.peer_id, max(v.height for v in message.votes) - 1)
@@ -425,17 +486,15 @@ class Node:
     # ------------------------------------------------------------ transactions
 
     def _accept_transaction(self, tx: Transaction, relay_exclude: str | None = None) -> bytes:
-        """Pool `tx` (validated against the tip) and gossip it; return its txid.
+        """Pool `tx` (validated against the tip plus final outputs), gossip it
+        and hand it to the finality machine; return its txid.
 
         Raises a TimecoinError with the reject code of the broken rule.
         """
-        driver = self.driver
-        if driver is None or self.chain is None:
+        finality = self.finality
+        if finality is None or finality.machine is None:
             raise TimecoinError("warming-up", "the node is starting")
-        txid, added = self.mempool.add(tx, driver.state, self.chain, now_ms=int(time.time() * 1000))
-        if added:
-            self.peers.gossip(tx, exclude=relay_exclude)
-        return txid
+        return finality.submit(tx, relay_exclude)
 
     def submit_transaction(self, tx: Transaction) -> bytes:
         """Validate, pool and announce a transaction from RPC; return its txid."""
@@ -499,6 +558,8 @@ class Node:
         elif now - self._marker_since >= REBROADCAST_AFTER_S:
             driver.rebroadcast_own()
             self._marker_since = now
+        if self.finality is not None:
+            self.finality.tick()
         if self.syncer is not None:
             self.syncer.tick()
             self._show_progress(self.syncer)
@@ -530,8 +591,8 @@ class Node:
             height=-1 if driver is None else driver.state.height,
             round=-1 if machine is None else machine.round,
             peers=len(self.peers.peers()) if hasattr(self, "peers") else 0,
-            mempool_transactions=len(self.mempool),
-            mempool_bytes=self.mempool.total_bytes,
+            mempool_transactions=0 if self.finality is None else len(self.finality.mempool),
+            mempool_bytes=0 if self.finality is None else self.finality.mempool.memory_bytes,
             p2p=self.peers.stats if hasattr(self, "peers") else None,
             clock_offset_ms=self.clock_offset_ms(),
             extra=self._sync_figures(),
@@ -544,7 +605,17 @@ class Node:
         if syncer is None:
             return {}
         progress = syncer.machine.progress()
-        return {
+        finality = self.finality
+        figures: dict[str, float] = {}
+        if finality is not None:
+            machine = finality.machine
+            figures = {
+                "timecoin_finality_finalized_total": float(finality.finalized),
+                "timecoin_finality_backlog": float(0 if machine is None else machine.backlog_count),
+                "timecoin_finality_epoch": float(-1 if machine is None else machine.epoch),
+                "timecoin_signature_verifications_total": float(self.sig_cache.verifications),
+            }
+        return figures | {
             "timecoin_fork_alert": 1.0 if syncer.alert is not None else 0.0,
             "timecoin_sync_best_known_height": float(progress.best_known_height),
             "timecoin_sync_initial_block_download": float(progress.initial_block_download),

@@ -11,30 +11,55 @@ of the tip, and the p2p address book, in the key spaces of
   `tip_certificate`; catch-up serves it with the tip.
 - `StoreAddressBook` is the p2p `AddressStore`: one `peer` entry per
   address, replaced as a whole by `save`.
+- `FinalityWalLog` is the finality machine's WAL (`finality_wal`): vote
+  locks and epoch reports, appended in one synced write per group.
+- `FinalTxStore` keeps final-but-unblocked transactions with their proofs
+  (`final_tx`, `final_txid`), written durably before they are reported
+  final, deleted once a block includes or conflicts them.
+- The last signed heartbeat sequence is the `node_state` entry
+  `heartbeat_sequence` (`load_heartbeat_sequence`, `save_heartbeat_sequence`).
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Final
 
+import msgspec
+
 from timecoin.consensus import WalRecord, decode_wal_record, encode_wal_record, get_record_height
+from timecoin.consensus.finality_wal import (
+    FinalityWalRecord,
+    WalEpochReport,
+    WalTxLocks,
+    decode_finality_wal_record,
+    encode_finality_wal_record,
+)
 from timecoin.encoding import DecodeError, decode, encode
 from timecoin.p2p.addrbook import AddressEntry, decode_address_entries, encode_address_entries
 from timecoin.storage import ChainStore, KVStore, StoreCorruptError, WriteBatch
 from timecoin.storage.schema import (
     CONSENSUS_WAL_PREFIX,
+    FINAL_TX_PREFIX,
+    FINALITY_WAL_PREFIX,
     PEER_PREFIX,
     consensus_wal_key,
+    final_tx_key,
+    final_txid_key,
+    finality_wal_key,
     meta_key,
+    node_state_key,
     parse_sequence_key,
     peer_key,
 )
-from timecoin.types import Certificate
+from timecoin.types import Certificate, FinalityProof, Transaction, compute_txid
 
 TIP_CERTIFICATE_KEY: Final = meta_key(b"tip_certificate")
 MAX_CERTIFICATE_BYTES: Final = 1_000_000
+HEARTBEAT_SEQUENCE_KEY: Final = node_state_key(b"heartbeat_sequence")
+MAX_FINAL_TX_BYTES: Final = 64_000_000
+"""Cap when decoding one stored final transaction with its proof."""
 
 
 class WalLog:
@@ -153,3 +178,135 @@ class StoreAddressBook:
             if key not in keep:
                 batch.delete(key)
         self._kv.write(batch, sync=True)
+
+
+class StoredFinalTx(msgspec.Struct, array_like=True, frozen=True):
+    """The value of a `final_tx` entry: a final transaction and its proof."""
+
+    tx: Transaction
+    proof: FinalityProof
+
+
+class FinalityWalLog:
+    """The finality machine's write-ahead log, over a `KVStore` (`finality_wal`)."""
+
+    def __init__(self, kv: KVStore) -> None:
+        """Open the log in `kv`; the next sequence number follows the last stored."""
+        self._kv = kv
+        self._lock = threading.Lock()
+        last = -1
+        for key, _ in kv.iter_prefix(FINALITY_WAL_PREFIX):
+            last = parse_sequence_key(FINALITY_WAL_PREFIX, key)
+        self._next_sequence = last + 1
+
+    def append(self, records: Sequence[FinalityWalRecord]) -> None:
+        """Append `records` in order, durably (one synced write: the group
+        commit of a vote batch). Thread-safe."""
+        if not records:
+            return
+        with self._lock:
+            batch = WriteBatch()
+            sequence = self._next_sequence
+            for record in records:
+                batch.put(finality_wal_key(sequence), encode_finality_wal_record(record))
+                sequence += 1
+            self._kv.write(batch, sync=True)
+            self._next_sequence = sequence
+
+    def read(self) -> list[FinalityWalRecord]:
+        """Every stored record in append order; StoreCorruptError on bad bytes."""
+        records: list[FinalityWalRecord] = []
+        for key, value in self._kv.iter_prefix(FINALITY_WAL_PREFIX):
+            try:
+                records.append(decode_finality_wal_record(value))
+            except DecodeError as exc:
+                raise StoreCorruptError(f"finality WAL record {key.hex()}: {exc}") from None
+        return records
+
+    def prune(self, below_epoch: int) -> int:
+        """Delete the records of epochs below `below_epoch`; return how many."""
+        with self._lock:
+            batch = WriteBatch()
+            for key, value in self._kv.iter_prefix(FINALITY_WAL_PREFIX):
+                try:
+                    record = decode_finality_wal_record(value)
+                except DecodeError:
+                    batch.delete(key)
+                    continue
+                if isinstance(record, WalTxLocks):
+                    epoch = record.epoch
+                elif isinstance(record, WalEpochReport):
+                    epoch = record.report.epoch
+                else:
+                    continue
+                if epoch < below_epoch:
+                    batch.delete(key)
+            if len(batch):
+                self._kv.write(batch, sync=True)
+            return len(batch)
+
+
+class FinalTxStore:
+    """Final transactions not yet in a block, with their proofs (`final_tx`,
+    `final_txid`), so a restarted node still reports them final."""
+
+    def __init__(self, kv: KVStore) -> None:
+        """Open the store in `kv`."""
+        self._kv = kv
+        self._lock = threading.Lock()
+        last = -1
+        for key, _ in kv.iter_prefix(FINAL_TX_PREFIX):
+            last = parse_sequence_key(FINAL_TX_PREFIX, key)
+        self._next_sequence = last + 1
+
+    def put(self, items: Sequence[tuple[Transaction, FinalityProof]]) -> None:
+        """Store `items` durably (one synced write). Thread-safe."""
+        if not items:
+            return
+        with self._lock:
+            batch = WriteBatch()
+            sequence = self._next_sequence
+            for tx, proof in items:
+                batch.put(final_tx_key(sequence), encode(StoredFinalTx(tx, proof)))
+                batch.put(final_txid_key(compute_txid(tx)), sequence.to_bytes(8, "big"))
+                sequence += 1
+            self._kv.write(batch, sync=True)
+            self._next_sequence = sequence
+
+    def delete(self, txids: Iterable[bytes]) -> int:
+        """Forget the entries of `txids` (in a block, or conflicted); return how many."""
+        with self._lock:
+            batch = WriteBatch()
+            for txid in txids:
+                value = self._kv.get(final_txid_key(txid))
+                if value is None:
+                    continue
+                batch.delete(final_txid_key(txid))
+                batch.delete(final_tx_key(int.from_bytes(value, "big")))
+            if len(batch):
+                self._kv.write(batch, sync=False)
+            return len(batch) // 2
+
+    def load(self) -> list[tuple[Transaction, FinalityProof]]:
+        """Every stored entry, in the order they became final."""
+        items: list[tuple[Transaction, FinalityProof]] = []
+        for key, value in self._kv.iter_prefix(FINAL_TX_PREFIX):
+            try:
+                stored = decode(value, StoredFinalTx, MAX_FINAL_TX_BYTES)
+            except DecodeError as exc:
+                raise StoreCorruptError(f"final transaction {key.hex()}: {exc}") from None
+            items.append((stored.tx, stored.proof))
+        return items
+
+
+def load_heartbeat_sequence(kv: KVStore) -> int:
+    """The last heartbeat sequence this node signed (0: none yet)."""
+    value = kv.get(HEARTBEAT_SEQUENCE_KEY)
+    return 0 if value is None else int.from_bytes(value, "big")
+
+
+def save_heartbeat_sequence(kv: KVStore, sequence: int) -> None:
+    """Record `sequence` as signed, durably, before its heartbeat leaves."""
+    batch = WriteBatch()
+    batch.put(HEARTBEAT_SEQUENCE_KEY, sequence.to_bytes(8, "big"))
+    kv.write(batch, sync=True)

@@ -21,18 +21,26 @@ from timecoin.types import (
     Block,
     BlockHeader,
     Certificate,
+    EpochReport,
     Evidence,
+    FinalityProof,
     Proposal,
     Transaction,
+    TxVote,
+    TxVoteBatch,
     Vote,
+    VoteLeaf,
     VotingSet,
 )
+from timecoin.types.finality import MAX_TXVOTE_BATCH_TXIDS
 from timecoin.types.primitives import U64, Hash32, Height, TimestampMs
 
 __all__ = [
     "MAX_ADDRESSES_PER_MSG",
     "MAX_BLOCKS_PER_MSG",
     "MAX_BODIES_PER_MSG",
+    "MAX_FINALITY_TXS_PER_MSG",
+    "MAX_FINALITY_TX_VOTES",
     "MAX_HEADERS_PER_MSG",
     "MAX_HEARTBEATS_PER_MSG",
     "MAX_INV_HASHES",
@@ -48,11 +56,15 @@ __all__ = [
     "CertificateMsg",
     "CommittedBlock",
     "Envelope",
+    "EpochReportMsg",
     "EvidenceMsg",
+    "FinalityTx",
+    "FinalityTxs",
     "GetAddr",
     "GetBlocks",
     "GetBodies",
     "GetData",
+    "GetFinalityTxs",
     "GetHeaders",
     "HeaderEntry",
     "Headers",
@@ -67,6 +79,7 @@ __all__ = [
     "Pong",
     "ProposalMsg",
     "Reject",
+    "TxVotesMsg",
     "Txs",
     "VoteMsg",
     "class_of",
@@ -91,6 +104,10 @@ MAX_HEADERS_PER_MSG: Final = 512
 """Most certified headers asked for by one `GetHeaders` and sent in one `Headers`."""
 MAX_BODIES_PER_MSG: Final = 32
 """Most blocks asked for by one `GetBodies` and sent in one `Bodies`."""
+MAX_FINALITY_TXS_PER_MSG: Final = 256
+"""Most transactions in one `FinalityTxs` (and txids in one `GetFinalityTxs`)."""
+MAX_FINALITY_TX_VOTES: Final = 1_000
+"""Most standalone votes carried with one re-announced transaction."""
 MAX_REJECT_CODE_CHARS: Final = 32
 MAX_REJECT_REASON_CHARS: Final = 256
 
@@ -280,6 +297,41 @@ class Bodies(msgspec.Struct, array_like=True, frozen=True, tag=21):
     blocks: Annotated[list[Block], Meta(max_length=MAX_BODIES_PER_MSG)]
 
 
+class TxVotesMsg(msgspec.Struct, array_like=True, frozen=True, tag=22):
+    """A signed batch of transaction votes with its leaves, in order (pushed)."""
+
+    batch: TxVoteBatch
+    leaves: Annotated[list[VoteLeaf], Meta(min_length=1, max_length=MAX_TXVOTE_BATCH_TXIDS)]
+
+
+class FinalityTx(msgspec.Struct, array_like=True, frozen=True):
+    """A transaction with its finality proof once final, else the votes held for it."""
+
+    tx: Transaction
+    proof: FinalityProof | None
+    votes: Annotated[list[TxVote], Meta(max_length=MAX_FINALITY_TX_VOTES)]
+
+
+class FinalityTxs(msgspec.Struct, array_like=True, frozen=True, tag=23):
+    """Transactions re-announced with their proofs or votes, or the answer to
+    `GetFinalityTxs` (only the transactions the sender knows)."""
+
+    items: Annotated[list[FinalityTx], Meta(min_length=1, max_length=MAX_FINALITY_TXS_PER_MSG)]
+
+
+class GetFinalityTxs(msgspec.Struct, array_like=True, frozen=True, tag=24):
+    """Ask for these transactions with their finality proofs (a parent's proof,
+    a block's missing proofs, the body of a transaction with a quorum)."""
+
+    txids: Annotated[list[Hash32], Meta(min_length=1, max_length=MAX_FINALITY_TXS_PER_MSG)]
+
+
+class EpochReportMsg(msgspec.Struct, array_like=True, frozen=True, tag=25):
+    """A committee member's signed report at the end of its epoch (pushed)."""
+
+    report: EpochReport
+
+
 Message = (
     Ping
     | Pong
@@ -302,6 +354,10 @@ Message = (
     | Headers
     | GetBodies
     | Bodies
+    | TxVotesMsg
+    | FinalityTxs
+    | GetFinalityTxs
+    | EpochReportMsg
 )
 """Every message a peer may send after the handshake."""
 
@@ -334,6 +390,10 @@ _CLASS_BY_TYPE: Final[dict[type, MessageClass]] = {
     Headers: MessageClass.SYNC,
     GetBodies: MessageClass.SYNC,
     Bodies: MessageClass.SYNC,
+    TxVotesMsg: MessageClass.CONSENSUS,
+    EpochReportMsg: MessageClass.CONSENSUS,
+    FinalityTxs: MessageClass.GOSSIP,
+    GetFinalityTxs: MessageClass.GOSSIP,
 }
 
 MESSAGE_CLASS_BY_TAG: Final[dict[int, MessageClass]] = {

@@ -36,6 +36,7 @@ from timecoin.types import (
     Block,
     BlockHeader,
     Coin,
+    FinalityProof,
     OutPoint,
     TimecoinError,
     Transaction,
@@ -49,6 +50,9 @@ AddNodeCommand = Literal["add", "remove", "onetry"]
 
 ConsensusStep = Literal["propose", "prevote", "precommit", "commit"]
 """The step of the block consensus round in progress."""
+
+FinalityStatusName = Literal["unknown", "pending", "final", "conflicted", "confirmed"]
+"""What `gettransactionfinality` reports for a transaction."""
 
 
 class NodeApiError(Exception):
@@ -274,6 +278,72 @@ class LocalMasternode:
 
 
 @dataclass(frozen=True, slots=True)
+class TransactionFinality:
+    """The finality status of one transaction as this node sees it.
+
+    - `status`: unknown (never seen, or forgotten), pending (known, short of
+      a quorum), final (a finality proof is held, `proof`), conflicted (a
+      block or a final transaction spends one of its inputs, or the votes
+      for conflicting transactions leave it short of a quorum for good:
+      `input_locked`), confirmed (in block `block_hash` at `height`);
+    - `epoch`: the current epoch; `vote_weight_units` the weight of that
+      epoch's votes for it, `quorum_weight_units` what a quorum needs of
+      `total_weight_units`; `voted`: this node voted for it;
+    - `conflicting_txids`: known transactions spending one of its inputs.
+    """
+
+    txid: bytes
+    status: FinalityStatusName
+    epoch: int
+    vote_weight_units: int = 0
+    quorum_weight_units: int = 0
+    total_weight_units: int = 0
+    voted: bool = False
+    proof: FinalityProof | None = None
+    block_hash: bytes | None = None
+    height: int | None = None
+    conflicting_txids: tuple[bytes, ...] = ()
+    input_locked: bool = False
+
+    @property
+    def is_settled(self) -> bool:
+        """Final, confirmed or conflicted: what `waittransactionfinality` waits for."""
+        return self.status in ("final", "confirmed", "conflicted")
+
+
+@dataclass(frozen=True, slots=True)
+class HeartbeatEntry:
+    """One heartbeat this node signed: sequence, time, reward window, the
+    witnesses drawn for it, attestations gathered, and the height of the
+    block that carried it (None: not yet)."""
+
+    sequence: int
+    timestamp_ms: int
+    window: int
+    witnesses: tuple[bytes, ...]
+    attestations: int
+    included_height: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class AttestationStats:
+    """Heartbeat and attestation counters since start, with the chain's view
+    of this masternode (`last_*_on_chain`: the registry's record)."""
+
+    masternode_id: bytes | None
+    heartbeats_sent: int
+    heartbeats_included: int
+    heartbeats_received: int
+    invalid_heartbeats: int
+    attestations_given: int
+    attestations_received: int
+    last_included_height: int | None
+    pooled_heartbeats: int
+    last_sequence_on_chain: int | None
+    last_window_on_chain: int | None
+
+
+@dataclass(frozen=True, slots=True)
 class WalletBalance:
     """The wallet's coins: spendable, and locked by signed pending transactions."""
 
@@ -347,6 +417,24 @@ class NodeApi(Protocol):
         `TimecoinError` with the reject code of the broken rule, or
         `TransactionAlreadyInChainError`.
         """
+        ...
+
+    async def get_transaction_finality(self, txid: bytes) -> TransactionFinality:
+        """The finality status of `txid` (never raises for an unknown txid)."""
+        ...
+
+    async def wait_transaction_finality(self, txid: bytes, timeout_s: float) -> TransactionFinality:
+        """Wait up to `timeout_s` for `txid` to be final, confirmed or
+        conflicted; its status then (or at the timeout). A final status is
+        durable: the node reports it again after a restart."""
+        ...
+
+    async def get_heartbeat_history(self, count: int) -> list[HeartbeatEntry]:
+        """This node's last `count` heartbeats, oldest first."""
+        ...
+
+    async def get_attestation_stats(self) -> AttestationStats:
+        """Heartbeat and attestation counters."""
         ...
 
     async def get_network_info(self) -> NetworkInfo:

@@ -25,6 +25,7 @@ from timecoin.rpc.api import (
     PeerAlreadyAddedError,
     PeerNotAddedError,
     TransactionAlreadyInChainError,
+    TransactionFinality,
     TransactionLookup,
     WalletUnavailableError,
     WarmingUpError,
@@ -96,6 +97,9 @@ MAX_CONFIRMATIONS: Final = 9_999_999
 DEFAULT_MAX_FEE_RATE_UNITS_PER_KB: Final = COIN // 10
 """sendrawtransaction's default `maxfeerate`: 0.1 TIME per kB, as bitcoind's 0.10 BTC/kvB."""
 MAX_LISTUNSPENT_ADDRESSES: Final = 1_000
+MAX_WAIT_S: Final = 600
+"""Longest wait `waittransactionfinality` and `sendtoaddress` accept, in seconds."""
+MAX_HEARTBEAT_HISTORY: Final = 1_000
 STOP_MESSAGE: Final = "TimeCoin server stopping"
 HASH_TYPES: Final = ("muhash", "none")
 ADDNODE_COMMANDS: Final = ("add", "remove", "onetry")
@@ -541,8 +545,10 @@ async def listunspent(
     return result
 
 
-async def sendtoaddress(api: NodeApi, address: str, amount: int) -> object:
-    """Pay `amount` TIME to `address` from the wallet; the txid."""
+async def sendtoaddress(api: NodeApi, address: str, amount: int, wait: int) -> object:
+    """Pay `amount` TIME to `address` from the wallet; the txid, or with
+    `wait` > 0 the finality status (as gettransactionfinality) once the
+    payment is final or conflicted, or after `wait` seconds."""
     recipient = parse_address(address, api.params)
     try:
         txid = await api.wallet_send_to_address(recipient, amount)
@@ -550,7 +556,86 @@ async def sendtoaddress(api: NodeApi, address: str, amount: int) -> object:
         raise
     except TimecoinError as exc:
         raise _reject_error(exc) from None
+    if wait > 0:
+        return _finality_json(await api.wait_transaction_finality(txid, float(wait)))
     return txid.hex()
+
+
+# ---------------------------------------------------------------- finality and heartbeats
+
+
+def _finality_json(status: TransactionFinality) -> JsonObject:
+    result: JsonObject = {
+        "txid": status.txid.hex(),
+        "status": status.status,
+        "epoch": status.epoch,
+        "voteweight": status.vote_weight_units,
+        "quorumweight": status.quorum_weight_units,
+        "totalweight": status.total_weight_units,
+        "voted": status.voted,
+    }
+    if status.proof is not None:
+        result["proof"] = encode(status.proof).hex()
+        result["proofepoch"] = status.proof.epoch
+        result["proofvoters"] = len(status.proof.votes)
+    if status.block_hash is not None:
+        result["blockhash"] = status.block_hash.hex()
+    if status.height is not None:
+        result["height"] = status.height
+    if status.conflicting_txids:
+        result["conflicts"] = [t.hex() for t in status.conflicting_txids]
+    if status.status == "conflicted":
+        result["inputlocked"] = status.input_locked
+    return result
+
+
+async def gettransactionfinality(api: NodeApi, txid: bytes) -> object:
+    """The finality status of a transaction: unknown, pending (with vote
+    weight), final (with its proof, hex), conflicted (with the conflicting
+    txids and whether the input stays locked), or confirmed (with its block)."""
+    return _finality_json(await api.get_transaction_finality(txid))
+
+
+async def waittransactionfinality(api: NodeApi, txid: bytes, timeout_s: int) -> object:
+    """Wait until a transaction is final, confirmed or conflicted, at most
+    `timeout_s` seconds; its status then (as gettransactionfinality)."""
+    return _finality_json(await api.wait_transaction_finality(txid, float(timeout_s)))
+
+
+async def getheartbeathistory(api: NodeApi, count: int) -> object:
+    """This node's last `count` heartbeats, oldest first: sequence, time,
+    reward window, witnesses, attestations and the block that carried it."""
+    return [
+        {
+            "sequence": e.sequence,
+            "time": seconds(e.timestamp_ms),
+            "timems": e.timestamp_ms,
+            "window": e.window,
+            "witnesses": [w.hex() for w in e.witnesses],
+            "attestations": e.attestations,
+            "includedheight": e.included_height,
+        }
+        for e in await api.get_heartbeat_history(count)
+    ]
+
+
+async def getattestationstats(api: NodeApi) -> object:
+    """Heartbeats sent, received and carried by blocks, attestations given
+    and received, and the registry's record of this masternode."""
+    stats = await api.get_attestation_stats()
+    return {
+        "masternodeid": None if stats.masternode_id is None else stats.masternode_id.hex(),
+        "heartbeatssent": stats.heartbeats_sent,
+        "heartbeatsincluded": stats.heartbeats_included,
+        "heartbeatsreceived": stats.heartbeats_received,
+        "invalidheartbeats": stats.invalid_heartbeats,
+        "attestationsgiven": stats.attestations_given,
+        "attestationsreceived": stats.attestations_received,
+        "lastincludedheight": stats.last_included_height,
+        "pooledheartbeats": stats.pooled_heartbeats,
+        "lastsequenceonchain": stats.last_sequence_on_chain,
+        "lastwindowonchain": stats.last_window_on_chain,
+    }
 
 
 # ---------------------------------------------------------------- util and control
@@ -714,7 +799,26 @@ METHODS: Final[Mapping[str, Method]] = {
             sendtoaddress,
             Param("address", to_str, is_text=True, help="recipient"),
             Param("amount", to_amount_units, help="TIME, at most 8 decimals"),
+            Param(
+                "wait",
+                int_in_range(0, MAX_WAIT_S),
+                0,
+                help="seconds to wait for finality (0: return the txid at once)",
+            ),
         ),
+        _method("Finality", gettransactionfinality, _TXID),
+        _method(
+            "Finality",
+            waittransactionfinality,
+            _TXID,
+            Param("timeout_s", int_in_range(0, MAX_WAIT_S), 10, help="seconds, at most 600"),
+        ),
+        _method(
+            "Finality",
+            getheartbeathistory,
+            Param("count", int_in_range(1, MAX_HEARTBEAT_HISTORY), 20, help="heartbeats to list"),
+        ),
+        _method("Finality", getattestationstats),
         _method("Util", validateaddress, Param("address", to_str, is_text=True)),
         _method("Control", uptime),
         _method("Control", stop),

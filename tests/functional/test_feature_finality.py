@@ -1,0 +1,194 @@
+"""Instant finality on real node processes (docs/spec/finality.md).
+
+- a double spend sent to two nodes at the same instant: at most one side
+  becomes final, every node reports the same status for both, and balances
+  stay exact everywhere;
+- a committee member SIGKILLed right after voting restarts still bound: it
+  never votes for the conflicting transaction;
+- a node SIGKILLed right after `waittransactionfinality` returned still
+  reports the transaction final (or confirmed) after its restart.
+
+The two conflicting transactions are signed with a key held by the test
+(the node wallet's journal would refuse to sign both).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from decimal import Decimal
+from typing import Any
+
+from functional_framework import NodeHandle, Testnet, wait_until
+
+from timecoin.crypto import SigningKey, address_from_public_key, encode_address
+from timecoin.encoding import encode
+from timecoin.ledger import compute_min_fee, compute_tx_size
+from timecoin.node.loadgen import sign_transaction
+from timecoin.params import COIN, get_preset
+from timecoin.types import TX_VERSION, OutPoint, Transaction, TxInput, TxOutput, compute_txid
+
+PARAMS = get_preset("devnet")
+FUND_UNITS = 5 * COIN
+SETTLED = ("final", "confirmed", "conflicted")
+
+
+def _address(key: SigningKey) -> str:
+    return encode_address(PARAMS.address_hrp, address_from_public_key(key.public_key))
+
+
+def _fund(testnet: Testnet, key: SigningKey) -> OutPoint:
+    """Pay FUND_UNITS from node 0's wallet to `key`, wait for finality; the coin."""
+    sender = testnet.nodes[0]
+    status = sender.rpc("sendtoaddress", _address(key), str(Decimal(FUND_UNITS) / COIN), 20)
+    assert status["status"] in ("final", "confirmed"), status
+    tx = sender.rpc("getrawtransaction", status["txid"], True)
+    payload = address_from_public_key(key.public_key).hex()
+    for out in tx["vout"]:
+        if out["scriptPubKey"]["hex"] == payload:
+            return OutPoint(bytes.fromhex(status["txid"]), int(out["n"]))
+    raise AssertionError(f"no output to the test key in {tx}")
+
+
+def _spend(coin: OutPoint, key: SigningKey, to: SigningKey) -> Transaction:
+    """A signed transaction of the whole coin (less the fee) to `to`."""
+    template = Transaction(
+        version=TX_VERSION,
+        inputs=[TxInput(coin, key.public_key)],
+        outputs=[TxOutput(FUND_UNITS, address_from_public_key(to.public_key))],
+        lock_time=0,
+        payload=None,
+        signatures=[bytes(64)],
+        owner_signature=None,
+    )
+    fee = compute_min_fee(compute_tx_size(template), PARAMS)
+    outputs = [TxOutput(FUND_UNITS - fee, address_from_public_key(to.public_key))]
+    return sign_transaction([(coin, key)], outputs, PARAMS.chain_id)
+
+
+def _send(node: NodeHandle, tx: Transaction) -> Any:
+    try:
+        return node.rpc("sendrawtransaction", encode(tx).hex())
+    except Exception as exc:  # a node may refuse the side it saw second
+        return exc
+
+
+def _statuses(testnet: Testnet, txid: str) -> list[str]:
+    return [node.rpc("gettransactionfinality", txid)["status"] for node in testnet.nodes]
+
+
+def _key() -> SigningKey:
+    return SigningKey(os.urandom(32))
+
+
+def test_double_spend_at_the_same_instant(testnet: Testnet) -> None:
+    testnet.wait_for_height(1)
+    owner, payee_a, payee_b = _key(), _key(), _key()
+    coin = _fund(testnet, owner)
+    tx_a, tx_b = _spend(coin, owner, payee_a), _spend(coin, owner, payee_b)
+    txid_a, txid_b = compute_txid(tx_a).hex(), compute_txid(tx_b).hex()
+    assert txid_a != txid_b
+    barrier = threading.Barrier(2)
+    results: dict[str, Any] = {}
+
+    def send(name: str, node: NodeHandle, tx: Transaction) -> None:
+        barrier.wait()
+        results[name] = _send(node, tx)
+
+    threads = [
+        threading.Thread(target=send, args=("a", testnet.nodes[1], tx_a)),
+        threading.Thread(target=send, args=("b", testnet.nodes[2], tx_b)),
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(20)
+
+    def agreed() -> tuple[list[str], list[str]] | None:
+        a, b = _statuses(testnet, txid_a), _statuses(testnet, txid_b)
+        settled = all(s in SETTLED for s in a + b)
+        same = len(set(a)) == 1 and len(set(b)) == 1
+        return (a, b) if settled and same else None
+
+    a, b = wait_until(agreed, 30.0, f"every node agrees on {txid_a} and {txid_b}")
+    final_like = {"final", "confirmed"}
+    assert not (a[0] in final_like and b[0] in final_like), (a, b)
+    for status in (a[0], b[0]):
+        assert status in final_like or status == "conflicted"
+    for node in testnet.nodes:
+        for txid, status in ((txid_a, a[0]), (txid_b, b[0])):
+            info = node.rpc("gettransactionfinality", txid)
+            if status == "conflicted":
+                assert info.get("inputlocked", True) or info.get("conflicts"), info
+    # Balances stay exact on every node: the coin is spent at most once.
+    winner = txid_a if a[0] in final_like else txid_b if b[0] in final_like else None
+    if winner is not None:
+        wait_until(
+            lambda: all(
+                n.rpc("gettransactionfinality", winner)["status"] == "confirmed"
+                for n in testnet.nodes
+            ),
+            30.0,
+            "the winning side in a block on every node",
+        )
+        paid = _spend(coin, owner, payee_a if winner == txid_a else payee_b).outputs[0].amount
+        for node in testnet.nodes:
+            out = node.rpc("gettxout", winner, 0)
+            assert out is not None
+            assert int(Decimal(str(out["value"])) * COIN) == paid
+            loser = txid_b if winner == txid_a else txid_a
+            assert node.rpc("gettxout", loser, 0) is None
+            assert node.rpc("gettxout", coin.txid.hex(), coin.index) is None
+
+
+def test_member_killed_after_voting_stays_bound(testnet: Testnet) -> None:
+    testnet.wait_for_height(1)
+    owner, payee_a, payee_b = _key(), _key(), _key()
+    coin = _fund(testnet, owner)
+    tx_a, tx_b = _spend(coin, owner, payee_a), _spend(coin, owner, payee_b)
+    txid_a, txid_b = compute_txid(tx_a).hex(), compute_txid(tx_b).hex()
+    member = testnet.nodes[3]
+    testnet.nodes[0].rpc("sendrawtransaction", encode(tx_a).hex())
+    wait_until(
+        lambda: member.rpc("gettransactionfinality", txid_a)["status"] in ("final", "confirmed"),
+        10.0,
+        "the member holds the proof (it voted)",
+    )
+    member.kill()
+    member.restart()
+    wait_until(lambda: _height_or_none(member) is not None, 30.0, "the member restarts")
+    _send(member, tx_b)
+    _send(testnet.nodes[1], tx_b)
+    status_b = member.rpc("gettransactionfinality", txid_b)
+    assert not status_b["voted"], status_b
+    assert status_b["status"] in ("unknown", "conflicted"), status_b
+    wait_until(
+        lambda: all(s == "confirmed" for s in _statuses(testnet, txid_a)),
+        30.0,
+        "the first side confirmed everywhere",
+    )
+    assert all(s in ("unknown", "conflicted") for s in _statuses(testnet, txid_b))
+
+
+def test_final_survives_a_kill_after_wait(testnet: Testnet) -> None:
+    testnet.wait_for_height(1)
+    owner, payee = _key(), _key()
+    coin = _fund(testnet, owner)
+    tx = _spend(coin, owner, payee)
+    txid = compute_txid(tx).hex()
+    node = testnet.nodes[2]
+    node.rpc("sendrawtransaction", encode(tx).hex())
+    status = node.rpc("waittransactionfinality", txid, 10)
+    assert status["status"] in ("final", "confirmed"), status
+    node.kill()
+    node.restart()
+    wait_until(lambda: _height_or_none(node) is not None, 30.0, "the node restarts")
+    after = node.rpc("gettransactionfinality", txid)
+    assert after["status"] in ("final", "confirmed"), after
+
+
+def _height_or_none(node: NodeHandle) -> int | None:
+    try:
+        return node.height()
+    except Exception:
+        return None
