@@ -54,6 +54,7 @@ from timecoin.types import (  # noqa: E402
     OutPoint,
     ProofVote,
     Proposal,
+    ReportedLock,
     ReportEntry,
     SpentCoin,
     Transaction,
@@ -253,7 +254,7 @@ def _proposal(label: str, pol_round: int = -1) -> Proposal:
 
 def _header(zero: bool = False) -> BlockHeader:
     if zero:
-        return BlockHeader(0, 0, 0, 0, *([bytes(32)] + [0] + [bytes(32)] * 8))
+        return BlockHeader(0, 0, 0, 0, *([bytes(32)] + [0] + [bytes(32)] * 9))
     return BlockHeader(
         version=1,
         chain_id=0x44544D45,
@@ -269,6 +270,7 @@ def _header(zero: bool = False) -> BlockHeader:
         attestations_hash=fill("attestations", 32),
         utxo_commitment=fill("utxo", 32),
         next_voting_set_hash=fill("voting-set", 32),
+        reports_hash=fill("reports", 32),
     )
 
 
@@ -372,6 +374,22 @@ def samples() -> dict[type[Any], list[tuple[str, Any]]]:
                     utxo_state_before=fill("muhash", 384),
                 ),
             ),
+            (
+                "locks",
+                BlockUndo(
+                    spent=[],
+                    utxo_state_before=fill("muhash", 384),
+                    released_locks=[
+                        ReportedLock(outpoint=_outpoint("r0", 0), txid=fill("locked", 32)),
+                        ReportedLock(outpoint=_outpoint("r1", 1), txid=None),
+                    ],
+                    created_locks=[_outpoint("c0", 2)],
+                ),
+            ),
+        ],
+        ReportedLock: [
+            ("unique", ReportedLock(outpoint=_outpoint("prev", 0), txid=fill("locked", 32))),
+            ("none", ReportedLock(outpoint=_outpoint("prev", 1), txid=None)),
         ],
         BlockHeader: [("zero", _header(zero=True)), ("typical", _header())],
         Vote: [
@@ -435,6 +453,28 @@ def samples() -> dict[type[Any], list[tuple[str, Any]]]:
                         ),
                     ],
                     attestations=[AttestedHeartbeat(heartbeat=_heartbeat(), attestations=[])],
+                ),
+            ),
+            (
+                "epoch-last",
+                Block(
+                    header=_header(),
+                    transactions=[_empty_tx(lock_time=1_000)],
+                    prev_certificate=_certificate(),
+                    evidence=[],
+                    attestations=[],
+                    reports=[
+                        EpochReport(
+                            epoch=50,
+                            prev_hash=fill("prev-block", 32),
+                            entries=[
+                                ReportEntry(outpoint=_outpoint("prev", 0), txid=fill("txid", 32))
+                            ],
+                            voter=fill("voter", 32),
+                            signature=fill("report-sig", 64),
+                        )
+                    ],
+                    reported_transactions=[_transfer()],
                 ),
             ),
         ],

@@ -174,10 +174,11 @@ def test_overhead_bounds_the_largest_evidence() -> None:
 def reports_for(
     entries_by_operator: dict[int, list[ReportEntry]], prev_hash: bytes = b"\x07" * 32
 ) -> list[EpochReport]:
-    return [
+    reports = [
         sign_epoch_report(OPERATORS[i], PARAMS.chain_id, 0, prev_hash, entries)
         for i, entries in entries_by_operator.items()
     ]
+    return sorted(reports, key=lambda report: report.voter)
 
 
 def entry(tx: Transaction, index: int = 0) -> ReportEntry:
@@ -190,6 +191,7 @@ def locks_of(
     node = Node.from_genesis()
     voting_set = voting_set_at(node.state, 1)
     assert voting_set is not None
+    carried = sorted(carried, key=compute_txid)
     return compute_reported_locks(
         reports, carried, voting_set, b"\x07" * 32, node.view, PARAMS, 3, verify
     )
@@ -207,7 +209,7 @@ def test_reported_locks_reject_bad_reports() -> None:
     good = reports_for({0: [entry(PAY_A)], 1: [], 2: []})
     cases = [
         (reports_for({0: [], 1: []}), [], "insufficient-reports"),
-        ([*good, good[0]], [PAY_A], "bad-report"),
+        ([*good, good[0]], [PAY_A], "non-canonical-report"),
         (reports_for({0: [], 1: [], 2: []}, prev_hash=bytes(32)), [], "bad-report"),
         (good, [], "bad-report"),  # the reported transaction is not carried
         (good, [PAY_A, PAY_B], "unreported-transaction"),

@@ -26,6 +26,7 @@ from timecoin.types import (
     OutPoint,
     ProofVote,
     Proposal,
+    ReportedLock,
     ReportEntry,
     SpentCoin,
     Transaction,
@@ -85,10 +86,13 @@ transactions = st.builds(
 )
 coins = st.builds(Coin, amount=AMOUNT, address=ADDRESS, height=U64)
 spent_coins = st.builds(SpentCoin, outpoint=outpoints, coin=coins)
+reported_locks = st.builds(ReportedLock, outpoint=outpoints, txid=st.none() | HASH32)
 block_undos = st.builds(
     BlockUndo,
     spent=st.lists(spent_coins, max_size=SMALL),
     utxo_state_before=st.binary(min_size=384, max_size=384),
+    released_locks=st.lists(reported_locks, max_size=SMALL),
+    created_locks=st.lists(outpoints, max_size=SMALL),
 )
 headers = st.builds(
     BlockHeader,
@@ -106,6 +110,7 @@ headers = st.builds(
     attestations_hash=HASH32,
     utxo_commitment=HASH32,
     next_voting_set_hash=HASH32,
+    reports_hash=HASH32,
 )
 votes = st.builds(
     Vote, vote_type=U8, height=U64, round=U32, block_hash=HASH32, voter=PUBKEY, signature=SIGNATURE
@@ -200,6 +205,8 @@ blocks = st.builds(
     prev_certificate=st.none() | certificates,
     evidence=st.lists(duplicate_votes | duplicate_proposals | tx_vote_evidence, max_size=2),
     attestations=st.lists(attested_heartbeats, max_size=2),
+    reports=st.lists(epoch_reports, max_size=2),
+    reported_transactions=st.lists(transactions, max_size=2),
 )
 voters = st.builds(Voter, masternode_id=HASH32, operator_key=PUBKEY, weight=U64)
 voting_sets = st.builds(VotingSet, epoch=U64, voters=st.lists(voters, max_size=SMALL))
@@ -213,6 +220,7 @@ STRATEGIES: dict[type[Any], st.SearchStrategy[Any]] = {
     Transaction: transactions,
     Coin: coins,
     SpentCoin: spent_coins,
+    ReportedLock: reported_locks,
     BlockUndo: block_undos,
     BlockHeader: headers,
     Vote: votes,

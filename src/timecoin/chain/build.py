@@ -15,7 +15,14 @@ from msgspec.structs import replace
 
 from timecoin.chain.certificate import Verifier
 from timecoin.chain.state import ChainState, voting_set_at
-from timecoin.chain.validate import AppliedBlock, _applied_block, _check_block, _process_block
+from timecoin.chain.validate import (
+    AppliedBlock,
+    FinalityProofLookup,
+    VotingSetLookup,
+    _applied_block,
+    _check_block,
+    _process_block,
+)
 from timecoin.crypto import address_from_public_key, merkle_root
 from timecoin.encoding import encode
 from timecoin.ledger import (
@@ -48,6 +55,7 @@ from timecoin.types import (
     Coin,
     CommitSignature,
     DuplicateProposalEvidence,
+    EpochReport,
     Evidence,
     InputProof,
     InvalidTransaction,
@@ -60,6 +68,7 @@ from timecoin.types import (
     compute_attestations_hash,
     compute_certificate_hash,
     compute_evidence_hash,
+    compute_reports_hash,
     compute_txid,
     compute_witness_hash,
 )
@@ -178,7 +187,9 @@ def select_block_transactions(
     coinbase's) and at most `max_count`, and their encoded sizes within
     `max_block_bytes - compute_block_overhead_bytes(params)`. Every other
     candidate is skipped (a coinbase, a repeat, an invalid or conflicting
-    transaction, one that does not fit); selection goes on with the next.
+    transaction, one that does not fit, one spending an outpoint
+    reported-locked to another txid or to none); selection goes on with
+    the next.
 
     Parameters:
         candidates: the transactions on offer, in order of preference.
@@ -211,6 +222,7 @@ def select_block_transactions(
     registry_txs: list[Transaction] = []
     registry_txids: list[bytes] = []
     registered_here: set[bytes] = set()
+    locks = state.reported_locks
     for tx in candidates:
         if len(kept) >= limit:
             break
@@ -221,6 +233,10 @@ def select_block_transactions(
             continue
         txid = compute_txid(tx)
         if txid in kept_txids or (final_txids is not None and txid not in final_txids):
+            continue
+        if locks and any(
+            txin.prevout in locks and locks[txin.prevout] != txid for txin in tx.inputs
+        ):
             continue
         try:
             check_transaction(tx, params, size_bytes=size_bytes)
@@ -272,6 +288,10 @@ def build_block(
     verifier: Verifier,
     verify_batch: BatchVerify | None = None,
     sig_cache: SignatureCache | None = None,
+    reports: Iterable[EpochReport] = (),
+    reported_transactions: Iterable[Transaction] = (),
+    finality_proof_of: FinalityProofLookup | None = None,
+    voting_set_of_epoch: VotingSetLookup | None = None,
 ) -> AppliedBlock:
     """Assemble the block after `state`'s tip, complete and valid, and apply it.
 
@@ -282,7 +302,10 @@ def build_block(
     `transactions`. Every header field is computed: height, epoch, previous
     hash, roots and hashes of the body, and the UTXO and next voting set
     commitments from the same state transition `validate_block` runs, which
-    also checks every rule.
+    also checks every rule. At an epoch's last height the block carries the
+    valid ones among `reports` and the bodies they need from
+    `reported_transactions` (`select_epoch_reports`: an invalid report does
+    not count); their weight must exceed 2/3 of the outgoing voting set's.
 
     Parameters:
         state: the chain state the block follows.
@@ -298,13 +321,21 @@ def build_block(
         verifier: the consensus signature rule (certificate, evidence,
             heartbeats).
         verify_batch, sig_cache: as for `validate_block`.
+        reports: the epoch reports received (used only at an epoch's last
+            height; any order, invalid ones are left out).
+        reported_transactions: bodies the proposer holds for them (final,
+            voted or pooled transactions; only the needed ones are carried).
+        finality_proof_of, voting_set_of_epoch: as for `validate_block`
+            (transactions spending reported-locked outpoints).
 
     Returns:
         The `AppliedBlock` of the new block.
 
     Raises:
         InvalidBlock: the inputs do not make a valid block (the code of the
-            broken rule, as `validate_block` reports it).
+            broken rule, as `validate_block` reports it), e.g.
+            insufficient-reports at an epoch's last height when the valid
+            reports offered do not hold more than 2/3 of the weight.
     """
     params = state.params
     height = state.height + 1
@@ -341,12 +372,22 @@ def build_block(
     )
     txids = _check_block(draft, params)
     transition = _process_block(
-        draft, state, view, txids, verifier=verifier, verify_batch=verify_batch, sig_cache=sig_cache
+        draft,
+        state,
+        view,
+        txids,
+        verifier=verifier,
+        verify_batch=verify_batch,
+        sig_cache=sig_cache,
+        finality_proof_of=finality_proof_of,
+        voting_set_of_epoch=voting_set_of_epoch,
+        offered_reports=(reports, reported_transactions),
     )
     final_header = replace(
         header,
         utxo_commitment=transition.utxo_state.digest(),
         next_voting_set_hash=next_voting_set_hash(transition.registry),
+        reports_hash=compute_reports_hash(transition.reports, transition.reported_transactions),
     )
     block = Block(
         header=final_header,
@@ -354,7 +395,11 @@ def build_block(
         prev_certificate=prev_certificate,
         evidence=list(evidence),
         attestations=list(attestations),
+        reports=transition.reports,
+        reported_transactions=transition.reported_transactions,
     )
+    if transition.reports:
+        _check_block(block, params)  # the carried reports count towards the size limit
     return _applied_block(block, state, transition)
 
 

@@ -76,6 +76,9 @@ REJECT_NOT_FINAL: Final = "not-final"
 REJECT_BAD_REPORT: Final = "bad-report"
 REJECT_INSUFFICIENT_REPORTS: Final = "insufficient-reports"
 REJECT_UNREPORTED_TRANSACTION: Final = "unreported-transaction"
+REJECT_UNEXPECTED_REPORTS: Final = "unexpected-reports"
+REJECT_LOCKED_OUTPOINT: Final = "locked-outpoint"
+REJECT_BAD_REPORTS_HASH: Final = "bad-reports-hash"
 
 BODY_MISMATCH_CODES: Final = frozenset(
     {
@@ -84,6 +87,7 @@ BODY_MISMATCH_CODES: Final = frozenset(
         REJECT_BAD_CERTIFICATE_HASH,
         REJECT_BAD_EVIDENCE_HASH,
         REJECT_BAD_ATTESTATIONS_HASH,
+        REJECT_BAD_REPORTS_HASH,
     }
 )
 """Codes meaning "this body is not the body of this header" (see the module doc)."""

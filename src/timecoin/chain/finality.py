@@ -22,7 +22,7 @@ with a reject code of `timecoin.chain.errors`.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 from timecoin.chain.certificate import Verifier
 from timecoin.chain.errors import (
@@ -83,6 +83,7 @@ __all__ = [
     "is_input_proof_valid",
     "is_report_canonical",
     "report_entry_key",
+    "select_epoch_reports",
     "verify_epoch_report",
     "verify_finality_proof",
     "verify_tx_vote",
@@ -333,66 +334,61 @@ def compute_reported_locks(
     verifier: Verifier,
     *,
     sig_cache: SignatureCache | None = None,
+    existing_locks: Mapping[OutPoint, bytes | None] | None = None,
 ) -> dict[OutPoint, bytes | None]:
     """The locks that an epoch's last block establishes from its reports (ADR 0004).
 
     Parameters:
-        reports: the reports the block carries.
-        reported_transactions: the reported transactions it carries in full.
+        reports: the reports the block carries, in strictly ascending voter
+            key order (one per voter).
+        reported_transactions: the reported transactions it carries in
+            full, in strictly ascending txid order.
         voting_set: the outgoing voting set (the reports' epoch).
         prev_hash: the block's `prev_hash` (every report must name it).
         view: the UTXO set after the block.
         params, height: the chain parameters and the block's height.
         verifier: the consensus signature rule (reports).
         sig_cache: for the reported transactions' signatures.
+        existing_locks: the reported locks in force before the block (after
+            the releases it makes); an outpoint already locked keeps its
+            lock, so it gets no new one.
 
     Returns:
-        For each reported outpoint still unspent in `view`: the unique
-        reported txid, or None when reports name different txids.
+        For each reported outpoint still unspent in `view` and not already
+        locked: the unique reported txid, or None when reports name
+        different txids.
 
     Raises:
-        InvalidBlock: bad-report (a report that does not verify, names
-            another block, repeats a voter, or names a transaction that is
-            not carried, does not spend its outpoint or is invalid against
+        InvalidBlock: non-canonical-report (reports or transactions out of
+            order, or repeated), bad-report (a report that does not verify,
+            names another block, or names a transaction that is not
+            carried, does not spend its outpoint or is invalid against
             `view`), unreported-transaction (a carried transaction no report
             names), insufficient-reports (reporters' weight is not more than
             2/3).
     """
-    carried: dict[bytes, Transaction] = {compute_txid(tx): tx for tx in reported_transactions}
+    voter_keys = [report.voter for report in reports]
+    if any(a >= b for a, b in itertools.pairwise(voter_keys)):
+        raise InvalidBlock(
+            REJECT_NON_CANONICAL_REPORT,
+            "reports: expected strictly ascending voter keys (one report per voter)",
+        )
+    carried_txids = [compute_txid(tx) for tx in reported_transactions]
+    if any(a >= b for a, b in itertools.pairwise(carried_txids)):
+        raise InvalidBlock(
+            REJECT_NON_CANONICAL_REPORT,
+            "reported transactions: expected strictly ascending txids",
+        )
+    carried = dict(zip(carried_txids, reported_transactions, strict=True))
+    checker = _EntryChecker(carried, view, params, height, sig_cache)
     named: set[bytes] = set()
-    reporters: set[int] = set()
     weight = 0
     candidates: dict[OutPoint, set[bytes]] = {}
-    valid_txids: set[bytes] = set()
     for number, report in enumerate(reports):
-        try:
-            voter = verify_epoch_report(report, voting_set, params.chain_id, verifier)
-        except InvalidVote as exc:
-            raise InvalidBlock(REJECT_BAD_REPORT, f"report {number}: {exc.message}") from exc
-        index = voting_set.index_of(voter.operator_key)
-        if report.prev_hash != prev_hash or index is None or index in reporters:
-            raise InvalidBlock(
-                REJECT_BAD_REPORT,
-                f"report {number}: expected one report per voter naming block "
-                f"{prev_hash.hex()}, got a repeat or {report.prev_hash.hex()}",
-            )
-        reporters.add(index)
+        voter = _verify_report_for_block(number, report, voting_set, prev_hash, params, verifier)
         weight += voter.weight
-        for entry in report.entries:
-            named.add(entry.txid)
-            if view.get_coin(entry.outpoint) is None:
-                continue  # spent: its transaction (or a conflicting final one) is in the chain
-            if entry.txid not in valid_txids:
-                _check_reported_transaction(
-                    number, entry, carried.get(entry.txid), view, params, height, sig_cache
-                )
-                valid_txids.add(entry.txid)
-            elif not any(i.prevout == entry.outpoint for i in carried[entry.txid].inputs):
-                raise InvalidBlock(
-                    REJECT_BAD_REPORT,
-                    f"report {number}: transaction {entry.txid.hex()} does not spend "
-                    f"{entry.outpoint.txid.hex()}:{entry.outpoint.index}",
-                )
+        named.update(entry.txid for entry in report.entries)
+        for entry in checker.check_report(number, report):
             candidates.setdefault(entry.outpoint, set()).add(entry.txid)
     for txid in carried:
         if txid not in named:
@@ -406,38 +402,146 @@ def compute_reported_locks(
             REJECT_INSUFFICIENT_REPORTS,
             f"reports of weight {weight} of {total}, expected more than 2/3",
         )
+    locked = existing_locks or {}
     return {
         outpoint: (next(iter(txids)) if len(txids) == 1 else None)
         for outpoint, txids in candidates.items()
+        if outpoint not in locked
     }
 
 
-def _check_reported_transaction(
-    number: int,
-    entry: ReportEntry,
-    tx: Transaction | None,
+def select_epoch_reports(
+    reports: Iterable[EpochReport],
+    transactions: Iterable[Transaction],
+    voting_set: VotingSet,
+    prev_hash: bytes,
     view: UtxoView,
     params: ChainParams,
     height: int,
-    sig_cache: SignatureCache | None,
-) -> None:
-    outpoint = entry.outpoint
-    if tx is None:
-        raise InvalidBlock(
-            REJECT_BAD_REPORT,
-            f"report {number}: transaction {entry.txid.hex()} is not carried in full",
-        )
-    if not any(txin.prevout == outpoint for txin in tx.inputs):
-        raise InvalidBlock(
-            REJECT_BAD_REPORT,
-            f"report {number}: transaction {entry.txid.hex()} does not spend "
-            f"{outpoint.txid.hex()}:{outpoint.index}",
-        )
+    verifier: Verifier,
+    *,
+    sig_cache: SignatureCache | None = None,
+) -> tuple[list[EpochReport], list[Transaction]]:
+    """What the proposer of an epoch's last block carries: the valid reports
+    among `reports` and the reported transactions they need.
+
+    A report is kept when, on its own, it passes the checks of
+    `compute_reported_locks` (verifies against `voting_set`, names
+    `prev_hash`, and every entry whose outpoint is unspent in `view` names a
+    transaction found in `transactions` that validly spends it); an invalid
+    report does not count and is left out, as is a second report of one
+    voter. Whether the kept reports reach more than 2/3 of the weight is
+    left to `compute_reported_locks`.
+
+    Parameters:
+        reports: the reports received for the epoch, any order.
+        transactions: bodies the proposer holds (final, voted or pooled),
+            any order; only those a kept report needs are returned.
+        voting_set, prev_hash, view, params, height, verifier, sig_cache: as
+            for `compute_reported_locks` (`view` is the UTXO set after the
+            block's transactions).
+
+    Returns:
+        (kept reports in ascending voter key order, the transactions they
+        name on unspent outpoints in ascending txid order).
+    """
+    bodies = {compute_txid(tx): tx for tx in transactions}
+    checker = _EntryChecker(bodies, view, params, height, sig_cache)
+    kept: dict[bytes, EpochReport] = {}
+    needed: set[bytes] = set()
+    for number, report in enumerate(reports):
+        if report.voter in kept:
+            continue
+        try:
+            _verify_report_for_block(number, report, voting_set, prev_hash, params, verifier)
+            live = checker.check_report(number, report)
+        except InvalidBlock:
+            continue
+        kept[report.voter] = report
+        needed.update(entry.txid for entry in live)
+    selected = [kept[key] for key in sorted(kept)]
+    return selected, [bodies[txid] for txid in sorted(needed)]
+
+
+def _verify_report_for_block(
+    number: int,
+    report: EpochReport,
+    voting_set: VotingSet,
+    prev_hash: bytes,
+    params: ChainParams,
+    verifier: Verifier,
+) -> Voter:
+    """`verify_epoch_report`, and the report names the block's parent."""
     try:
-        check_transaction(tx, params)
-        validate_transaction(tx, entry.txid, view, params, height, sig_cache=sig_cache)
-    except InvalidTransaction as exc:
+        voter = verify_epoch_report(report, voting_set, params.chain_id, verifier)
+    except InvalidVote as exc:
+        raise InvalidBlock(REJECT_BAD_REPORT, f"report {number}: {exc.message}") from exc
+    if report.prev_hash != prev_hash:
         raise InvalidBlock(
             REJECT_BAD_REPORT,
-            f"report {number}: transaction {entry.txid.hex()} is invalid: {exc.reject_code}",
-        ) from exc
+            f"report {number}: expected a report naming block {prev_hash.hex()}, got "
+            f"{report.prev_hash.hex()}",
+        )
+    return voter
+
+
+class _EntryChecker:
+    """Checks report entries against carried bodies and the UTXO set after
+    the block, validating each transaction once."""
+
+    __slots__ = ("_bodies", "_height", "_params", "_sig_cache", "_valid", "_view")
+
+    def __init__(
+        self,
+        bodies: Mapping[bytes, Transaction],
+        view: UtxoView,
+        params: ChainParams,
+        height: int,
+        sig_cache: SignatureCache | None,
+    ) -> None:
+        self._bodies = bodies
+        self._view = view
+        self._params = params
+        self._height = height
+        self._sig_cache = sig_cache
+        self._valid: set[bytes] = set()
+
+    def check_report(self, number: int, report: EpochReport) -> list[ReportEntry]:
+        """The entries of `report` whose outpoint is still unspent; raises
+        InvalidBlock (bad-report) when one names a transaction that is not
+        carried or does not validly spend its outpoint."""
+        live: list[ReportEntry] = []
+        for entry in report.entries:
+            if self._view.get_coin(entry.outpoint) is None:
+                continue  # spent: its transaction (or a conflicting final one) is in the chain
+            self._check_entry(number, entry)
+            live.append(entry)
+        return live
+
+    def _check_entry(self, number: int, entry: ReportEntry) -> None:
+        outpoint = entry.outpoint
+        tx = self._bodies.get(entry.txid)
+        if tx is None:
+            raise InvalidBlock(
+                REJECT_BAD_REPORT,
+                f"report {number}: transaction {entry.txid.hex()} is not carried in full",
+            )
+        if not any(txin.prevout == outpoint for txin in tx.inputs):
+            raise InvalidBlock(
+                REJECT_BAD_REPORT,
+                f"report {number}: transaction {entry.txid.hex()} does not spend "
+                f"{outpoint.txid.hex()}:{outpoint.index}",
+            )
+        if entry.txid in self._valid:
+            return
+        try:
+            check_transaction(tx, self._params)
+            validate_transaction(
+                tx, entry.txid, self._view, self._params, self._height, sig_cache=self._sig_cache
+            )
+        except InvalidTransaction as exc:
+            raise InvalidBlock(
+                REJECT_BAD_REPORT,
+                f"report {number}: transaction {entry.txid.hex()} is invalid: {exc.reject_code}",
+            ) from exc
+        self._valid.add(entry.txid)

@@ -10,7 +10,8 @@ a `timecoin.ledger.UtxoView` that the caller keeps in step with the state
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from timecoin.chain import errors
 from timecoin.crypto import MuHash3072
@@ -29,6 +30,7 @@ from timecoin.types import (
     Block,
     BlockHeader,
     InvalidBlock,
+    OutPoint,
     VotingSet,
     compute_attestations_hash,
     compute_block_hash,
@@ -48,10 +50,15 @@ class ChainState:
     - `registry`: the masternode registry after the tip; its voting set is
       the one in force for block `height + 1`;
     - `utxo_state`: the MuHash3072 state of the UTXO set after the tip,
-      normalized, whose digest is `header.utxo_commitment`.
+      normalized, whose digest is `header.utxo_commitment` (coins and
+      reported locks);
+    - `reported_locks`: the reported locks in force after the tip (ADR
+      0004): outpoint -> the only txid that may spend it, or None (reports
+      conflicted). The finality machine takes them as its `reported_locks`.
 
-    A state is a value: nothing here changes it, and `utxo_state` (a mutable
-    object) must never be changed in place: copy it before applying a block.
+    A state is a value: nothing here changes it, and neither `utxo_state`
+    nor `reported_locks` (mutable objects) may be changed in place: copy
+    them before applying a block.
     """
 
     params: ChainParams
@@ -60,6 +67,7 @@ class ChainState:
     header: BlockHeader
     registry: RegistryState
     utxo_state: MuHash3072
+    reported_locks: Mapping[OutPoint, bytes | None] = field(default_factory=dict)
 
 
 def voting_set_at(state: ChainState, height: int) -> VotingSet | None:

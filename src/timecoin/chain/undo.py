@@ -8,11 +8,22 @@ weight to break the protocol (DESIGN.md section 7).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import replace
+
+from timecoin.chain.finality import encode_lock_element
 from timecoin.chain.state import ChainState
 from timecoin.ledger import UtxoDelta, undo_block
 from timecoin.ledger import errors as ledger_errors
 from timecoin.masternode import RegistryUndo, undo_block_registry
-from timecoin.types import Block, BlockHeader, BlockUndo, InvalidBlock, compute_block_hash
+from timecoin.types import (
+    Block,
+    BlockHeader,
+    BlockUndo,
+    InvalidBlock,
+    OutPoint,
+    compute_block_hash,
+)
 
 __all__ = ["undo_applied_block"]
 
@@ -29,7 +40,7 @@ def undo_applied_block(
 
     The inverse of `validate_block` / `build_block`: applying a block and
     undoing it gives back the state and UTXO set exactly (commitment,
-    registry, tip).
+    registry, tip, reported locks).
 
     Parameters:
         state_after: the chain state whose tip is `block`.
@@ -64,8 +75,32 @@ def undo_applied_block(
         registry = undo_block_registry(state_after.registry, registry_undo)
     except ValueError as exc:
         raise InvalidBlock(ledger_errors.REJECT_BAD_UNDO, f"registry undo: {exc}") from exc
+    locks_after = state_after.reported_locks
+    missing = [op for op in undo.created_locks if op not in locks_after]
+    if missing:
+        raise InvalidBlock(
+            ledger_errors.REJECT_BAD_UNDO,
+            f"undo: the block created a reported lock on {missing[0].txid.hex()}:"
+            f"{missing[0].index}, the state holds none",
+        )
     utxo_state = state_after.utxo_state.copy()
+    # Locks first: the ledger's undo compares the result with the state
+    # recorded before the block's coins changed, which held no new locks.
+    utxo_state.remove_many(encode_lock_element(op, locks_after[op]) for op in undo.created_locks)
+    utxo_state.insert_many(
+        encode_lock_element(lock.outpoint, lock.txid) for lock in undo.released_locks
+    )
     delta = undo_block(undo, block.transactions, block.header.height, utxo_state)
+    created = set(undo.created_locks)
+    locks_before: Mapping[OutPoint, bytes | None] = locks_after
+    if created or undo.released_locks:
+        locks_before = {op: txid for op, txid in locks_after.items() if op not in created}
+        locks_before.update((lock.outpoint, lock.txid) for lock in undo.released_locks)
+    delta = replace(
+        delta,
+        locks_created={lock.outpoint: lock.txid for lock in undo.released_locks},
+        locks_released=list(undo.created_locks),
+    )
     state_before = ChainState(
         params=state_after.params,
         height=prev_header.height,
@@ -73,5 +108,6 @@ def undo_applied_block(
         header=prev_header,
         registry=registry,
         utxo_state=utxo_state,
+        reported_locks=locks_before,
     )
     return state_before, delta

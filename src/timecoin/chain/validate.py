@@ -17,12 +17,21 @@ built block passes `validate_block` by construction.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from dataclasses import replace as replace_dataclass
+
+from msgspec.structs import replace as replace_struct
 
 from timecoin.chain import errors
 from timecoin.chain.certificate import Verifier, verify_certificate
 from timecoin.chain.evidence import get_evidence_height, verify_evidence
+from timecoin.chain.finality import (
+    compute_reported_locks,
+    encode_lock_element,
+    select_epoch_reports,
+    verify_finality_proof,
+)
 from timecoin.chain.state import ChainState, voting_set_at
 from timecoin.crypto import MuHash3072, merkle_root
 from timecoin.encoding import encode
@@ -35,6 +44,7 @@ from timecoin.masternode import (
     compute_reward_outputs,
     get_entry,
     get_proposer_reward_address,
+    is_last_height_of_epoch,
     next_voting_set_hash,
     process_block_registry,
 )
@@ -43,9 +53,15 @@ from timecoin.types import (
     BLOCK_VERSION,
     Block,
     BlockUndo,
+    Coin,
+    EpochReport,
+    FinalityProof,
     InvalidBlock,
     InvalidTransaction,
     InvalidVote,
+    OutPoint,
+    ReportedLock,
+    Transaction,
     TxOutput,
     TxVoteEquivocationEvidence,
     VotingSet,
@@ -53,11 +69,24 @@ from timecoin.types import (
     compute_block_hash,
     compute_certificate_hash,
     compute_evidence_hash,
+    compute_reports_hash,
     compute_txid,
     compute_witness_hash,
+    encode_outpoint_key,
 )
 
-__all__ = ["AppliedBlock", "check_block", "validate_block"]
+__all__ = [
+    "AppliedBlock",
+    "FinalityProofLookup",
+    "VotingSetLookup",
+    "check_block",
+    "validate_block",
+]
+
+FinalityProofLookup = Callable[[bytes], FinalityProof | None]
+"""A txid -> the finality proof the caller holds for it, or None."""
+VotingSetLookup = Callable[[int], VotingSet | None]
+"""An epoch -> its voting set, or None when the caller does not hold it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,6 +120,9 @@ class _Transition:
     fees: int
     registry: RegistryState
     registry_undo: RegistryUndo
+    reported_locks: Mapping[OutPoint, bytes | None]
+    reports: list[EpochReport]
+    reported_transactions: list[Transaction]
 
 
 def check_block(block: Block, params: ChainParams) -> None:
@@ -113,9 +145,9 @@ def check_block(block: Block, params: ChainParams) -> None:
             oversized-block, missing-coinbase,
             coinbase-lock-time, coinbase-position, unexpected-certificate,
             missing-certificate, bad-tx-root, bad-witness-root,
-            bad-certificate-hash, bad-evidence-hash, bad-attestations-hash
-            (the last five mean the body does not match the header:
-            `errors.BODY_MISMATCH_CODES`).
+            bad-certificate-hash, bad-evidence-hash, bad-attestations-hash,
+            bad-reports-hash (the last six mean the body does not match the
+            header: `errors.BODY_MISMATCH_CODES`).
     """
     _check_block(block, params)
 
@@ -129,6 +161,8 @@ def validate_block(
     verify_batch: BatchVerify | None = None,
     sig_cache: SignatureCache | None = None,
     has_finality_proof: Callable[[bytes], bool] | None = None,
+    finality_proof_of: FinalityProofLookup | None = None,
+    voting_set_of_epoch: VotingSetLookup | None = None,
 ) -> AppliedBlock:
     """Validate `block` as the child of `state`'s tip and return the result of applying it.
 
@@ -136,12 +170,17 @@ def validate_block(
     epoch and timestamp; that the proposer is a member of the voting set of
     the block's height; the previous block's certificate (from height 2 on)
     against the voting set of height - 1; the evidence; the attested
-    heartbeats (`check_block_heartbeats`); every transaction (the ledger's
+    heartbeats (`check_block_heartbeats`); the spends of reported-locked
+    outpoints (only by the locked txid; with `finality_proof_of`, each
+    spending transaction's proof); every transaction (the ledger's
     `connect_block`); the coinbase outputs (exactly
     `compute_reward_outputs`); the registry changes
-    (`process_block_registry`, which records the heartbeats); finally the
-    header's `utxo_commitment` and `next_voting_set_hash` against the
-    resulting state. Neither `view` nor `state` is changed.
+    (`process_block_registry`, which records the heartbeats); the reported
+    locks: those the block spends are released, and at an epoch's last
+    height the block's reports (`compute_reported_locks`) create new ones,
+    while any other block carries no reports; finally the header's
+    `utxo_commitment` (coins and locks) and `next_voting_set_hash` against
+    the resulting state. Neither `view` nor `state` is changed.
 
     Parameters:
         block: the block, as decoded.
@@ -158,6 +197,15 @@ def validate_block(
             admit only final transactions (docs/spec/finality.md), checked
             right after `check_block` (`not-final`). A certified block (sync,
             catch-up) needs no such check: its certificate is the proof.
+        finality_proof_of: when given (a validator deciding its prevote), a
+            transaction spending a reported-locked outpoint must have a
+            proof here, from any epoch, that verifies
+            (`verify_finality_proof`) against that epoch's voting set
+            (`not-final` without one, the proof's code when it fails). A
+            certified block needs no such check.
+        voting_set_of_epoch: the voting sets of epochs before the previous
+            one, for those proofs (the state's registry holds the current
+            and previous epochs'; the node keeps older ones by epoch).
 
     Returns:
         The `AppliedBlock`.
@@ -178,7 +226,11 @@ def validate_block(
             too-few-attestations, bad-heartbeat-signature,
             bad-attestation-signature); any transaction code of the
             ledger or the registry; bad-coinbase; bad-utxo-commitment;
-            bad-next-voting-set-hash; not-final (with `has_finality_proof`).
+            bad-next-voting-set-hash; not-final (with `has_finality_proof`
+            or `finality_proof_of`); locked-outpoint (a locked outpoint
+            spent by another txid); unexpected-reports (reports before an
+            epoch's last height); at the last height non-canonical-report,
+            bad-report, unreported-transaction, insufficient-reports.
     """
     txids = _check_block(block, state.params)
     if has_finality_proof is not None:
@@ -190,7 +242,15 @@ def validate_block(
                     "transaction (a finality proof held), none is held",
                 )
     transition = _process_block(
-        block, state, view, txids, verifier=verifier, verify_batch=verify_batch, sig_cache=sig_cache
+        block,
+        state,
+        view,
+        txids,
+        verifier=verifier,
+        verify_batch=verify_batch,
+        sig_cache=sig_cache,
+        finality_proof_of=finality_proof_of,
+        voting_set_of_epoch=voting_set_of_epoch,
     )
     header = block.header
     utxo_commitment = transition.utxo_state.digest()
@@ -221,6 +281,7 @@ def _applied_block(block: Block, state: ChainState, transition: _Transition) -> 
         header=header,
         registry=transition.registry,
         utxo_state=transition.utxo_state,
+        reported_locks=transition.reported_locks,
     )
     return AppliedBlock(
         block=block,
@@ -342,6 +403,12 @@ def _check_body_commitments(block: Block) -> list[bytes]:
         compute_attestations_hash(block.attestations),
         header.attestations_hash,
     )
+    _require_commitment(
+        errors.REJECT_BAD_REPORTS_HASH,
+        "reports hash",
+        compute_reports_hash(block.reports, block.reported_transactions),
+        header.reports_hash,
+    )
     return txids
 
 
@@ -359,10 +426,18 @@ def _process_block(
     verifier: Verifier,
     verify_batch: BatchVerify | None,
     sig_cache: SignatureCache | None,
+    finality_proof_of: FinalityProofLookup | None = None,
+    voting_set_of_epoch: VotingSetLookup | None = None,
+    offered_reports: tuple[Iterable[EpochReport], Iterable[Transaction]] | None = None,
 ) -> _Transition:
     """Every contextual rule except the header's two state commitments, and
     the resulting state: the one state transition of `validate_block` and
-    `build_block`. Assumes `_check_block` passed; `txids` are its result."""
+    `build_block`. Assumes `_check_block` passed; `txids` are its result.
+
+    With `offered_reports` (a builder: reports received and bodies held),
+    the block's own reports are ignored and the valid offered ones are
+    selected (`select_epoch_reports`); the transition returns what it
+    used."""
     params = state.params
     header = block.header
     height = state.height + 1
@@ -380,6 +455,7 @@ def _process_block(
         verifier,
         params,
     )
+    _check_locked_spends(block, txids, state, verifier, finality_proof_of, voting_set_of_epoch)
     utxo_state = state.utxo_state.copy()
     connected = connect_block(
         block.transactions,
@@ -405,14 +481,217 @@ def _process_block(
         )
     except InvalidTransaction as exc:
         raise InvalidBlock(exc.reject_code, f"masternode registry: {exc.message}") from exc
+    if offered_reports is None:
+        reports, reported_transactions = block.reports, block.reported_transactions
+    elif _are_reports_due(height, params):
+        reports, reported_transactions = select_epoch_reports(
+            offered_reports[0],
+            offered_reports[1],
+            voting_set,
+            header.prev_hash,
+            _DeltaView(view, connected.delta),
+            params,
+            height,
+            verifier,
+            sig_cache=sig_cache,
+        )
+    else:
+        reports, reported_transactions = [], []
+    released, created, locks = _process_locks(
+        state,
+        view,
+        connected.undo,
+        connected.delta,
+        voting_set,
+        reports,
+        reported_transactions,
+        verifier=verifier,
+        sig_cache=sig_cache,
+    )
+    utxo_state.remove_many(encode_lock_element(lock.outpoint, lock.txid) for lock in released)
+    utxo_state.insert_many(encode_lock_element(op, created[op]) for op in created)
+    utxo_state.normalize()
+    undo = replace_struct(connected.undo, released_locks=released, created_locks=list(created))
+    delta = replace_dataclass(
+        connected.delta,
+        locks_created=created,
+        locks_released=[lock.outpoint for lock in released],
+    )
     return _Transition(
         utxo_state=utxo_state,
-        undo=connected.undo,
-        delta=connected.delta,
+        undo=undo,
+        delta=delta,
         fees=connected.fees,
         registry=registry,
         registry_undo=registry_undo,
+        reported_locks=locks,
+        reports=list(reports),
+        reported_transactions=list(reported_transactions),
     )
+
+
+class _DeltaView:
+    """The UTXO set after a block: `base` changed by the block's `delta`."""
+
+    __slots__ = ("_base", "_delta", "_spent")
+
+    def __init__(self, base: UtxoView, delta: UtxoDelta) -> None:
+        self._base = base
+        self._delta = delta
+        self._spent = set(delta.spent)
+
+    def get_coin(self, outpoint: OutPoint) -> Coin | None:
+        """The coin at `outpoint` after the block, or None."""
+        coin = self._delta.created.get(outpoint)
+        if coin is not None:
+            return coin
+        if outpoint in self._spent:
+            return None
+        return self._base.get_coin(outpoint)
+
+
+def _check_locked_spends(
+    block: Block,
+    txids: Sequence[bytes],
+    state: ChainState,
+    verifier: Verifier,
+    finality_proof_of: FinalityProofLookup | None,
+    voting_set_of_epoch: VotingSetLookup | None,
+) -> None:
+    """A transaction spending a reported-locked outpoint must be its locked
+    txid (no transaction may, deterministically, spend a uniquely locked
+    outpoint otherwise) and, with `finality_proof_of`, have a finality proof
+    from any epoch, checked against that epoch's voting set (ADR 0004)."""
+    locks = state.reported_locks
+    if not locks:
+        return
+    for index in range(1, len(block.transactions)):
+        tx = block.transactions[index]
+        txid = txids[index]
+        spends_locked = False
+        for txin in tx.inputs:
+            outpoint = txin.prevout
+            if outpoint not in locks:
+                continue
+            spends_locked = True
+            locked_txid = locks[outpoint]
+            if locked_txid is not None and locked_txid != txid:
+                raise InvalidBlock(
+                    errors.REJECT_LOCKED_OUTPOINT,
+                    f"transaction {index} ({txid.hex()}): spends "
+                    f"{outpoint.txid.hex()}:{outpoint.index}, reported-locked to "
+                    f"{locked_txid.hex()}",
+                )
+        if spends_locked and finality_proof_of is not None:
+            _check_lock_proof(
+                index, tx, txid, state, verifier, finality_proof_of, voting_set_of_epoch
+            )
+
+
+def _check_lock_proof(
+    index: int,
+    tx: Transaction,
+    txid: bytes,
+    state: ChainState,
+    verifier: Verifier,
+    finality_proof_of: FinalityProofLookup,
+    voting_set_of_epoch: VotingSetLookup | None,
+) -> None:
+    proof = finality_proof_of(txid)
+    if proof is None:
+        raise InvalidBlock(
+            errors.REJECT_NOT_FINAL,
+            f"transaction {index} ({txid.hex()}): spends a reported-locked outpoint, "
+            "no finality proof is held",
+        )
+    voting_set = _voting_set_of_epoch(state, proof.epoch, voting_set_of_epoch)
+    if voting_set is None:
+        raise InvalidBlock(
+            errors.REJECT_NOT_FINAL,
+            f"transaction {index} ({txid.hex()}): its finality proof is of epoch "
+            f"{proof.epoch}, whose voting set is not held",
+        )
+    try:
+        verify_finality_proof(proof, tx, voting_set, state.params.chain_id, verifier)
+    except InvalidVote as exc:
+        raise InvalidBlock(
+            exc.reject_code, f"transaction {index} ({txid.hex()}) finality proof: {exc.message}"
+        ) from exc
+
+
+def _voting_set_of_epoch(
+    state: ChainState, epoch: int, lookup: VotingSetLookup | None
+) -> VotingSet | None:
+    """The voting set of `epoch`: from the state's registry (current and
+    previous epochs), else from `lookup`."""
+    params = state.params
+    current = params.epoch_of(state.height + 1)
+    if epoch <= current:
+        voting_set = voting_set_at(state, epoch * params.epoch_length)
+        if voting_set is not None and voting_set.epoch == epoch:
+            return voting_set
+    return None if lookup is None else lookup(epoch)
+
+
+def _are_reports_due(height: int, params: ChainParams) -> bool:
+    """Whether the block at `height` must carry epoch reports: an epoch's
+    last height, once the rule is active (`ActivationHeights`)."""
+    return is_last_height_of_epoch(height, params) and params.activation.is_epoch_reports_active(
+        height
+    )
+
+
+def _process_locks(
+    state: ChainState,
+    view: UtxoView,
+    undo: BlockUndo,
+    delta: UtxoDelta,
+    voting_set: VotingSet,
+    reports: Sequence[EpochReport],
+    reported_transactions: Sequence[Transaction],
+    *,
+    verifier: Verifier,
+    sig_cache: SignatureCache | None,
+) -> tuple[list[ReportedLock], dict[OutPoint, bytes | None], Mapping[OutPoint, bytes | None]]:
+    """The reported locks the block releases (it spends their outpoints) and
+    creates (its reports, at an epoch's last height), and the locks after it."""
+    params = state.params
+    height = state.height + 1
+    before = state.reported_locks
+    released = [
+        ReportedLock(outpoint=spent.outpoint, txid=before[spent.outpoint])
+        for spent in undo.spent
+        if spent.outpoint in before
+    ]
+    remaining: Mapping[OutPoint, bytes | None] = before
+    if released:
+        gone = {lock.outpoint for lock in released}
+        remaining = {op: txid for op, txid in before.items() if op not in gone}
+    created: dict[OutPoint, bytes | None] = {}
+    if _are_reports_due(height, params):
+        found = compute_reported_locks(
+            reports,
+            reported_transactions,
+            voting_set,
+            state.block_hash,
+            _DeltaView(view, delta),
+            params,
+            height,
+            verifier,
+            sig_cache=sig_cache,
+            existing_locks=remaining,
+        )
+        created = {op: found[op] for op in sorted(found, key=encode_outpoint_key)}
+    elif reports or reported_transactions:
+        raise InvalidBlock(
+            errors.REJECT_UNEXPECTED_REPORTS,
+            f"reports: expected none (not the last height of epoch {voting_set.epoch}, or the "
+            "rule not active), got "
+            f"{len(reports)} reports and {len(reported_transactions)} transactions",
+        )
+    if not created:
+        return released, created, remaining
+    return released, created, {**remaining, **created}
 
 
 def _check_coinbase_outputs(

@@ -33,11 +33,17 @@ class UtxoDelta:
 
     `created` and `spent` are disjoint: coins created and spent inside the
     block are in neither. Storage deletes `spent` and writes `created` in one
-    atomic batch.
+    atomic batch, with the reported-lock changes (ADR 0004), which are not
+    coins and which `MemoryUtxoSet.apply_delta` ignores.
     """
 
     created: dict[OutPoint, Coin] = field(default_factory=dict)
     spent: list[OutPoint] = field(default_factory=list)
+    locks_created: dict[OutPoint, bytes | None] = field(default_factory=dict)
+    """Reported locks the block creates (outpoint -> txid, None: no
+    transaction); storage writes them to its `reported_lock` key space."""
+    locks_released: list[OutPoint] = field(default_factory=list)
+    """Reported locks the block releases (it spent their outpoints)."""
 
 
 def encode_utxo_element(outpoint: OutPoint, coin: Coin) -> bytes:

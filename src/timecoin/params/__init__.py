@@ -75,9 +75,19 @@ class ActivationHeights:
 
     `halt_height` is the first height whose rules this software does not
     know; None means no scheduled change.
+
+    `epoch_reports_height` is the first height from which an epoch's last
+    block must carry epoch reports and reported locks are chain state (ADR
+    0004, docs/spec/finality.md section 7); None: not active on this
+    network (the last block carries no reports, no locks exist).
     """
 
     halt_height: int | None = None
+    epoch_reports_height: int | None = None
+
+    def is_epoch_reports_active(self, height: int) -> bool:
+        """Whether the epoch-report rule applies to the block at `height`."""
+        return self.epoch_reports_height is not None and height >= self.epoch_reports_height
 
 
 @dataclass(frozen=True, slots=True)

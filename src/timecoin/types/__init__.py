@@ -2,6 +2,7 @@
 
 from timecoin.types.block import (
     BLOCK_VERSION,
+    EMPTY_REPORTS_HASH,
     AttestedHeartbeat,
     Block,
     BlockHeader,
@@ -40,6 +41,7 @@ from timecoin.types.hashing import (
     compute_block_hash,
     compute_certificate_hash,
     compute_evidence_hash,
+    compute_reports_hash,
     compute_tx_roots,
     compute_txid,
     compute_witness_hash,
@@ -56,6 +58,7 @@ from timecoin.types.transaction import (
     OperatorUpdate,
     OutPoint,
     Payload,
+    ReportedLock,
     SpentCoin,
     Transaction,
     TxInput,
@@ -65,6 +68,7 @@ from timecoin.types.voting import Voter, VotingSet, is_one_third_plus, is_quorum
 
 __all__ = [
     "BLOCK_VERSION",
+    "EMPTY_REPORTS_HASH",
     "MAX_TXVOTE_BATCH_TXIDS",
     "NO_COLLATERAL",
     "TX_VERSION",
@@ -94,6 +98,7 @@ __all__ = [
     "Proposal",
     "ProtocolError",
     "ReportEntry",
+    "ReportedLock",
     "SpentCoin",
     "TimecoinError",
     "Transaction",
@@ -112,6 +117,7 @@ __all__ = [
     "compute_block_hash",
     "compute_certificate_hash",
     "compute_evidence_hash",
+    "compute_reports_hash",
     "compute_tx_roots",
     "compute_txid",
     "compute_witness_hash",

@@ -8,7 +8,9 @@ from typing import Annotated, Final
 import msgspec
 from msgspec import Meta
 
-from timecoin.types.finality import TxVoteEquivocationEvidence
+from timecoin.crypto import sha256
+from timecoin.encoding import encode
+from timecoin.types.finality import EpochReport, TxVoteEquivocationEvidence
 from timecoin.types.primitives import (
     MAX_LIST_ATTESTATIONS,
     MAX_LIST_BLOCK_TXS,
@@ -30,6 +32,9 @@ from timecoin.types.transaction import Transaction
 
 BLOCK_VERSION: Final = 1
 
+EMPTY_REPORTS_HASH: Final = sha256(encode(([], [])))
+"""`reports_hash` of a block carrying no reports (every block but an epoch's last)."""
+
 
 class VoteType(enum.IntEnum):
     """The two Tendermint vote steps."""
@@ -45,7 +50,9 @@ class BlockHeader(msgspec.Struct, array_like=True, frozen=True):
     - `prev_certificate_hash`, `evidence_hash`, `attestations_hash`: hashes of
       the encodings of those block fields;
     - `utxo_commitment`: MuHash3072 digest of the UTXO set after this block;
-    - `next_voting_set_hash`: hash of the voting set in force after this block.
+    - `next_voting_set_hash`: hash of the voting set in force after this block;
+    - `reports_hash`: ``sha256(encode((reports, reported_transactions)))``,
+      `EMPTY_REPORTS_HASH` except on an epoch's last block (ADR 0004).
     """
 
     version: U16
@@ -62,6 +69,7 @@ class BlockHeader(msgspec.Struct, array_like=True, frozen=True):
     attestations_hash: Hash32
     utxo_commitment: Hash32
     next_voting_set_hash: Hash32
+    reports_hash: Hash32 = EMPTY_REPORTS_HASH
 
 
 class Vote(msgspec.Struct, array_like=True, frozen=True):
@@ -148,10 +156,15 @@ class AttestedHeartbeat(msgspec.Struct, array_like=True, frozen=True):
 
 class Block(msgspec.Struct, array_like=True, frozen=True):
     """A block: header, transactions (coinbase first), the previous block's
-    certificate, evidence and attested heartbeats."""
+    certificate, evidence and attested heartbeats; an epoch's last block also
+    carries the outgoing members' `reports` (ascending voter key) and, in
+    full, the `reported_transactions` (ascending txid) not yet in the chain
+    (ADR 0004). Both are empty on every other block."""
 
     header: BlockHeader
     transactions: Annotated[list[Transaction], Meta(max_length=MAX_LIST_BLOCK_TXS)]
     prev_certificate: Certificate | None
     evidence: Annotated[list[Evidence], Meta(max_length=MAX_LIST_EVIDENCE)]
     attestations: Annotated[list[AttestedHeartbeat], Meta(max_length=MAX_LIST_ATTESTATIONS)]
+    reports: Annotated[list[EpochReport], Meta(max_length=MAX_LIST_VOTES)] = []
+    reported_transactions: Annotated[list[Transaction], Meta(max_length=MAX_LIST_BLOCK_TXS)] = []

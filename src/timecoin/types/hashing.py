@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from timecoin.crypto import merkle_root, sha256
 from timecoin.encoding import encode
 from timecoin.types.block import AttestedHeartbeat, BlockHeader, Certificate, Evidence
+from timecoin.types.finality import EpochReport
 from timecoin.types.primitives import ZERO_HASH
 from timecoin.types.transaction import OutPoint, Transaction
 
@@ -46,6 +47,14 @@ def compute_evidence_hash(evidence: Sequence[Evidence]) -> bytes:
 def compute_attestations_hash(attestations: Sequence[AttestedHeartbeat]) -> bytes:
     """Hash of a block's attested heartbeats."""
     return sha256(encode(list(attestations)))
+
+
+def compute_reports_hash(
+    reports: Sequence[EpochReport], reported_transactions: Sequence[Transaction]
+) -> bytes:
+    """Hash of a block's epoch reports and reported transactions:
+    ``sha256(encode((reports, reported_transactions)))``."""
+    return sha256(encode((list(reports), list(reported_transactions))))
 
 
 def compute_tx_roots(transactions: Sequence[Transaction]) -> tuple[bytes, bytes]:

@@ -121,8 +121,24 @@ class SpentCoin(msgspec.Struct, array_like=True, frozen=True):
     coin: Coin
 
 
+class ReportedLock(msgspec.Struct, array_like=True, frozen=True):
+    """A reported lock (ADR 0004): `outpoint` may be spent only by `txid`
+    with a finality proof; `txid` None locks it to no transaction (reports
+    conflicted), spendable only with a finality proof of an earlier epoch."""
+
+    outpoint: OutPoint
+    txid: Hash32 | None
+
+
 class BlockUndo(msgspec.Struct, array_like=True, frozen=True):
-    """What `undo_block` needs to restore the UTXO set before a block."""
+    """What `undo_block` needs to restore the UTXO set before a block.
+
+    `released_locks` are the reported locks the block released (it spent
+    their outpoints) and `created_locks` the outpoints it locked (an epoch's
+    last block); both empty for most blocks.
+    """
 
     spent: Annotated[list[SpentCoin], Meta(max_length=MAX_LIST_INPUTS * 1000)]
     utxo_state_before: Annotated[bytes, Meta(min_length=384, max_length=384)]
+    released_locks: Annotated[list[ReportedLock], Meta(max_length=MAX_LIST_INPUTS * 1000)] = []
+    created_locks: Annotated[list[OutPoint], Meta(max_length=MAX_LIST_INPUTS * 1000)] = []
