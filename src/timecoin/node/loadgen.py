@@ -445,6 +445,7 @@ class _Submission:
     __slots__ = ("coin", "hex", "new_coin", "txid")
 
     def __init__(self, coin: _Coin, tx: Transaction, new_coin: _Coin) -> None:
+        """`tx` spends `coin` and creates `new_coin`; kept encoded as hex for the RPC."""
         self.coin = coin
         self.hex = encode(tx).hex()
         self.txid = new_coin.outpoint.txid
@@ -532,6 +533,7 @@ class LoadGenerator:
         return found_height
 
     def _wait_all_nodes(self, height: int, timeout_s: float) -> None:
+        """Wait until every node's tip is at least `height`."""
         deadline = time.monotonic() + timeout_s
         while self._lowest_height() < height:
             if time.monotonic() > deadline:
@@ -540,6 +542,7 @@ class LoadGenerator:
 
     @staticmethod
     def _tip_height(client: RpcClient) -> int:
+        """The tip height the node of `client` reports."""
         try:
             return int(client.call("getblockcount"))
         except RpcClientError as exc:
@@ -547,6 +550,7 @@ class LoadGenerator:
 
     @staticmethod
     def _block_txids(client: RpcClient, height: int) -> list[bytes]:
+        """The txids of the block at `height` (coinbase first)."""
         try:
             block_hash = client.call("getblockhash", [height])
             block = client.call("getblock", [block_hash, 1])
@@ -555,6 +559,7 @@ class LoadGenerator:
         return [bytes.fromhex(t if isinstance(t, str) else t["txid"]) for t in block["tx"]]
 
     def _lowest_height(self) -> int:
+        """The lowest tip height over the nodes (-1 when one does not answer)."""
         heights = []
         for node in self.nodes:
             try:
@@ -587,6 +592,7 @@ class LoadGenerator:
             self._post(client, batch)
 
     def _post(self, client: RpcClient, batch: list[_Submission]) -> None:
+        """Post `batch` as one JSON-RPC batch; count what was accepted and refused."""
         posted_at = time.monotonic()
         with self._lock:
             if self._first_post is None:
@@ -616,6 +622,7 @@ class LoadGenerator:
     # ------------------------------------------------------------ watching blocks
 
     def _poller(self) -> None:
+        """Watch the nodes' blocks until the run ends (errors are shown, not fatal)."""
         clients = [node.client(timeout_s=10.0) for node in self.nodes]
         while not self._stop_polling.wait(self.config.poll_interval_s):
             try:
@@ -625,6 +632,7 @@ class LoadGenerator:
                 self._poll_error = str(exc)
 
     def _poll_once(self, clients: list[RpcClient]) -> None:
+        """Record the commits of node 0's new blocks; free the coins every node has."""
         heights = [int(c.call("getblockcount")) for c in clients]
         tip = heights[0]
         for height in range(self._seen_height + 1, tip + 1):
@@ -678,6 +686,7 @@ class LoadGenerator:
         return report
 
     def _generate(self) -> None:
+        """Sign and queue the transfers due at the target rate for `duration_s`."""
         config = self.config
         start = time.monotonic()
         due_total = 0
@@ -714,6 +723,7 @@ class LoadGenerator:
         self._log(line)
 
     def _drain(self) -> None:
+        """Wait up to `drain_timeout_s` for the accepted transfers to commit."""
         deadline = time.monotonic() + self.config.drain_timeout_s
         while time.monotonic() < deadline:
             with self._lock:
@@ -723,6 +733,7 @@ class LoadGenerator:
 
 
 def _reason(error: Exception) -> str:
+    """The rejection reason of a refused transfer: the reject code of the message."""
     if isinstance(error, RpcCallError):
         word = error.message.split(":", 1)[0].strip()
         return word or f"code {error.code}"
