@@ -37,9 +37,11 @@ def _address(key: SigningKey) -> str:
     return encode_address(PARAMS.address_hrp, address_from_public_key(key.public_key))
 
 
-def _fund(testnet: Testnet, key: SigningKey) -> OutPoint:
-    """Pay FUND_UNITS from node 0's wallet to `key`, wait for finality; the coin."""
-    sender = testnet.nodes[0]
+def _fund(testnet: Testnet, key: SigningKey, sender_index: int) -> OutPoint:
+    """Pay FUND_UNITS from node `sender_index`'s wallet to `key`, wait for
+    finality; the coin. Each test funds from another node: a wallet's change
+    is spendable only once its block is committed and scanned."""
+    sender = testnet.nodes[sender_index]
     status = sender.rpc("sendtoaddress", _address(key), str(Decimal(FUND_UNITS) / COIN), 20)
     assert status["status"] in ("final", "confirmed"), status
     tx = sender.rpc("getrawtransaction", status["txid"], True)
@@ -84,7 +86,7 @@ def _key() -> SigningKey:
 def test_double_spend_at_the_same_instant(testnet: Testnet) -> None:
     testnet.wait_for_height(1)
     owner, payee_a, payee_b = _key(), _key(), _key()
-    coin = _fund(testnet, owner)
+    coin = _fund(testnet, owner, 0)
     tx_a, tx_b = _spend(coin, owner, payee_a), _spend(coin, owner, payee_b)
     txid_a, txid_b = compute_txid(tx_a).hex(), compute_txid(tx_b).hex()
     assert txid_a != txid_b
@@ -144,7 +146,7 @@ def test_double_spend_at_the_same_instant(testnet: Testnet) -> None:
 def test_member_killed_after_voting_stays_bound(testnet: Testnet) -> None:
     testnet.wait_for_height(1)
     owner, payee_a, payee_b = _key(), _key(), _key()
-    coin = _fund(testnet, owner)
+    coin = _fund(testnet, owner, 1)
     tx_a, tx_b = _spend(coin, owner, payee_a), _spend(coin, owner, payee_b)
     txid_a, txid_b = compute_txid(tx_a).hex(), compute_txid(tx_b).hex()
     member = testnet.nodes[3]
@@ -173,7 +175,7 @@ def test_member_killed_after_voting_stays_bound(testnet: Testnet) -> None:
 def test_final_survives_a_kill_after_wait(testnet: Testnet) -> None:
     testnet.wait_for_height(1)
     owner, payee = _key(), _key()
-    coin = _fund(testnet, owner)
+    coin = _fund(testnet, owner, 2)
     tx = _spend(coin, owner, payee)
     txid = compute_txid(tx).hex()
     node = testnet.nodes[2]
