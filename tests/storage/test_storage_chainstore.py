@@ -393,3 +393,35 @@ def test_non_minimal_integer_encoding_is_corruption(kv: KVStore) -> None:
     )
     with pytest.raises(StoreCorruptError, match="non-canonical"):
         store.get_coin(outpoint)
+
+
+def test_reported_locks_are_written_and_reverted_with_the_block(kv: KVStore) -> None:
+    store = ChainStore(kv)
+    chain, _ = build_chain(store, 1)
+    step = chain.next_block()
+    locked = OutPoint(txid=b"\x01" * 32, index=0)
+    nobody = OutPoint(txid=b"\x02" * 32, index=3)
+    store.commit_block(
+        step.block,
+        step.block_hash,
+        step.undo,
+        step.created,
+        step.spent,
+        step.utxo_state,
+        locks_created={locked: b"\x09" * 32, nobody: None},
+    )
+    assert store.get_reported_lock(locked) == (True, b"\x09" * 32)
+    assert store.get_reported_lock(nobody) == (True, None)
+    assert dict(store.iter_reported_locks()) == {locked: b"\x09" * 32, nobody: None}
+    store.revert_tip(
+        step.block_hash,
+        {s.outpoint: s.coin for s in step.undo.spent},
+        list(step.created),
+        step.undo.utxo_state_before,
+        locks_removed=[locked, nobody],
+    )
+    assert store.get_reported_lock(locked) == (False, None)
+    assert list(store.iter_reported_locks()) == []
+    raw_put(kv, schema.reported_lock_key(locked), b"\x00" * 5)
+    with pytest.raises(StoreCorruptError):
+        store.get_reported_lock(locked)

@@ -29,6 +29,7 @@ from timecoin.storage.schema import (
     META_CHAIN_ID_KEY,
     META_GENESIS_HASH_KEY,
     META_SCHEMA_VERSION_KEY,
+    REPORTED_LOCK_PREFIX,
     SCHEMA_VERSION,
     TIP_KEY,
     UTXO_COUNT_KEY,
@@ -37,7 +38,9 @@ from timecoin.storage.schema import (
     block_key,
     header_key,
     height_key,
+    parse_reported_lock_key,
     parse_utxo_key,
+    reported_lock_key,
     undo_key,
     utxo_key,
 )
@@ -178,6 +181,18 @@ class ChainStore:
         for key, value in self._kv.iter_prefix(UTXO_PREFIX):
             yield parse_utxo_key(key), self._decode("coin", value, Coin, MAX_COIN_BYTES)
 
+    def get_reported_lock(self, outpoint: OutPoint) -> tuple[bool, bytes | None]:
+        """(whether `outpoint` is reported-locked, the locked txid or None)."""
+        data = self._kv.get(reported_lock_key(outpoint))
+        if data is None:
+            return False, None
+        return True, _decode_lock_value(data)
+
+    def iter_reported_locks(self) -> Iterator[tuple[OutPoint, bytes | None]]:
+        """Every stored reported lock, in outpoint key order."""
+        for key, value in self._kv.iter_prefix(REPORTED_LOCK_PREFIX):
+            yield parse_reported_lock_key(key), _decode_lock_value(value)
+
     def get_chain_id(self) -> int | None:
         """The chain id recorded by `init_genesis`, or None."""
         data = self._kv.get(META_CHAIN_ID_KEY)
@@ -235,8 +250,14 @@ class ChainStore:
         utxo_state: bytes,
         *,
         sync: bool = True,
+        locks_created: Mapping[OutPoint, bytes | None] | None = None,
+        locks_released: Sequence[OutPoint] = (),
     ) -> None:
         """Append `block` to the main chain in one atomic write.
+
+        `locks_created` and `locks_released` (a `UtxoDelta`'s) are the
+        reported-lock changes, written to the `reported_lock` key space in
+        the same batch (ADR 0004).
 
         Writes the UTXO changes (`spent` deleted, `created` added; disjoint,
         as in ledger's `UtxoDelta`), the block, its header, the height index,
@@ -260,6 +281,7 @@ class ChainStore:
             count = self.utxo_count()
             batch = WriteBatch()
             self._stage_block(batch, block, block_hash, undo, created, spent, utxo_state, count)
+            _stage_locks(batch, locks_created or {}, locks_released)
             self._kv.write(batch, sync=sync)
 
     def revert_tip(
@@ -270,8 +292,14 @@ class ChainStore:
         utxo_state: bytes,
         *,
         sync: bool = True,
+        locks_restored: Mapping[OutPoint, bytes | None] | None = None,
+        locks_removed: Sequence[OutPoint] = (),
     ) -> ChainTip:
         """Undo the tip block in one atomic write; returns the new tip (its parent).
+
+        `locks_restored` and `locks_removed` are the reported-lock changes of
+        the undo (the delta of `undo_applied_block`: its `locks_created` and
+        `locks_released`).
 
         The caller computes the change (from `get_undo` and the block):
         `restored` are the coins the block spent, put back; `removed` are the
@@ -308,6 +336,7 @@ class ChainStore:
             batch.put(TIP_KEY, u64be(new_tip.height) + new_tip.block_hash)
             batch.put(UTXO_STATE_KEY, utxo_state)
             batch.put(UTXO_COUNT_KEY, u64be(count))
+            _stage_locks(batch, locks_restored or {}, locks_removed)
             self._kv.write(batch, sync=sync)
             return new_tip
 
@@ -356,3 +385,24 @@ class ChainStore:
         batch.put(TIP_KEY, u64be(height) + block_hash)
         batch.put(UTXO_STATE_KEY, utxo_state)
         batch.put(UTXO_COUNT_KEY, u64be(count_before + len(created) - len(spent)))
+
+
+def _decode_lock_value(data: bytes) -> bytes | None:
+    if not data:
+        return None
+    if len(data) != HASH_BYTES:
+        raise StoreCorruptError(f"reported lock: {len(data)} bytes, expected 0 or {HASH_BYTES}")
+    return data
+
+
+def _stage_locks(
+    batch: WriteBatch,
+    created: Mapping[OutPoint, bytes | None],
+    released: Sequence[OutPoint],
+) -> None:
+    """Add reported-lock changes to `batch`: releases deleted, creations written
+    (the txid, or empty for a lock to no transaction)."""
+    for outpoint in released:
+        batch.delete(reported_lock_key(outpoint))
+    for outpoint, txid in created.items():
+        batch.put(reported_lock_key(outpoint), txid or b"")
