@@ -194,3 +194,38 @@ def _height_or_none(node: NodeHandle) -> int | None:
         return node.height()
     except Exception:
         return None
+
+
+def test_change_of_a_final_payment_is_spendable_at_once(testnet: Testnet) -> None:
+    """Two wallet payments back to back, each waiting for finality: the
+    second can only be paid from the first's change, which the wallet holds
+    as soon as the first is final (no block needed)."""
+    testnet.wait_for_height(1)
+    node = testnet.nodes[3]
+    wait_until(lambda: _height_or_none(node) is not None, 30.0, "the node answers")
+    coins = node.rpc("listunspent", 0)
+    amounts = sorted(int(Decimal(str(c["amount"])) * COIN) for c in coins)
+    funding, others = amounts[-1], sum(amounts[:-1])
+    # Both payments exceed every other coin of the wallet together: the
+    # first spends the funding coin, the second needs the first's change.
+    first_units = others + 1_000 * COIN
+    second_units = (funding - first_units) // 2
+    assert second_units > others + 1_000 * COIN, (funding, others)
+    payee = _address(_key())
+
+    first = node.rpc("sendtoaddress", payee, str(Decimal(first_units) / COIN), 20)
+    assert first["status"] in ("final", "confirmed"), first
+    second = node.rpc("sendtoaddress", payee, str(Decimal(second_units) / COIN), 20)
+    assert second["status"] in ("final", "confirmed"), second
+
+    spent = [
+        (vin["txid"], vin["vout"])
+        for vin in node.rpc("getrawtransaction", second["txid"], True)["vin"]
+    ]
+    assert any(txid == first["txid"] for txid, _ in spent), spent
+    for txid in (first["txid"], second["txid"]):
+        wait_until(
+            lambda txid=txid: all(s in ("final", "confirmed") for s in _statuses(testnet, txid)),
+            20.0,
+            f"{txid} final on every node",
+        )

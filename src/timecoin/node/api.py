@@ -461,10 +461,15 @@ class NodeApiImpl:
         )
 
     async def wallet_list_unspent(self) -> list[WalletCoin]:
-        """Every coin the wallet owns."""
+        """Every coin the wallet owns; outputs of final transactions not yet
+        in a block are spendable but not `in_block`."""
         wallet = self._wallet()
+        finality = self._node.finality
+        unblocked = set() if finality is None else finality.final_txids()
         return [
-            WalletCoin(outpoint=o, coin=c, locked=wallet.is_marked(o), in_block=True)
+            WalletCoin(
+                outpoint=o, coin=c, locked=wallet.is_marked(o), in_block=o.txid not in unblocked
+            )
             for o, c in wallet.coins()
         ]
 

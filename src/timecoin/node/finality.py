@@ -13,8 +13,9 @@ and its effects run strictly in list order (docs/spec/finality.md section
 - `BroadcastVotes`: pushed to every peer (`TxVotesMsg`), the txids marked
   voted in the pool;
 - `TransactionFinal`: consecutive ones are stored in one synced write, then
-  marked final in the pool, applied to the view, their orphans offered again
-  and their waiters answered (a transaction is durable before it is reported
+  marked final in the pool, applied to the view, handed to
+  `final_listeners` (the node's wallet), their orphans offered again and
+  their waiters answered (a transaction is durable before it is reported
   final);
 - `RequestProof`, `RequestTransaction`: one `GetFinalityTxs` to the peers;
 - `RecordEvidence`: kept for a block and gossiped;
@@ -263,6 +264,11 @@ class FinalityService:
         self._first_seen_ms: OrderedDict[bytes, int] = OrderedDict()
         self._spenders: dict[OutPoint, set[bytes]] = {}
         self._stored_final: set[bytes] = set()
+        self._announcing: set[bytes] = set()
+        self.final_listeners: list[Callable[[Transaction, bytes], object]] = []
+        """Called with (tx, txid) once a transaction is stored final and
+        applied to the view, before it is reported final (the node feeds its
+        wallet here)."""
         self.evidence: list[Evidence] = []
         self.dropped_inputs = 0
         self.invalid_messages = 0
@@ -389,7 +395,7 @@ class FinalityService:
         total = machine.voting_set.total_weight
         quorum = total * 2 // 3 + 1
         proof = machine.get_proof(txid)
-        if proof is not None:
+        if proof is not None and txid not in self._announcing:
             return FinalityStatus(
                 txid,
                 StatusKind.FINAL,
@@ -668,7 +674,15 @@ class FinalityService:
             if machine is None:
                 continue
             try:
-                await self._execute(self._handle(item, machine))
+                effects = self._handle(item, machine)
+                # Final only once stored and applied: until then get_status
+                # reports these pending.
+                announcing = [e.txid for e in effects if isinstance(e, TransactionFinal)]
+                self._announcing.update(announcing)
+                try:
+                    await self._execute(effects)
+                finally:
+                    self._announcing.difference_update(announcing)
             except InvalidVote as exc:
                 self.invalid_messages += 1
                 log.debug("invalid finality message: %s", exc)
@@ -831,6 +845,11 @@ class FinalityService:
         except TimecoinError as exc:
             log.debug("final transaction %s not pooled: %s", txid.hex()[:16], exc)
         self.view.add_final(final.tx, txid)
+        for listener in self.final_listeners:
+            try:
+                listener(final.tx, txid)
+            except Exception:
+                log.exception("final transaction listener failed")
         for orphan, peer in self.mempool.take_orphans(txid):
             with contextlib.suppress(TimecoinError):
                 self.submit(orphan, peer)

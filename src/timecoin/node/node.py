@@ -43,6 +43,7 @@ from timecoin.node.store import (
     load_tip_certificate,
 )
 from timecoin.node.syncer import Syncer, sync_class_rate
+from timecoin.node.walletfeed import apply_block, apply_final_transaction
 from timecoin.p2p import P2PConfig, PeerManager
 from timecoin.p2p.messages import (
     Bodies,
@@ -78,6 +79,7 @@ from timecoin.types import (
     Vote,
     VotingSet,
     compute_block_hash,
+    compute_txid,
 )
 from timecoin.wallet import Wallet
 
@@ -351,7 +353,12 @@ class Node:
             self.metrics.start_probe()
         if self.config.rpc.enabled:
             await self._start_rpc()
+        if self.wallet is not None:
+            self.finality.final_listeners.append(self._on_final_transaction)
         await self.finality.start()
+        if self.wallet is not None:
+            for tx in self.finality.final_transactions():
+                self._on_final_transaction(tx, compute_txid(tx))
         await self.peers.start()
         await self.driver.start()
         self.heartbeats.start()
@@ -502,15 +509,20 @@ class Node:
 
     # ------------------------------------------------------------ upkeep
 
+    def _on_final_transaction(self, tx: Transaction, txid: bytes) -> None:
+        """A transaction is final: its outputs paying the wallet are
+        spendable at once, the coins it spends are gone."""
+        wallet, finality = self.wallet, self.finality
+        if wallet is not None and finality is not None:
+            apply_final_transaction(wallet, finality.view, tx, txid)
+
     def _on_commit(self, applied: AppliedBlock, certificate: Certificate, elapsed_s: float) -> None:
         if self.metrics is not None:
             self.metrics.commit_seconds.observe(elapsed_s)
         wallet = self.wallet
         if wallet is not None:
-            wallet.remove_coins(applied.delta.spent)
-            for outpoint, coin in applied.delta.created.items():
-                if wallet.is_mine(coin.address):
-                    wallet.add_coin(outpoint, coin)
+            view = None if self.finality is None else self.finality.view
+            apply_block(wallet, view, applied.delta.spent, applied.delta.created)
         self.peers.broadcast(CertificateMsg(certificate=certificate))
         if self.syncer is not None:
             self.syncer.on_commit()

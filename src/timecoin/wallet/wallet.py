@@ -302,12 +302,13 @@ class Wallet:
         self.remove_coins([outpoint])
 
     def remove_coins(self, outpoints: Iterable[OutPoint]) -> None:
-        """Forget coins that were spent on chain.
+        """Forget coins that were spent on chain or by a final transaction.
 
         A coin marked by a pending transaction is recorded as spent in the
         journal; once every input of that transaction is spent it is
         settled and forgotten. Call this only for spends the chain has
-        committed: a coin removed here and added again is spendable again.
+        committed or that are final (both irreversible): a coin removed here
+        and added again is spendable again.
         """
         with self._lock:
             self._check_open()
