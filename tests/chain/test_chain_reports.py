@@ -337,6 +337,43 @@ def test_conflicting_reports_lock_the_input_for_none() -> None:
     assert reject_code(lambda: chain.validate(block, NO_PROOFS.get)) == "not-final"
 
 
+def test_a_none_locked_input_is_selected_with_its_finality_proof() -> None:
+    # PAY final in epoch 0, then conflicting reports lock its input to none:
+    # selection admits it with its proof, as validate_block does (ADR 0004).
+    committee = Committee(Chain.start().state)
+    committee.offer(PAY)
+    proof = committee.proofs[compute_txid(PAY)]
+    chain = lock_chain({0: [entry(PAY)], 1: [entry(PAY)], 2: [entry(RIVAL)]}, [PAY, RIVAL])
+    assert chain.state.reported_locks == {allocation(0): None}
+    held = {compute_txid(PAY): proof}
+    assert select_block_transactions([RIVAL, PAY], chain.state, chain.view) == []
+    assert (
+        select_block_transactions(
+            [RIVAL, PAY], chain.state, chain.view, finality_proof_of=NO_PROOFS.get, verifier=verify
+        )
+        == []
+    )
+    for verifier in (verify, None):
+        kept = select_block_transactions(
+            [RIVAL, PAY], chain.state, chain.view, finality_proof_of=held.get, verifier=verifier
+        )
+        assert kept == [PAY]
+    forged = msgspec.structs.replace(proof, votes=proof.votes[:2])
+    assert (
+        select_block_transactions(
+            [PAY],
+            chain.state,
+            chain.view,
+            finality_proof_of={compute_txid(PAY): forged}.get,
+            verifier=verify,
+        )
+        == []
+    )
+    applied = chain.accept(chain.validate(chain.build([PAY], proofs=held.get).block, held.get))
+    assert chain.state.reported_locks == {}
+    assert applied.delta.locks_released == [allocation(0)]
+
+
 def undo_all(chain: Chain, states: list[tuple[ChainState, dict[OutPoint, Coin]]]) -> None:
     headers = [GENESIS.header] + [applied.block.header for applied in chain.applied]
     for position in reversed(range(len(chain.applied))):

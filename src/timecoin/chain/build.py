@@ -21,6 +21,7 @@ from timecoin.chain.validate import (
     VotingSetLookup,
     _applied_block,
     _check_block,
+    _check_lock_proof,
     _process_block,
 )
 from timecoin.crypto import address_from_public_key, merkle_root
@@ -58,6 +59,7 @@ from timecoin.types import (
     EpochReport,
     Evidence,
     InputProof,
+    InvalidBlock,
     InvalidTransaction,
     OutPoint,
     Proposal,
@@ -176,6 +178,9 @@ def select_block_transactions(
     max_count: int | None = None,
     sig_cache: SignatureCache | None = None,
     final_txids: Container[bytes] | None = None,
+    finality_proof_of: FinalityProofLookup | None = None,
+    voting_set_of_epoch: VotingSetLookup | None = None,
+    verifier: Verifier | None = None,
 ) -> list[Transaction]:
     """The candidates, in their order, that a block after `state`'s tip may contain.
 
@@ -188,8 +193,16 @@ def select_block_transactions(
     `max_block_bytes - compute_block_overhead_bytes(params)`. Every other
     candidate is skipped (a coinbase, a repeat, an invalid or conflicting
     transaction, one that does not fit, one spending an outpoint
-    reported-locked to another txid or to none); selection goes on with
-    the next.
+    reported-locked to another txid, one spending an outpoint
+    reported-locked to none without a finality proof held); selection
+    goes on with the next.
+
+    A transaction spending a reported-locked outpoint is kept as
+    `validate_block` admits it (ADR 0004): it must be the locked txid, or
+    the lock must be *none* (conflicting reports); with
+    `finality_proof_of`, its finality proof must be held and valid
+    against its epoch's voting set. A none-locked outpoint is never
+    spendable without `finality_proof_of` (no proof can be checked).
 
     Parameters:
         candidates: the transactions on offer, in order of preference.
@@ -202,6 +215,12 @@ def select_block_transactions(
         final_txids: when given, only candidates whose txid it contains are
             kept: blocks admit only final transactions (the node passes the
             txids whose finality proofs it holds; docs/spec/finality.md).
+        finality_proof_of, voting_set_of_epoch: as for `validate_block`: the
+            finality proofs held, checked for transactions spending
+            reported-locked outpoints (the only way to spend a none lock).
+        verifier: the signature rule the proofs are checked with; without
+            it a held proof is trusted (the caller verified it on receipt)
+            and `build_block` checks it again.
 
     Returns:
         The kept transactions, in candidate order.
@@ -234,8 +253,8 @@ def select_block_transactions(
         txid = compute_txid(tx)
         if txid in kept_txids or (final_txids is not None and txid not in final_txids):
             continue
-        if locks and any(
-            txin.prevout in locks and locks[txin.prevout] != txid for txin in tx.inputs
+        if locks and not _may_spend_locks(
+            tx, txid, state, verifier, finality_proof_of, voting_set_of_epoch
         ):
             continue
         try:
@@ -413,6 +432,44 @@ def _coinbase(height: int, outputs: Sequence[TxOutput]) -> Transaction:
         signatures=[],
         owner_signature=None,
     )
+
+
+def _may_spend_locks(
+    tx: Transaction,
+    txid: bytes,
+    state: ChainState,
+    verifier: Verifier | None,
+    finality_proof_of: FinalityProofLookup | None,
+    voting_set_of_epoch: VotingSetLookup | None,
+) -> bool:
+    """Whether `tx` may spend the reported-locked outpoints among its inputs
+    (ADR 0004, the rule `validate_block` applies): none locked to another
+    txid and, when one is locked, a valid finality proof held; a none lock
+    is spendable only with a proof."""
+    locks = state.reported_locks
+    spends_locked = False
+    locked_to_none = False
+    for txin in tx.inputs:
+        outpoint = txin.prevout
+        if outpoint not in locks:
+            continue
+        spends_locked = True
+        locked_txid = locks[outpoint]
+        if locked_txid is None:
+            locked_to_none = True
+        elif locked_txid != txid:
+            return False
+    if not spends_locked:
+        return True
+    if finality_proof_of is None:
+        return not locked_to_none
+    if verifier is None:
+        return finality_proof_of(txid) is not None
+    try:
+        _check_lock_proof(0, tx, txid, state, verifier, finality_proof_of, voting_set_of_epoch)
+    except InvalidBlock:
+        return False
+    return True
 
 
 def _touches_registry(tx: Transaction, state: ChainState, registered_here: set[bytes]) -> bool:
