@@ -711,7 +711,9 @@ class FinalityService:
             reported_locks=item.reported_locks,
         )
         txids = [compute_txid(tx) for tx in item.block.transactions]
-        stale = [t for t in self._stored_final if t not in machine.get_final_txids()]
+        # One dict lookup per stored txid: copying the final set for each one
+        # made this quadratic in the backlog, on the event loop.
+        stale = [t for t in self._stored_final if not machine.has_proof(t)]
         self._executor.submit(self.final_store.delete, [*txids, *stale])
         self._stored_final.difference_update(txids)
         self._stored_final.difference_update(stale)
