@@ -365,14 +365,15 @@ def _check_signature(
     sig_sink: list[SignatureItem] | None,
     sig_cache: SignatureCache | None,
 ) -> bool:
-    """False only when the signature was verified inline and is invalid."""
-    if sig_cache is not None and sig_cache.contains(public_key, message, signature):
-        return True
+    """False only when the signature was verified inline and is invalid.
+
+    An inline check with a cache goes through `SignatureCache.verify`, so a
+    cache that counts or instruments verifications sees every one.
+    """
     if sig_sink is not None:
-        sig_sink.append((public_key, message, signature))
+        if sig_cache is None or not sig_cache.contains(public_key, message, signature):
+            sig_sink.append((public_key, message, signature))
         return True
-    if not verify(public_key, message, signature):
-        return False
     if sig_cache is not None:
-        sig_cache.add(public_key, message, signature)
-    return True
+        return sig_cache.verify(public_key, message, signature)
+    return verify(public_key, message, signature)

@@ -226,6 +226,7 @@ class ConsensusDriver:
         self._batch_verifier = batch_verifier
         self._verifier = verifier
         self._sig_cache: SignatureCache = finality.sig_cache
+        self._verify_batch = finality.sig_cache.count_batch(batch_verifier.verify_all)
         self.app = NodeBlockApp(self)
         self.machine: ConsensusMachine | None = None
         self.listeners: list[CommitListener] = []
@@ -436,7 +437,7 @@ class ConsensusDriver:
             state,
             self.chain,
             verifier=self._verifier,
-            verify_batch=self._batch_verifier.verify_all,
+            verify_batch=self._verify_batch,
             sig_cache=self._sig_cache,
             has_finality_proof=self.finality.has_proof if proposal else None,
         )

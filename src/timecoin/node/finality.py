@@ -38,7 +38,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
@@ -59,7 +59,7 @@ from timecoin.consensus.finality import (
     TransactionFinal,
     TxStatus,
 )
-from timecoin.crypto import verify
+from timecoin.crypto import SignatureItem, verify
 from timecoin.ledger import SignatureCache, check_transaction, validate_transaction
 from timecoin.mempool import (
     REJECT_MEMPOOL_CONFLICT,
@@ -131,7 +131,13 @@ class StatusKind:
 
 class CountingSignatureCache(SignatureCache):
     """The node's one signature cache, safe across the thread pool, counting
-    the signatures it actually verified (cache misses)."""
+    the signatures it actually verified (cache misses).
+
+    Every verification path of the node reports here: inline checks
+    (`validate_transaction` calls `verify`), batches checked by a
+    `BatchVerifier` (`count_batch`) and signatures checked without the
+    cache (`verify_uncached`: consensus votes, certificates).
+    """
 
     __slots__ = ("_guard", "verifications")
 
@@ -151,15 +157,36 @@ class CountingSignatureCache(SignatureCache):
         with self._guard:
             super().add(public_key, message, signature)
 
+    def count(self, verified: int) -> None:
+        """Count `verified` signatures checked outside `verify` (thread-safe)."""
+        with self._guard:
+            self.verifications += verified
+
     def verify(self, public_key: bytes, message: bytes, signature: bytes) -> bool:
         """True when the signature is valid: from the cache, or verified (counted) and cached."""
         if self.contains(public_key, message, signature):
             return True
-        self.verifications += 1
+        self.count(1)
         if not verify(public_key, message, signature):
             return False
         self.add(public_key, message, signature)
         return True
+
+    def verify_uncached(self, public_key: bytes, message: bytes, signature: bytes) -> bool:
+        """Verify (counted) without reading or filling the cache."""
+        self.count(1)
+        return verify(public_key, message, signature)
+
+    def count_batch(
+        self, verify_all: Callable[[Sequence[SignatureItem]], list[bool]]
+    ) -> Callable[[Sequence[SignatureItem]], list[bool]]:
+        """`verify_all` (a `BatchVerifier.verify_all`) counting each item it checks."""
+
+        def verify_counted(items: Sequence[SignatureItem]) -> list[bool]:
+            self.count(len(items))
+            return verify_all(items)
+
+        return verify_counted
 
 
 @dataclass(frozen=True, slots=True)

@@ -332,7 +332,7 @@ class Node:
             network=_Network(self),
             executor=self.executor,
             batch_verifier=self.batch_verifier,
-            verifier=verify,
+            verifier=self.sig_cache.verify_uncached,
             heartbeats=self.heartbeats,
         )
         self.driver.listeners.append(self._on_commit)
