@@ -3,11 +3,15 @@ of `validate_transaction`, batches of a `BatchVerifier`, uncached checks."""
 
 from __future__ import annotations
 
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+from types import SimpleNamespace
+
 import msgspec
 
 from timecoin.crypto import BatchVerifier, SigningKey, address_from_public_key, sha256
 from timecoin.ledger import MemoryUtxoSet, compute_input_signing_message, validate_transaction
-from timecoin.node.finality import CountingSignatureCache
+from timecoin.node.finality import CountingSignatureCache, FinalityNetwork, FinalityService
 from timecoin.params import COIN, MINIMAL
 from timecoin.types import (
     TX_VERSION,
@@ -80,3 +84,40 @@ def test_batches_and_uncached_checks_are_counted() -> None:
     assert not cache.verify_uncached(KEY.public_key, b"other message", items[0][2])
     assert cache.verifications == 5
     assert len(cache) == 0  # uncached checks leave the cache alone
+
+
+def _service(cache: CountingSignatureCache) -> FinalityService:
+    """A finality service over an in-memory UTXO set (not started)."""
+    return FinalityService(
+        params=MINIMAL,
+        chain=MemoryUtxoSet({}),  # type: ignore[arg-type]
+        state=SimpleNamespace(height=0),  # type: ignore[arg-type]
+        key=None,
+        wal=None,  # type: ignore[arg-type]
+        final_store=None,  # type: ignore[arg-type]
+        network=FinalityNetwork(lambda m: None, lambda t, p: None, lambda e: None),
+        executor=ThreadPoolExecutor(max_workers=1),
+        sig_cache=cache,
+        voting_sets={},
+    )
+
+
+def test_preverify_caches_valid_signatures_off_the_loop() -> None:
+    async def run() -> None:
+        cache = CountingSignatureCache()
+        service = _service(cache)
+        good, good_txid, _ = _signed_transfer(20)
+        bad, _, _ = _signed_transfer(21)
+        bad = msgspec.structs.replace(bad, signatures=[good.signatures[0]])
+        await service.preverify([good, bad])
+        assert cache.verifications == 2
+        message = compute_input_signing_message(MINIMAL.chain_id, good_txid, 0)
+        assert cache.contains(KEY.public_key, message, good.signatures[0])
+        assert len(cache) == 1  # the invalid signature is not cached
+        await service.preverify([good, bad])
+        assert cache.verifications == 3  # only the invalid one is checked again
+        await service.stop()
+        await service.preverify([bad])  # stopped: nothing is verified
+        assert cache.verifications == 3
+
+    asyncio.run(run())

@@ -253,6 +253,7 @@ class NodeApiImpl:
                 )
                 if found is not None:
                     raise TransactionAlreadyInChainError(f"transaction {txid.hex()} is in a block")
+        await self._finality().preverify([tx])
         return self._node.submit_transaction(tx)
 
     # -------------------------------------------------------------- finality

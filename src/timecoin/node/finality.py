@@ -60,7 +60,12 @@ from timecoin.consensus.finality import (
     TxStatus,
 )
 from timecoin.crypto import SignatureItem, verify
-from timecoin.ledger import SignatureCache, check_transaction, validate_transaction
+from timecoin.ledger import (
+    SignatureCache,
+    check_transaction,
+    compute_input_signing_message,
+    validate_transaction,
+)
 from timecoin.mempool import (
     REJECT_MEMPOOL_CONFLICT,
     FinalUtxoView,
@@ -275,6 +280,9 @@ class FinalityService:
         self.voting_sets = voting_sets
         self.config = config or FinalityConfig()
         self._executor = executor
+        self._verify_executor = ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="finality-verify"
+        )
         self.mempool = Mempool(params, policy, voting=True, sig_cache=sig_cache)
         self.view = FinalUtxoView(chain, (), state.height + 1)
         self.machine: FinalityMachine | None = None
@@ -373,6 +381,7 @@ class FinalityService:
         self._stopping = True
         if self._timer is not None:
             self._timer.cancel()
+        self._verify_executor.shutdown(wait=False)
         worker = self._worker
         if worker is not None:
             worker.cancel()
@@ -569,6 +578,40 @@ class FinalityService:
                 spenders.discard(txid)
                 if not spenders:
                     del self._spenders[txin.prevout]
+
+    async def preverify(self, txs: Sequence[Transaction]) -> None:
+        """Verify the input signatures of the new transactions among `txs` in
+        one batch off the event loop, caching the valid ones, so that
+        `submit` then finds them in the cache and does no Ed25519 work on the
+        loop (DESIGN section 2). Transactions already known are skipped; an
+        invalid signature is not cached, and `submit` rejects it as before.
+        """
+        if self._stopping:
+            return
+        chain_id = self.params.chain_id
+        items: list[SignatureItem] = []
+        for tx in txs:
+            if len(tx.signatures) != len(tx.inputs):
+                continue  # malformed: check_transaction rejects it
+            txid = compute_txid(tx)
+            if txid in self._confirmed or txid in self._bodies or txid in self.mempool:
+                continue
+            for index, txin in enumerate(tx.inputs):
+                message = compute_input_signing_message(chain_id, txid, index)
+                items.append((txin.public_key, message, tx.signatures[index]))
+        if not items:
+            return
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.run_in_executor(self._verify_executor, self._verify_items, items)
+        except RuntimeError:
+            return  # shut down meanwhile: `submit` verifies inline
+
+    def _verify_items(self, items: Sequence[SignatureItem]) -> None:
+        """Verify and cache `items` (runs in the verification thread)."""
+        cache = self.sig_cache
+        for public_key, message, signature in items:
+            cache.verify(public_key, message, signature)
 
     def submit(self, tx: Transaction, peer: str | None = None) -> bytes:
         """Admit `tx` into the pool (validated against the tip plus final

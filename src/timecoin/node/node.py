@@ -479,6 +479,7 @@ class Node:
         elif isinstance(message, CertificateMsg):
             syncer.on_certificate(peer.peer_id, message.certificate)
         elif isinstance(message, Txs):
+            await finality.preverify(message.transactions)
             for tx in message.transactions:
                 self._accept_transaction(tx, relay_exclude=peer.peer_id)
         elif isinstance(message, GetHeaders | GetBodies):
