@@ -18,6 +18,11 @@ instead) and runs at every maintenance tick. Strategies:
 - `garbage`: behaves honestly, and at every tick sends malformed bytes
   (random, truncated, with a flipped byte, with trailing bytes) and
   well-formed messages with bad signatures to random members.
+- `doublevote`: behaves honestly in consensus, and as a committee member
+  signs a transaction vote for every valid transaction it sees, on top of
+  its machine's votes: it votes for both sides of every double spend. With
+  more than 1/3 of the weight, conflicting transactions both become final
+  (the non-vacuity attack of the finality checkers).
 """
 
 from __future__ import annotations
@@ -28,9 +33,12 @@ from typing import TYPE_CHECKING, Final
 
 from msgspec.structs import replace
 
+from timecoin.chain.finality import compute_inputs_root
 from timecoin.consensus import Broadcast, sign_proposal, sign_vote
+from timecoin.consensus.finality_votes import sign_tx_vote_batch
 from timecoin.crypto import merkle_root, sha256
 from timecoin.encoding import encode
+from timecoin.ledger import check_transaction, validate_transaction
 from timecoin.sim.messages import (
     ProposalMessage,
     SimMessage,
@@ -41,10 +49,12 @@ from timecoin.sim.messages import (
 from timecoin.types import (
     ZERO_HASH,
     Block,
+    InvalidTransaction,
     Proposal,
     Transaction,
     TxOutput,
     Vote,
+    VoteLeaf,
     VoteType,
     compute_block_hash,
     compute_txid,
@@ -55,7 +65,7 @@ if TYPE_CHECKING:
     from timecoin.sim.node import SimNode
     from timecoin.sim.simulator import Simulation
 
-STRATEGIES: Final = ("equivocate", "withhold", "invalid", "garbage")
+STRATEGIES: Final = ("equivocate", "withhold", "invalid", "garbage", "doublevote")
 """Names of the Byzantine strategies."""
 
 LEAK_PROBABILITY: Final = 0.5
@@ -83,6 +93,42 @@ class ByzantineStrategy:
 
     def on_maintenance(self, node: SimNode) -> None:
         """Called at every maintenance tick of the node."""
+
+    def on_transaction(self, node: SimNode, tx: Transaction) -> None:
+        """Called for every transaction the node receives, before it is pooled."""
+
+
+class DoubleVoteStrategy(ByzantineStrategy):
+    """Votes for every valid transaction it sees, conflicting ones included."""
+
+    name = "doublevote"
+
+    def __init__(self) -> None:
+        """A strategy that has voted for nothing yet."""
+        self._voted: set[tuple[int, bytes]] = set()
+
+    def on_transaction(self, node: SimNode, tx: Transaction) -> None:
+        """Sign a one-leaf vote batch for `tx` when it is valid against the tip
+        (whatever this node voted for before) and send it."""
+        finality = node.finality
+        if finality is None or not finality.is_member or finality.has_reported:
+            return
+        txid = compute_txid(tx)
+        key = (finality.epoch, txid)
+        if key in self._voted:
+            return
+        params = node.params
+        try:
+            check_transaction(tx, params)
+            validate_transaction(
+                tx, txid, node.utxo, params, node.height + 1, sig_cache=node.sim.sig_cache
+            )
+        except InvalidTransaction:
+            return
+        self._voted.add(key)
+        leaf = VoteLeaf(txid=txid, inputs_root=compute_inputs_root(tx))
+        batch, _ = sign_tx_vote_batch(node.key, params.chain_id, finality.epoch, [leaf])
+        node.send_votes(batch, [leaf])
 
 
 class WithholdStrategy(ByzantineStrategy):
@@ -209,7 +255,7 @@ def make_garbage(node: SimNode, rng: random.Random) -> bytes:
     if kind == 3:
         return real + rng.randbytes(rng.randint(1, 8))
     if kind == 4:
-        pooled = list(node.pool.values())
+        pooled = [entry.tx for entry in node.mempool.entries()]
         if pooled:
             return encode_message(TxMessage(transaction=rng.choice(pooled)))[:-1]
         return b"\x91\xc4\x00"
@@ -345,6 +391,8 @@ def make_strategy(name: str, coalition: Coalition | None) -> ByzantineStrategy:
         return EquivocateStrategy(coalition)
     if name == "withhold":
         return WithholdStrategy()
+    if name == "doublevote":
+        return DoubleVoteStrategy()
     if name == "invalid":
         return InvalidStrategy()
     if name == "garbage":

@@ -24,7 +24,19 @@ each broken property:
 - evidence: when an honest machine was given two conflicting signed
   messages of one signer that it would both store, it recorded evidence;
 - liveness (checked by the simulator): after the last fault heals, every
-  honest node reaches the target height within a bounded virtual time.
+  honest node reaches the target height within a bounded virtual time;
+- conflicting-final: never two conflicting transactions final, anywhere,
+  ever, across epochs: a transaction is final when an honest node holds its
+  proof or when the vote batches sent by anyone (Byzantine nodes included)
+  give it a quorum of its epoch's voting set;
+- honest-tx-equivocation: an honest node never logs locks of one outpoint
+  to two transactions in one epoch, across restarts;
+- not-final: a committed block holds only transactions final before it;
+- final-not-in-block: every final transaction is in a block within
+  `FINAL_INCLUSION_HEIGHTS` heights of the later of its finality and the
+  heal;
+- payment-not-final: an honest wallet's payment is final within
+  `PAYMENT_FINALITY_BUDGET_MS` of the later of its submission and the heal.
 
 Byzantine nodes are not checked.
 """
@@ -36,23 +48,31 @@ from typing import TYPE_CHECKING
 
 from timecoin.chain import AppliedBlock, ChainState, chain_state_from_genesis, validate_block
 from timecoin.chain.certificate import verify_vote_signature
+from timecoin.chain.finality import encode_lock_element
 from timecoin.consensus import WalProposal, WalRecord, WalVote
-from timecoin.crypto import verify
-from timecoin.ledger import MemoryUtxoSet
+from timecoin.consensus.finality_wal import FinalityWalRecord, WalTxLocks
+from timecoin.crypto import MuHash3072, verify
+from timecoin.ledger import MemoryUtxoSet, encode_utxo_element
 from timecoin.types import (
     Block,
     Certificate,
     DuplicateProposalEvidence,
     DuplicateVoteEvidence,
     Evidence,
+    FinalityProof,
     InvalidBlock,
     InvalidVote,
     OutPoint,
     Proposal,
     TimecoinError,
+    Transaction,
+    TxVoteBatch,
     Vote,
+    VoteLeaf,
+    VotingSet,
     compute_block_hash,
     compute_txid,
+    is_quorum,
 )
 
 if TYPE_CHECKING:
@@ -64,6 +84,23 @@ PROPOSAL_SLOT = 0
 
 FULL_UTXO_CHECK_NODES = 16
 """Most honest nodes whose UTXO commitment is recomputed in full after a run."""
+
+FINAL_INCLUSION_HEIGHTS = 3
+"""A final transaction is in a block at most this many heights after the
+later of the height at its finality and the height at the heal."""
+
+PAYMENT_FINALITY_BUDGET_MS = 2_000
+"""Virtual time within which an honest wallet's payment must be final after
+the later of its submission and the heal."""
+
+
+@dataclass(slots=True)
+class _Final:
+    """The first time a transaction was seen final: epoch, chain height, time."""
+
+    epoch: int
+    height: int
+    time_ms: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +150,15 @@ class Recorder:
     commit_latencies_ms: list[int] = field(default_factory=list)
     build_failures: int = 0
     evidence_events: int = 0
+    bodies: dict[bytes, Transaction] = field(default_factory=dict)
+    payments: dict[bytes, int] = field(default_factory=dict)
+    finals: dict[bytes, _Final] = field(default_factory=dict)
+    final_spender: dict[OutPoint, bytes] = field(default_factory=dict)
+    conflicted: set[bytes] = field(default_factory=set)
+    included: dict[bytes, int] = field(default_factory=dict)
+    tallies: dict[tuple[int, bytes, bytes], dict[bytes, int]] = field(default_factory=dict)
+    honest_locks: dict[tuple[int, int, OutPoint], bytes] = field(default_factory=dict)
+    heal_height: int = 0
 
     def add(self, kind: str, node: int | None, height: int | None, message: str) -> None:
         """Record a violation."""
@@ -158,6 +204,7 @@ class Recorder:
                 applied.block_hash, node.node_id, digest, supply_after
             )
             self._check_double_spends(node, block)
+            self._check_final_only(node, block)
             self.sim.on_first_commit(applied)
             return
         if canonical.block_hash != applied.block_hash:
@@ -246,6 +293,121 @@ class Recorder:
                         f"at height {first}",
                     )
                 self.spent[txin.prevout] = height
+
+    def _check_final_only(self, node: SimNode, block: Block) -> None:
+        """Every non-coinbase transaction of the block was final before it."""
+        height = block.header.height
+        for tx in block.transactions[1:]:
+            txid = compute_txid(tx)
+            self.included.setdefault(txid, height)
+            if txid not in self.finals:
+                self.add(
+                    "not-final",
+                    node.node_id,
+                    height,
+                    f"block holds {txid.hex()[:16]}, final nowhere before it",
+                )
+
+    # ------------------------------------------------------------ finality
+
+    def on_submitted(self, tx: Transaction, *, payment: bool) -> None:
+        """A wallet submitted `tx` (`payment`: an honest wallet's, which must become final)."""
+        txid = compute_txid(tx)
+        self.bodies.setdefault(txid, tx)
+        if payment:
+            self.payments.setdefault(txid, self.sim.queue.now_ms)
+
+    def on_final(self, node: SimNode, txid: bytes, tx: Transaction, proof: FinalityProof) -> None:
+        """An honest node holds the finality proof of `tx`."""
+        if not node.is_honest:
+            return
+        self.bodies.setdefault(txid, tx)
+        self._note_final(txid, tx, proof.epoch, f"node {node.node_id}")
+
+    def on_tx_votes_sent(
+        self, node: SimNode, voting_set: VotingSet, batch: TxVoteBatch, leaves: list[VoteLeaf]
+    ) -> None:
+        """A vote batch left a node (honest or not): tally it; a quorum makes
+        the transaction final, wherever the votes may be assembled."""
+        index = voting_set.index_of(batch.voter)
+        if index is None or batch.epoch != voting_set.epoch:
+            return
+        weight = voting_set.voters[index].weight
+        for leaf in leaves:
+            key = (batch.epoch, leaf.txid, leaf.inputs_root)
+            tally = self.tallies.setdefault(key, {})
+            if batch.voter in tally:
+                continue
+            tally[batch.voter] = weight
+            tx = self.bodies.get(leaf.txid)
+            if tx is None or not is_quorum(sum(tally.values()), voting_set.total_weight):
+                continue
+            self._note_final(leaf.txid, tx, batch.epoch, f"votes of epoch {batch.epoch}")
+
+    def _note_final(self, txid: bytes, tx: Transaction, epoch: int, where: str) -> None:
+        if txid in self.finals:
+            return
+        height = max(self.canonical, default=0)
+        self.finals[txid] = _Final(epoch, height, self.sim.queue.now_ms)
+        for txin in tx.inputs:
+            other = self.final_spender.setdefault(txin.prevout, txid)
+            if other == txid:
+                continue
+            self.conflicted.update((txid, other))
+            self.add(
+                "conflicting-final",
+                None,
+                height,
+                f"{txid.hex()[:16]} (epoch {epoch}, {where}) and {other.hex()[:16]} "
+                f"(epoch {self.finals[other].epoch}) both final, both spend "
+                f"{txin.prevout.txid.hex()[:16]}:{txin.prevout.index}",
+            )
+
+    def on_finality_persist(self, node: SimNode, record: FinalityWalRecord) -> None:
+        """An honest node never locks one outpoint to two transactions in one epoch."""
+        if not node.is_honest or not isinstance(record, WalTxLocks):
+            return
+        for entry in record.entries:
+            key = (node.node_id, record.epoch, entry.outpoint)
+            previous = self.honest_locks.setdefault(key, entry.txid)
+            if previous != entry.txid:
+                self.add(
+                    "honest-tx-equivocation",
+                    node.node_id,
+                    None,
+                    f"locked {entry.outpoint.txid.hex()[:16]}:{entry.outpoint.index} to "
+                    f"{previous.hex()[:16]} and {entry.txid.hex()[:16]} in epoch {record.epoch}",
+                )
+
+    def _check_finality_liveness(self) -> None:
+        """Final transactions reach blocks; honest payments become final."""
+        top = max(self.canonical, default=0)
+        for txid, final in self.finals.items():
+            if txid in self.conflicted:
+                continue
+            due = max(final.height, self.heal_height) + FINAL_INCLUSION_HEIGHTS
+            included = self.included.get(txid)
+            if (included is None and top >= due) or (included is not None and included > due):
+                self.add(
+                    "final-not-in-block",
+                    None,
+                    due,
+                    f"{txid.hex()[:16]} final at height {final.height} (epoch {final.epoch}), "
+                    f"{'in block ' + str(included) if included else 'in no block'}, "
+                    f"heal at height {self.heal_height}",
+                )
+        now_ms = self.sim.queue.now_ms
+        heal_ms = self.sim.heal_ms
+        for txid, submitted_ms in self.payments.items():
+            due_ms = max(submitted_ms, heal_ms) + PAYMENT_FINALITY_BUDGET_MS
+            if due_ms <= now_ms and txid not in self.finals and txid not in self.included:
+                self.add(
+                    "payment-not-final",
+                    None,
+                    None,
+                    f"honest payment {txid.hex()[:16]} submitted at {submitted_ms} ms "
+                    f"not final at {now_ms} ms",
+                )
 
     def on_invalid_decision(self, node: SimNode, block: Block, exc: InvalidBlock) -> None:
         """An honest machine decided a block that does not validate."""
@@ -343,6 +505,7 @@ class Recorder:
                 f"saw conflicting messages of {signer.hex()[:16]} (round {round}, type {slot}) "
                 "but recorded no evidence",
             )
+        self._check_finality_liveness()
         honest = [n for n in self.sim.nodes if n.is_honest]
         if not honest:
             return
@@ -384,5 +547,16 @@ class Recorder:
                 f"UTXO set holds {value}, expected genesis {self.genesis_supply} plus coinbases "
                 f"minus fees = {canonical.supply_after}",
             )
-        if full and node.utxo.commitment() != node.state.utxo_state.digest():
+        if full and _recompute_commitment(node) != node.state.utxo_state.digest():
             self.add("utxo-commitment", node.node_id, height, "recomputed UTXO set digest differs")
+
+
+def _recompute_commitment(node: SimNode) -> bytes:
+    """The UTXO commitment recomputed from scratch: every coin of the node's
+    set and every reported lock of its chain state (ADR 0004)."""
+    state = MuHash3072()
+    state.insert_many(encode_utxo_element(op, coin) for op, coin in node.utxo.coins.items())
+    state.insert_many(
+        encode_lock_element(outpoint, txid) for outpoint, txid in node.state.reported_locks.items()
+    )
+    return state.digest()

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Final
 
-from timecoin.params import MINIMAL, ChainParams
+from timecoin.params import MINIMAL, ActivationHeights, ChainParams
 
 SIM_PARAMS: Final = replace(
     MINIMAL,
@@ -19,9 +19,16 @@ SIM_PARAMS: Final = replace(
     timeout_vote_ms=150,
     timeout_delta_ms=50,
     timeout_max_ms=1_500,
+    heartbeat_interval_ms=250,
+    heartbeat_removal_windows=1_000,
+    activation=ActivationHeights(epoch_reports_height=1),
 )
-"""MINIMAL (epoch_length 4, max_voters 7) with a short block interval and
-timeouts, so that a simulated height takes little virtual time."""
+"""MINIMAL (epoch_length 4, max_voters 7, reward windows of 2 blocks, grace
+2 windows) with a short block interval and timeouts, so that a simulated
+height takes little virtual time; heartbeats every 250 ms (about one per
+window); removal for missing heartbeats after 1,000 windows, longer than any
+run, so that crashes never shrink a committee below what the Byzantine
+share of a run assumes; the epoch-report rule active from height 1."""
 
 SCALE_PARAMS: Final = replace(SIM_PARAMS, max_voters=100)
 """SIM_PARAMS with a committee of up to 100 voters, for runs of 100+ nodes."""

@@ -14,14 +14,38 @@ import msgspec
 from msgspec import Meta
 
 from timecoin.encoding import decode, encode
-from timecoin.types import Block, Certificate, Evidence, Proposal, Transaction, Vote
-from timecoin.types.primitives import U16, Height
+from timecoin.types import (
+    AttestedHeartbeat,
+    Block,
+    Certificate,
+    EpochReport,
+    Evidence,
+    FinalityProof,
+    Heartbeat,
+    Proposal,
+    Transaction,
+    TxVote,
+    TxVoteBatch,
+    Vote,
+    VoteLeaf,
+    WitnessSignature,
+)
+from timecoin.types.primitives import U16, Hash32, Height
 
 MAX_MESSAGE_BYTES: Final = 16_000_000
 """Largest encoded message a node accepts (the frame limit)."""
 
 MAX_SYNC_BLOCKS: Final = 32
 """Most committed blocks in one sync response."""
+
+MAX_REQUESTED_TXIDS: Final = 4_096
+"""Most txids in one proof request."""
+
+MAX_VOTE_LEAVES: Final = 65_536
+"""Most leaves of one vote batch (`MAX_TXVOTE_BATCH_TXIDS`)."""
+
+MAX_ANNOUNCED_VOTES: Final = 10_000
+"""Most votes re-announced with one transaction."""
 
 
 class ProposalMessage(msgspec.Struct, array_like=True, frozen=True, tag=1):
@@ -69,8 +93,80 @@ class SyncResponse(msgspec.Struct, array_like=True, frozen=True, tag=6):
     blocks: Annotated[list[CommittedBlock], Meta(max_length=MAX_SYNC_BLOCKS)]
 
 
+class TxVotesMessage(msgspec.Struct, array_like=True, frozen=True, tag=7):
+    """A signed transaction vote batch with its leaves, in batch order."""
+
+    batch: TxVoteBatch
+    leaves: Annotated[list[VoteLeaf], Meta(max_length=MAX_VOTE_LEAVES)]
+
+
+class FinalTxMessage(msgspec.Struct, array_like=True, frozen=True, tag=8):
+    """A final transaction with its finality proof (re-announced or fetched)."""
+
+    transaction: Transaction
+    proof: FinalityProof
+
+
+class TxAnnounceMessage(msgspec.Struct, array_like=True, frozen=True, tag=9):
+    """A transaction re-announced with the votes its sender holds for it."""
+
+    transaction: Transaction
+    votes: Annotated[list[TxVote], Meta(max_length=MAX_ANNOUNCED_VOTES)]
+
+
+class ReportMessage(msgspec.Struct, array_like=True, frozen=True, tag=10):
+    """A member's signed epoch report."""
+
+    report: EpochReport
+
+
+class ProofRequest(msgspec.Struct, array_like=True, frozen=True, tag=11):
+    """A request for the finality proofs (with bodies) of `txids`."""
+
+    txids: Annotated[list[Hash32], Meta(max_length=MAX_REQUESTED_TXIDS)]
+
+
+class TxRequest(msgspec.Struct, array_like=True, frozen=True, tag=12):
+    """A request for the body of transaction `txid` (votes for it are held)."""
+
+    txid: Hash32
+
+
+class HeartbeatMessage(msgspec.Struct, array_like=True, frozen=True, tag=13):
+    """A masternode's signed heartbeat, sent to its witnesses."""
+
+    heartbeat: Heartbeat
+
+
+class AttestationMessage(msgspec.Struct, array_like=True, frozen=True, tag=14):
+    """A witness's attestation of `heartbeat`, sent back to the masternode."""
+
+    heartbeat: Heartbeat
+    attestation: WitnessSignature
+
+
+class AttestedHeartbeatMessage(msgspec.Struct, array_like=True, frozen=True, tag=15):
+    """A heartbeat with enough attestations, gossiped to the block builders."""
+
+    attested: AttestedHeartbeat
+
+
 SimMessage = (
-    ProposalMessage | VoteMessage | TxMessage | EvidenceMessage | SyncRequest | SyncResponse
+    ProposalMessage
+    | VoteMessage
+    | TxMessage
+    | EvidenceMessage
+    | SyncRequest
+    | SyncResponse
+    | TxVotesMessage
+    | FinalTxMessage
+    | TxAnnounceMessage
+    | ReportMessage
+    | ProofRequest
+    | TxRequest
+    | HeartbeatMessage
+    | AttestationMessage
+    | AttestedHeartbeatMessage
 )
 
 

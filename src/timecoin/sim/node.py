@@ -1,4 +1,5 @@
-"""One simulated node: consensus machine, chain state, UTXO set, pools and disk.
+"""One simulated node: consensus and finality machines, chain state, UTXO
+set, mempool, heartbeats and disk.
 
 A node is the same composition a real node makes, with the network, the
 disk and the clock replaced: it decodes every received message through
@@ -10,17 +11,28 @@ the effect after it), validates and applies committed blocks with
 
 A node runs a `ConsensusMachine` only while its operator key is in the
 voting set of the height it is deciding; otherwise it follows, applying
-committed blocks fetched by sync. Its clock is the virtual time plus its
-skew.
+committed blocks fetched by sync. Beside it, every node runs a
+`FinalityMachine` (it votes only while a member of the epoch's committee)
+and a `timecoin.mempool.Mempool` sharing the run's `SignatureCache`; blocks
+hold only transactions whose finality proof the node holds. Registered
+masternodes send heartbeats to their witnesses, witnesses attest them and
+blocks carry them, so rewards rotate. Its clock is the virtual time plus
+its skew.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
 from timecoin.chain import ChainState, build_block, select_block_transactions, voting_set_at
 from timecoin.chain.evidence import get_evidence_height, get_evidence_signer
+from timecoin.chain.heartbeats import (
+    get_next_block_witnesses,
+    select_next_block_heartbeats,
+    verify_next_block_heartbeat,
+)
 from timecoin.consensus import (
     Broadcast,
     CommitBlock,
@@ -33,37 +45,77 @@ from timecoin.consensus import (
     WalRecord,
     WalVote,
 )
+from timecoin.consensus.finality import (
+    BroadcastReport,
+    BroadcastVotes,
+    FinalityConfig,
+    FinalityEffect,
+    FinalityMachine,
+    PersistFinalityWal,
+    Reannounce,
+    RequestProof,
+    RequestTransaction,
+    ScheduleTick,
+    TransactionFinal,
+)
 from timecoin.consensus.limits import MAX_ROUNDS_AHEAD
 from timecoin.crypto import SigningKey
 from timecoin.encoding import DecodeError, decode, encode
 from timecoin.ledger import MemoryUtxoSet
-from timecoin.masternode import get_entry
+from timecoin.masternode import (
+    compute_required_attestations,
+    get_entry,
+    sign_attestation,
+    sign_heartbeat,
+    verify_heartbeat_signature,
+)
+from timecoin.masternode.heartbeat import compute_reward_window
+from timecoin.mempool import FinalUtxoView, Mempool, MempoolRejected
+from timecoin.mempool.errors import REJECT_ORPHAN
 from timecoin.sim.disk import SimDisk
 from timecoin.sim.messages import (
+    MAX_REQUESTED_TXIDS,
     MAX_SYNC_BLOCKS,
+    AttestationMessage,
+    AttestedHeartbeatMessage,
     CommittedBlock,
     EvidenceMessage,
+    FinalTxMessage,
+    HeartbeatMessage,
+    ProofRequest,
     ProposalMessage,
+    ReportMessage,
     SimMessage,
     SyncRequest,
     SyncResponse,
+    TxAnnounceMessage,
     TxMessage,
+    TxRequest,
+    TxVotesMessage,
     VoteMessage,
     decode_message,
     encode_message,
 )
 from timecoin.types import (
     ZERO_HASH,
+    AttestedHeartbeat,
     Block,
     Certificate,
     Evidence,
+    FinalityProof,
+    Heartbeat,
     InvalidBlock,
+    InvalidTransaction,
     InvalidVote,
     Proposal,
     Transaction,
+    TxVote,
+    TxVoteBatch,
     Vote,
+    VoteLeaf,
     VoteType,
     VotingSet,
+    WitnessSignature,
     compute_block_hash,
     compute_txid,
 )
@@ -82,9 +134,6 @@ SYNC_RETRY_MS: Final = 100
 HELP_INTERVAL_MS: Final = 100
 """Least time between two unsolicited sync responses to one lagging peer."""
 
-MAX_POOL_TRANSACTIONS: Final = 2_000
-"""Bound of a node's transaction pool (the oldest are dropped first)."""
-
 MAX_POOL_EVIDENCE: Final = 64
 """Bound of a node's evidence pool."""
 
@@ -96,6 +145,34 @@ REGOSSIP_ROUNDS: Final = 16
 
 MAX_BLOCK_TRANSACTIONS: Final = 200
 """Most non-coinbase transactions a simulated proposer puts in a block."""
+
+SIM_FINALITY_CONFIG: Final = FinalityConfig(reannounce_interval_ms=50)
+"""The finality machine's knobs in the simulator: re-announcement every
+400 ms of virtual time (heights take about 100 ms)."""
+
+MAX_HELD_PROPOSALS: Final = 8
+"""Proposals a node holds while it fetches the finality proofs of their transactions."""
+
+MAX_FINAL_BODIES: Final = 20_000
+"""Bound of the final-but-unblocked transaction bodies a node serves."""
+
+MAX_FUTURE_VOTE_BATCHES: Final = 4_096
+"""Vote batches of the next epoch a node keeps until it enters that epoch."""
+
+MAX_TX_BODIES: Final = 20_000
+"""Bound of the valid transaction bodies a node keeps for the epoch's last
+block (reported transactions) until a block spends their inputs."""
+
+
+@dataclass(slots=True)
+class _PendingHeartbeat:
+    """This node's last heartbeat, collecting its witnesses' attestations."""
+
+    heartbeat: Heartbeat
+    window: int
+    witnesses: set[bytes]
+    required: int
+    attestations: dict[bytes, WitnessSignature]
 
 
 def compute_proposer_seed(voting_set: VotingSet) -> bytes:
@@ -176,7 +253,16 @@ class SimNode:
         self.machine_generation = 0
         self.state: ChainState = sim.genesis_state
         self.utxo = MemoryUtxoSet()
-        self.pool: dict[bytes, Transaction] = {}
+        self.mempool = Mempool(self.params, sig_cache=sim.sig_cache)
+        self.finality: FinalityMachine | None = None
+        self.final_view = FinalUtxoView(self.utxo, (), 1)
+        self.final_bodies: dict[bytes, Transaction] = {}
+        self.tx_bodies: dict[bytes, Transaction] = {}
+        self.heartbeats: dict[bytes, tuple[int, AttestedHeartbeat]] = {}
+        self._own_heartbeat: _PendingHeartbeat | None = None
+        self._held: dict[tuple[int, int, bytes], tuple[int, Proposal, Block]] = {}
+        self._ticks: set[int] = set()
+        self._future_votes: list[tuple[TxVoteBatch, list[VoteLeaf]]] = []
         self.evidence_pool: dict[bytes, Evidence] = {}
         self._prevotes: dict[tuple[int, int, bytes], dict[bytes, Vote]] = {}
         self._prevote_count = 0
@@ -223,21 +309,67 @@ class SimNode:
             applied = sim.validate(self.state, self.utxo, block)
             self.utxo.apply_delta(applied.delta)
             self.state = applied.state_after
-        self.pool = {}
+        self.mempool = Mempool(self.params, sig_cache=sim.sig_cache)
+        self.tx_bodies = {}
         self.evidence_pool = {}
+        self.heartbeats = {}
+        self._own_heartbeat = None
+        self._held = {}
+        self._ticks = set()
+        self._future_votes = []
         self.machine = None
         self._last_marker = None
         self.last_commit_ms = sim.queue.now_ms
         self._sync_wait_until_ms = 0
         self._helped_until_ms = {}
+        self._restore_finality()
         self._enter_next_height(restore=True)
         offset = sim.rng.randint(1, MAINTENANCE_INTERVAL_MS)
         sim.queue.schedule_in(offset, self._maintenance_callback(self.incarnation))
+        interval_ms = self.params.heartbeat_interval_ms
+        sim.queue.schedule_in(
+            sim.rng.randint(1, interval_ms), self._heartbeat_callback(self.incarnation)
+        )
+
+    def _restore_finality(self) -> None:
+        """Rebuild the finality machine from the finality WAL and the stored
+        final transactions (those still spendable after the replayed chain),
+        and execute its effects (a logged report is sent again)."""
+        state = self.state
+        height = state.height + 1
+        voting_set = voting_set_at(state, height)
+        if voting_set is None:
+            raise AssertionError(f"state at {state.height} has no voting set for {height}")
+        final = [
+            (tx, proof)
+            for tx, proof in self.disk.read_final()
+            if all(self.utxo.get_coin(txin.prevout) is not None for txin in tx.inputs)
+        ]
+        machine, effects = FinalityMachine.restore(
+            self.disk.read_finality_wal(),
+            params=self.params,
+            voting_set=voting_set,
+            verifier=self.sim.verifier,
+            signer=self.key,
+            config=SIM_FINALITY_CONFIG,
+            previous_voting_set=state.registry.previous_voting_set,
+            reported_locks=state.reported_locks,
+            final=final,
+        )
+        self.finality = machine
+        self.final_bodies = {compute_txid(tx): tx for tx, _ in final}
+        self.tx_bodies = dict(self.final_bodies)
+        self.final_view = FinalUtxoView(self.utxo, machine.get_final_transactions(), height)
+        self._execute(effects)
+        epoch = self.params.epoch_of(height)
+        if self.params.epoch_of(height + 1) != epoch and not machine.has_reported:
+            self._execute(machine.on_last_height_due(state.block_hash))
 
     def crash(self) -> None:
         """Stop at once: everything not on the disk is lost."""
         self.up = False
         self.machine = None
+        self.finality = None
         self.machine_generation += 1
 
     # ------------------------------------------------------------- heights
@@ -265,6 +397,7 @@ class SimNode:
         now_ms = self.local_now_ms()
         if self.machine is not None and not restore:
             self._execute(self.machine.on_new_height(context, now_ms))
+            self._release_held()
             return
         self.machine_generation += 1
         if restore:
@@ -291,12 +424,24 @@ class SimNode:
 
     # ------------------------------------------------------------- effects
 
-    def _execute(self, effects: list[Effect]) -> None:
-        """Execute `effects` in order; a crash stops the rest."""
+    def _execute(self, effects: list[Effect] | list[FinalityEffect]) -> None:
+        """Execute the effects of either machine in order; a crash stops the rest."""
         for effect in effects:
             if not self.up:
                 return
-            if isinstance(effect, PersistWal):
+            if isinstance(
+                effect,
+                PersistFinalityWal
+                | BroadcastVotes
+                | TransactionFinal
+                | RequestProof
+                | RequestTransaction
+                | BroadcastReport
+                | Reannounce
+                | ScheduleTick,
+            ):
+                self._execute_finality(effect)
+            elif isinstance(effect, PersistWal):
                 self.disk.append_wal(effect.record)
                 self._note_signed(effect.record)
                 self.sim.recorder.on_persist(self, effect.record)
@@ -314,6 +459,88 @@ class SimNode:
             elif isinstance(effect, RecordEvidence):
                 self.sim.recorder.on_evidence(self, effect.evidence)
                 self.add_evidence(effect.evidence, gossip=True)
+
+    def _execute_finality(
+        self,
+        effect: PersistFinalityWal
+        | BroadcastVotes
+        | TransactionFinal
+        | RequestProof
+        | RequestTransaction
+        | BroadcastReport
+        | Reannounce
+        | ScheduleTick,
+    ) -> None:
+        """Execute one finality effect (docs/spec/finality.md section 12)."""
+        sim = self.sim
+        if isinstance(effect, PersistFinalityWal):
+            self.disk.append_finality_wal(effect.record)
+            sim.recorder.on_finality_persist(self, effect.record)
+            if self.crash_armed:
+                sim.crash_node(self)
+        elif isinstance(effect, BroadcastVotes):
+            self.send_votes(effect.batch, list(effect.leaves))
+            for leaf in effect.leaves:
+                self.mempool.mark_voted(leaf.txid)
+        elif isinstance(effect, TransactionFinal):
+            self._on_final(effect.txid, effect.tx, effect.proof)
+        elif isinstance(effect, RequestProof):
+            self.send_to([self._random_member()], ProofRequest(txids=[effect.txid]))
+        elif isinstance(effect, RequestTransaction):
+            self.send_to([self._random_member()], TxRequest(txid=effect.txid))
+        elif isinstance(effect, BroadcastReport):
+            self.send_to(sim.finality_targets(self), ReportMessage(report=effect.report))
+        elif isinstance(effect, Reannounce):
+            message: SimMessage
+            if effect.proof is not None:
+                message = FinalTxMessage(transaction=effect.tx, proof=effect.proof)
+            else:
+                message = TxAnnounceMessage(transaction=effect.tx, votes=list(effect.votes))
+            self.send_to(sim.finality_targets(self), message)
+        else:
+            self._schedule_finality_tick(effect.at_ms)
+
+    def send_votes(self, batch: TxVoteBatch, leaves: list[VoteLeaf]) -> None:
+        """Send a signed vote batch to every finality peer (and tell the checkers)."""
+        finality = self.finality
+        if finality is not None:
+            self.sim.recorder.on_tx_votes_sent(self, finality.voting_set, batch, leaves)
+        self.send_to(self.sim.finality_targets(self), TxVotesMessage(batch=batch, leaves=leaves))
+
+    def _on_final(self, txid: bytes, tx: Transaction, proof: FinalityProof) -> None:
+        """A transaction became final here: store it durably, protect it in the
+        pool, extend the final view, offer its orphans again, release held
+        proposals that waited for it."""
+        self.disk.store_final(txid, tx, proof)
+        if len(self.final_bodies) < MAX_FINAL_BODIES:
+            self.final_bodies[txid] = tx
+        self.tx_bodies.setdefault(txid, tx)
+        self.mempool.mark_final(txid)
+        self.final_view.add_final(tx, txid)
+        self.sim.recorder.on_final(self, txid, tx, proof)
+        for orphan, peer in self.mempool.take_orphans(txid):
+            self.receive_transaction(orphan, None if peer is None else int(peer))
+        self._release_held()
+
+    def _schedule_finality_tick(self, at_ms: int) -> None:
+        if at_ms in self._ticks:
+            return
+        self._ticks.add(at_ms)
+        incarnation = self.incarnation
+
+        def fire() -> None:
+            self._ticks.discard(at_ms)
+            if not self.up or incarnation != self.incarnation or self.finality is None:
+                return
+            self._execute(self.finality.on_tick(self.local_now_ms()))
+
+        self.sim.queue.schedule_at(at_ms - self.skew_ms, fire)
+
+    def _random_member(self) -> int:
+        members = [m for m in self._current_members() if m != self.node_id]
+        if not members:
+            members = [n for n in range(self.sim.node_count) if n != self.node_id] or [0]
+        return self.sim.rng.choice(members)
 
     def _note_signed(self, record: WalRecord) -> None:
         """Keep this node's signed votes of the current height (to gossip again)."""
@@ -386,16 +613,28 @@ class SimNode:
         timestamp `timestamp_ms` (None if the chain layer refuses every try)."""
         sim = self.sim
         state = self.state
+        finality = self.finality
+        candidates = [] if finality is None else finality.get_final_transactions()
         transactions = select_block_transactions(
-            list(self.pool.values()),
+            candidates,
             state,
             self.utxo,
             max_count=MAX_BLOCK_TRANSACTIONS,
             sig_cache=sim.sig_cache,
+            final_txids=set() if finality is None else finality.get_final_txids(),
+            finality_proof_of=None if finality is None else finality.get_proof,
+        )
+        attestations = select_next_block_heartbeats(
+            [attested for _, attested in self.heartbeats.values()], state, verifier=sim.verifier
         )
         previous = self.disk.get_block(state.height)
         prev_certificate = None if previous is None else previous[1]
-        for evidence in (self._includable_evidence(), []):
+        evidence = self._includable_evidence()
+        for chosen_evidence, chosen_attestations in (
+            (evidence, attestations),
+            ([], attestations),
+            ([], []),
+        ):
             try:
                 applied = build_block(
                     state,
@@ -404,9 +643,12 @@ class SimNode:
                     timestamp_ms=timestamp_ms,
                     proposer=self.public_key,
                     prev_certificate=prev_certificate,
-                    evidence=evidence,
+                    evidence=chosen_evidence,
+                    attestations=chosen_attestations,
                     verifier=sim.verifier,
                     sig_cache=sim.sig_cache,
+                    reports=[] if finality is None else finality.get_reports(finality.epoch),
+                    reported_transactions=list(self.tx_bodies.values()),
                 )
             except InvalidBlock as exc:
                 sim.recorder.on_build_failure(self, exc)
@@ -415,13 +657,27 @@ class SimNode:
             return applied.block
         return None
 
-    def is_valid_child(self, block: Block) -> bool:
-        """Whether `block` passes `validate_block` as the child of the tip."""
+    def is_valid_child(self, block: Block, *, require_final: bool = True) -> bool:
+        """Whether `block` passes `validate_block` as the child of the tip, with
+        `has_finality_proof` this node's proofs when `require_final` (a
+        validator deciding its prevote): the not-final rule runs first, as in
+        `validate_block`, then the shared validation of everything else."""
+        if require_final and self.missing_proofs(block):
+            return False
         try:
             self.sim.validate(self.state, self.utxo, block)
         except InvalidBlock:
             return False
         return True
+
+    def missing_proofs(self, block: Block) -> list[bytes]:
+        """The txids of the block's non-coinbase transactions whose proof this
+        node does not hold."""
+        finality = self.finality
+        txids = [compute_txid(tx) for tx in block.transactions[1:]]
+        if finality is None:
+            return txids
+        return [request.txid for request in finality.missing_proofs(txids)]
 
     def commit(self, block: Block, certificate: Certificate, *, decided: bool) -> bool:
         """Validate and apply a committed block, store it, and move to the next
@@ -447,28 +703,66 @@ class SimNode:
         self.last_commit_ms = sim.queue.now_ms
         self._prune_pools(block)
         sim.on_commit(self, state_before, applied, certificate, decided=decided)
+        self._commit_finality(block, applied.block_hash)
         if self.up:
             self._enter_next_height()
         return True
 
+    def _commit_finality(self, block: Block, block_hash: bytes) -> None:
+        """Tell the finality machine about the committed block (and, when it
+        ends the epoch, the next voting set and the chain's reported locks), then
+        rebuild the final view and drop stored proofs that are now in a block."""
+        finality = self.finality
+        if finality is None or not self.up:
+            return
+        state = self.state
+        height = state.height + 1
+        next_voting_set = voting_set_at(state, height)
+        if next_voting_set is not None and next_voting_set.epoch != finality.epoch:
+            self.disk.prune_finality_wal(finality.epoch)
+        effects = finality.on_block_committed(
+            block,
+            block_hash,
+            self.local_now_ms(),
+            next_voting_set=next_voting_set,
+            reported_locks=state.reported_locks,
+        )
+        final_txids = finality.get_final_txids()
+        self.disk.drop_final([txid for txid in self.disk.final_tx if txid not in final_txids])
+        self.final_bodies = {
+            txid: tx for txid, tx in self.final_bodies.items() if txid in final_txids
+        }
+        self.final_view = FinalUtxoView(self.utxo, finality.get_final_transactions(), height)
+        self._execute(effects)
+        if self._future_votes and self.finality is finality:
+            pending, self._future_votes = self._future_votes, []
+            for batch, leaves in pending:
+                if batch.epoch >= finality.epoch:
+                    self._on_tx_votes(batch, leaves)
+
     def _prune_pools(self, block: Block) -> None:
-        for tx in block.transactions:
-            self.pool.pop(compute_txid(tx), None)
+        self.mempool.remove_block(block.transactions)
         utxo = self.utxo
-        stale = [
-            txid
-            for txid, tx in self.pool.items()
-            if any(utxo.get_coin(txin.prevout) is None for txin in tx.inputs)
-        ]
-        for txid in stale:
-            del self.pool[txid]
+        self.tx_bodies = {
+            txid: tx
+            for txid, tx in self.tx_bodies.items()
+            if all(utxo.get_coin(txin.prevout) is not None for txin in tx.inputs)
+        }
+        window = compute_reward_window(self.state.height + 1, self.params)
+        self.heartbeats = {
+            masternode_id: (attested_window, attested)
+            for masternode_id, (attested_window, attested) in self.heartbeats.items()
+            if attested_window == window
+        }
+        height = self.state.height
+        self._held = {key: held for key, held in self._held.items() if key[0] > height}
         included = {encode(evidence) for evidence in block.evidence}
         for key in list(self.evidence_pool):
             if key in included or not self._is_evidence_current(self.evidence_pool[key]):
                 del self.evidence_pool[key]
 
     def _offender_id(self, evidence: Evidence) -> bytes | None:
-        voting_set = voting_set_at(self.state, get_evidence_height(evidence))
+        voting_set = voting_set_at(self.state, get_evidence_height(evidence, self.params))
         if voting_set is None:
             return None
         index = voting_set.index_of(get_evidence_signer(evidence))
@@ -485,7 +779,7 @@ class SimNode:
         chosen: list[Evidence] = []
         offenders: set[bytes] = set()
         for evidence in self.evidence_pool.values():
-            if get_evidence_height(evidence) > self.state.height:
+            if get_evidence_height(evidence, self.params) > self.state.height:
                 continue
             offender = self._offender_id(evidence)
             if offender is None or offender in offenders or not self._is_evidence_current(evidence):
@@ -499,21 +793,119 @@ class SimNode:
     # --------------------------------------------------------------- pools
 
     def submit(self, tx: Transaction) -> None:
-        """A transaction from a user: pool it and gossip it to the members."""
+        """A transaction from a user: take it and gossip it to the finality peers
+        (again when it is known: a wallet resubmits what did not become final)."""
         if not self.up:
             return
-        if self.add_transaction(tx):
-            self.send_to(self._current_members(), TxMessage(transaction=tx))
+        self.receive_transaction(tx, None)
+        self.send_to(self.sim.finality_targets(self), TxMessage(transaction=tx))
 
-    def add_transaction(self, tx: Transaction) -> bool:
-        """Pool `tx`; False when it was already pooled."""
-        txid = compute_txid(tx)
-        if txid in self.pool:
+    def receive_transaction(self, tx: Transaction, src: int | None) -> bool:
+        """Admit `tx` to the pool against the final view and give it to the
+        finality machine. A consensus-invalid transaction or an orphan goes no
+        further; a pool conflict or limit does not stop the machine (it may
+        need the body for evidence, and it delays, never refuses). Returns
+        False when the transaction was already tracked or not admitted."""
+        finality = self.finality
+        if finality is None or tx.is_coinbase:
             return False
-        if len(self.pool) >= MAX_POOL_TRANSACTIONS:
-            del self.pool[next(iter(self.pool))]
-        self.pool[txid] = tx
+        if self.strategy is not None:
+            self.strategy.on_transaction(self, tx)
+        txid = compute_txid(tx)
+        if finality.get_status(txid) is not None:
+            return False
+        try:
+            self.mempool.add(
+                tx,
+                self.final_view,
+                self.state.height + 1,
+                now_ms=self.local_now_ms(),
+                peer=None if src is None else str(src),
+            )
+        except InvalidTransaction:
+            return False
+        except MempoolRejected as exc:
+            if exc.reject_code == REJECT_ORPHAN:
+                return False
+        if len(self.tx_bodies) < MAX_TX_BODIES:
+            self.tx_bodies[txid] = tx
+        self._execute(finality.on_transaction(tx, self.local_now_ms(), txid=txid))
         return True
+
+    def _on_final_tx(self, src: int, tx: Transaction, proof: FinalityProof) -> None:
+        """A transaction with its finality proof (re-announced or fetched)."""
+        finality = self.finality
+        if finality is None:
+            return
+        txid = compute_txid(tx)
+        if finality.has_proof(txid):
+            return
+        if finality.get_status(txid) is None:
+            try:
+                self.mempool.add(
+                    tx,
+                    self.final_view,
+                    self.state.height + 1,
+                    now_ms=self.local_now_ms(),
+                    peer=str(src),
+                    final=True,
+                )
+            except (InvalidTransaction, MempoolRejected):
+                return
+        try:
+            effects = finality.on_finality_proof(proof, tx, self.local_now_ms())
+        except InvalidVote:
+            self.invalid_messages += 1
+            return
+        self._execute(effects)
+
+    def _on_announce(self, src: int, tx: Transaction, votes: list[TxVote]) -> None:
+        """A transaction re-announced with votes: take it, then count the votes."""
+        self.receive_transaction(tx, src)
+        for vote in votes:
+            finality = self.finality
+            if finality is None:
+                return
+            try:
+                effects = finality.on_tx_vote(vote, self.local_now_ms())
+            except InvalidVote:
+                self.invalid_messages += 1
+                continue
+            self._execute(effects)
+
+    def _on_tx_votes(self, batch: TxVoteBatch, leaves: list[VoteLeaf]) -> None:
+        """A vote batch: counted, or kept when it is of the next epoch (this node
+        has not committed the previous epoch's last block yet) and counted on
+        entering that epoch, as consensus votes of the next height are."""
+        finality = self.finality
+        if finality is None:
+            return
+        if batch.epoch == finality.epoch + 1:
+            if len(self._future_votes) < MAX_FUTURE_VOTE_BATCHES:
+                self._future_votes.append((batch, leaves))
+            return
+        try:
+            effects = finality.on_tx_votes(batch, leaves, self.local_now_ms())
+        except InvalidVote:
+            self.invalid_messages += 1
+            return
+        self._execute(effects)
+
+    def _on_proof_request(self, src: int, txids: list[bytes]) -> None:
+        finality = self.finality
+        if finality is None:
+            return
+        for txid in txids:
+            proof = finality.get_proof(txid)
+            tx = self.final_bodies.get(txid)
+            if proof is not None and tx is not None:
+                self.send_to([src], FinalTxMessage(transaction=tx, proof=proof))
+
+    def _on_tx_request(self, src: int, txid: bytes) -> None:
+        entry = self.mempool.get(txid)
+        tx = entry.tx if entry is not None else self.final_bodies.get(txid)
+        if tx is not None:
+            self.send_to([src], TxMessage(transaction=tx))
 
     def add_evidence(self, evidence: Evidence, *, gossip: bool) -> None:
         """Pool `evidence` (bounded) and, when `gossip`, send it to the members."""
@@ -551,13 +943,40 @@ class SimNode:
         elif isinstance(message, ProposalMessage):
             self._on_proposal(src, message.proposal, message.block)
         elif isinstance(message, TxMessage):
-            self.add_transaction(message.transaction)
+            self.receive_transaction(message.transaction, src)
+        elif isinstance(message, TxVotesMessage):
+            self._on_tx_votes(message.batch, message.leaves)
+        elif isinstance(message, FinalTxMessage):
+            self._on_final_tx(src, message.transaction, message.proof)
+        elif isinstance(message, TxAnnounceMessage):
+            self._on_announce(src, message.transaction, message.votes)
+        elif isinstance(message, ReportMessage):
+            self._on_report(message)
+        elif isinstance(message, ProofRequest):
+            self._on_proof_request(src, message.txids)
+        elif isinstance(message, TxRequest):
+            self._on_tx_request(src, message.txid)
+        elif isinstance(message, HeartbeatMessage):
+            self._on_heartbeat(src, message.heartbeat)
+        elif isinstance(message, AttestationMessage):
+            self._on_attestation(message.heartbeat, message.attestation)
+        elif isinstance(message, AttestedHeartbeatMessage):
+            self._on_attested(message.attested)
         elif isinstance(message, EvidenceMessage):
             self.add_evidence(message.evidence, gossip=False)
         elif isinstance(message, SyncRequest):
             self._on_sync_request(src, message)
         else:
             self._on_sync_response(message)
+
+    def _on_report(self, message: ReportMessage) -> None:
+        finality = self.finality
+        if finality is None:
+            return
+        try:
+            self._execute(finality.on_epoch_report(message.report))
+        except InvalidVote:
+            self.invalid_messages += 1
 
     def _is_eligible(self, height: int, round: int) -> bool:
         """Whether the machine stores a message of (height, round) now (so a
@@ -587,7 +1006,46 @@ class SimNode:
         self._execute(effects)
 
     def _on_proposal(self, src: int, proposal: Proposal, block: Block) -> None:
+        """A proposal: held while proofs of its transactions are fetched from
+        the sender (a validator prevotes only for final transactions), then
+        given to the machine."""
         self._note_peer_height(src, proposal.height)
+        machine = self.machine
+        if machine is None:
+            return
+        if proposal.height >= machine.height and not machine.is_decided:
+            missing = self.missing_proofs(block)
+            plausible = proposal.height != self.state.height + 1 or self.is_valid_child(
+                block, require_final=False
+            )
+            if missing and plausible and len(self._held) < MAX_HELD_PROPOSALS:
+                self._held[(proposal.height, proposal.round, proposal.block_hash)] = (
+                    src,
+                    proposal,
+                    block,
+                )
+                self.send_to([src], ProofRequest(txids=missing[:MAX_REQUESTED_TXIDS]))
+                return
+        self._give_proposal(src, proposal, block)
+
+    def _release_held(self) -> None:
+        """Give the machine the held proposals whose proofs are all here now."""
+        if not self._held or self.machine is None:
+            return
+        ready = [key for key, (_, _, block) in self._held.items() if not self.missing_proofs(block)]
+        for key in ready:
+            held = self._held.pop(key, None)
+            if held is not None and self.up:
+                self._give_proposal(*held)
+
+    def _request_held_proofs(self) -> None:
+        """Ask again for the proofs held proposals wait for (requests get lost)."""
+        for src, _, block in list(self._held.values()):
+            missing = self.missing_proofs(block)[:MAX_REQUESTED_TXIDS]
+            if missing:
+                self.send_to([src, self._random_member()], ProofRequest(txids=missing))
+
+    def _give_proposal(self, src: int, proposal: Proposal, block: Block) -> None:
         machine = self.machine
         if machine is None:
             return
@@ -707,11 +1165,126 @@ class SimNode:
                 self._gossip_again(machine)
             self._last_marker = marker
         stalled = self._last_maintenance_height == self.state.height
+        if stalled:
+            self._gossip_reports()
         self._last_maintenance_height = self.state.height
         if machine is None or stalled:
             peers = self._current_members() if machine is None else []
             if not peers:
                 peers = list(range(sim.node_count))
             self.request_sync(sim.rng.choice(peers))
+        self._request_held_proofs()
         if self.strategy is not None:
             self.strategy.on_maintenance(self)
+
+    def _gossip_reports(self) -> None:
+        """While the next height is its epoch's last and does not commit, send
+        this node's own report again (the proposer needs reports of more than
+        2/3 of the weight; the original may have been lost)."""
+        finality = self.finality
+        height = self.state.height + 1
+        epoch = self.params.epoch_of(height)
+        if finality is None or self.params.epoch_of(height + 1) == epoch:
+            return
+        own = [r for r in finality.get_reports(epoch) if r.voter == self.public_key]
+        if own:
+            self.send_to(self._current_members(), ReportMessage(report=own[0]))
+
+    # ----------------------------------------------------------- heartbeats
+
+    def _heartbeat_callback(self, incarnation: int) -> Callable[[], None]:
+        def run() -> None:
+            if not self.up or incarnation != self.incarnation:
+                return
+            self._send_heartbeat()
+            self.sim.queue.schedule_in(self.params.heartbeat_interval_ms, run)
+
+        return run
+
+    def masternode_id(self) -> bytes | None:
+        """The id of this node's live masternode entry (by operator key), or None."""
+        for entry in self.state.registry.entries:
+            if entry.operator_key == self.public_key and entry.deregistered_from_epoch is None:
+                return entry.masternode_id
+        return None
+
+    def _send_heartbeat(self) -> None:
+        """Sign a heartbeat (sequence: the local clock) and send it to the
+        witnesses of the next block's reward window."""
+        if self.halted:
+            return
+        masternode_id = self.masternode_id()
+        if masternode_id is None:
+            return
+        sim = self.sim
+        window, _seed, witnesses = get_next_block_witnesses(self.state, masternode_id)
+        now_ms = self.local_now_ms()
+        heartbeat = sign_heartbeat(
+            self.key, self.params.chain_id, masternode_id, max(now_ms, 0), max(now_ms, 0)
+        )
+        keys = {w.operator_key for w in witnesses}
+        self._own_heartbeat = _PendingHeartbeat(
+            heartbeat, window, keys, compute_required_attestations(len(witnesses)), {}
+        )
+        if not witnesses:
+            self._complete_heartbeat()
+            return
+        targets = [
+            node for node in (sim.node_of_key(key) for key in sorted(keys)) if node is not None
+        ]
+        self.send_to(targets, HeartbeatMessage(heartbeat=heartbeat))
+
+    def _on_heartbeat(self, src: int, heartbeat: Heartbeat) -> None:
+        """As a witness: check the heartbeat and send back an attestation."""
+        entry = get_entry(self.state.registry, heartbeat.masternode_id)
+        if entry is None:
+            return
+        window, seed, witnesses = get_next_block_witnesses(self.state, heartbeat.masternode_id)
+        if all(w.operator_key != self.public_key for w in witnesses):
+            return
+        try:
+            verify_heartbeat_signature(
+                heartbeat, entry.operator_key, self.params.chain_id, self.sim.verifier
+            )
+        except InvalidVote:
+            self.invalid_messages += 1
+            return
+        attestation = sign_attestation(self.key, self.params.chain_id, heartbeat, window, seed)
+        self.send_to([src], AttestationMessage(heartbeat=heartbeat, attestation=attestation))
+
+    def _on_attestation(self, heartbeat: Heartbeat, attestation: WitnessSignature) -> None:
+        pending = self._own_heartbeat
+        if pending is None or pending.heartbeat != heartbeat:
+            return
+        if attestation.witness not in pending.witnesses:
+            return
+        pending.attestations[attestation.witness] = attestation
+        if len(pending.attestations) >= pending.required:
+            self._complete_heartbeat()
+
+    def _complete_heartbeat(self) -> None:
+        """Enough attestations: assemble, check, keep and gossip the attested heartbeat."""
+        pending = self._own_heartbeat
+        if pending is None:
+            return
+        self._own_heartbeat = None
+        attested = AttestedHeartbeat(
+            heartbeat=pending.heartbeat,
+            attestations=[pending.attestations[key] for key in sorted(pending.attestations)],
+        )
+        if self._on_attested(attested):
+            self.send_to(self._current_members(), AttestedHeartbeatMessage(attested=attested))
+
+    def _on_attested(self, attested: AttestedHeartbeat) -> bool:
+        """Keep an attested heartbeat the next block may carry; False when it may not."""
+        try:
+            verify_next_block_heartbeat(attested, self.state, verifier=self.sim.verifier)
+        except InvalidVote:
+            return False
+        masternode_id = attested.heartbeat.masternode_id
+        current = self.heartbeats.get(masternode_id)
+        if current is not None and current[1].heartbeat.sequence >= attested.heartbeat.sequence:
+            return False
+        window = compute_reward_window(self.state.height + 1, self.params)
+        self.heartbeats[masternode_id] = (window, attested)
+        return True

@@ -49,6 +49,7 @@ from timecoin.types import (
     OutPoint,
     Transaction,
     VotingSet,
+    compute_txid,
 )
 
 GENESIS_TIMESTAMP_MS: Final = 0
@@ -66,6 +67,10 @@ MAX_VALIDATION_CACHE: Final = 20_000
 
 SIGNATURE_CACHE_ENTRIES: Final = 400_000
 """Bound of the signature cache shared by the simulated nodes."""
+
+PAYMENT_RESUBMIT_MS: Final = 300
+"""An honest payment not final anywhere is submitted again, to a random node,
+after this much virtual time (the node it went to may have crashed)."""
 
 SCALE_TIERS: Final = ((Tier.GOLD, 5), (Tier.SILVER, 15), (Tier.BRONZE, 40), (Tier.FREE, 40))
 """Tier mix (percent) of the genesis masternodes of a scale run."""
@@ -114,6 +119,9 @@ class SimResult:
     registrations: int = 0
     deregistrations: int = 0
     voting_set_changes: int = 0
+    final_transactions: int = 0
+    heartbeats: int = 0
+    reward_recipients: int = 0
 
     @property
     def safety_violations(self) -> list[Violation]:
@@ -196,6 +204,7 @@ class Simulation:
         )
         self.network = self.plan.network
         self._key_to_node = {key.public_key: i for i, key in enumerate(keys)}
+        self._all_nodes = list(range(self.node_count))
         self._byzantine_keys = {keys[i].public_key for i in self.byzantine_ids}
         coalition = None
         if config.strategy == "equivocate" and self.byzantine_ids:
@@ -217,6 +226,8 @@ class Simulation:
         self.voting_set_changes = 0
         self._last_voters = tuple(sorted(v.operator_key for v in state.registry.voting_set.voters))
         self._stopped = False
+        self._members = self.members_of(state.registry.voting_set)
+        self._payments: dict[bytes, tuple[Transaction, int]] = {}
 
     # ---------------------------------------------------------------- setup
 
@@ -263,6 +274,19 @@ class Simulation:
         ]
         self._members_cache[id(voting_set)] = (voting_set, members)
         return members
+
+    def node_of_key(self, public_key: bytes) -> int | None:
+        """The node whose operator key is `public_key`, or None."""
+        return self._key_to_node.get(public_key)
+
+    def finality_targets(self, node: SimNode) -> list[int]:
+        """Where `node` sends transactions, votes, proofs and reports: every
+        node in small runs (followers keep final views, spares become
+        members), the members of its next height's voting set in scale runs."""
+        if not self.config.is_scale:
+            return self._all_nodes
+        voting_set = voting_set_at(node.state, node.state.height + 1)
+        return [] if voting_set is None else self.members_of(voting_set)
 
     def is_byzantine_key(self, public_key: bytes) -> bool:
         """Whether `public_key` is the operator key of a Byzantine node."""
@@ -370,8 +394,9 @@ class Simulation:
             self._last_voters = voters
             self.voting_set_changes += 1
         self.workload.observe_block(block)
+        self._members = self.members_of(applied.state_after.registry.voting_set)
         for tx in self.workload.make_churn(self.rng):
-            self._submit(tx)
+            self._submit(tx, payment=True)
 
     def crash_node(self, node: SimNode) -> None:
         """Crash `node` now."""
@@ -381,19 +406,42 @@ class Simulation:
 
     # ----------------------------------------------------------------- run
 
-    def _submit(self, tx: Transaction, avoid: int | None = None) -> int:
-        target = self.rng.randrange(self.node_count)
-        if avoid is not None and target == avoid and self.node_count > 1:
-            target = (target + 1) % self.node_count
-        self.nodes[target].submit(tx)
-        return target
+    def _submit(self, tx: Transaction, *, payment: bool) -> None:
+        """Submit `tx` to a random node; an honest `payment` is tracked and
+        submitted again until it is final."""
+        self.recorder.on_submitted(tx, payment=payment)
+        if payment:
+            self._payments[compute_txid(tx)] = (tx, self.queue.now_ms)
+        self.nodes[self.rng.randrange(self.node_count)].submit(tx)
+
+    def _attack(self, first: Transaction, second: Transaction) -> None:
+        """A double spend: the conflicting pair sent at the same instant to
+        two different members of the current committee."""
+        members = self._members if len(self._members) >= 2 else list(range(self.node_count))
+        targets = self.rng.sample(members, 2) if len(members) >= 2 else members * 2
+        for tx, target in zip((first, second), targets, strict=True):
+            self.recorder.on_submitted(tx, payment=False)
+            self.nodes[target].submit(tx)
+
+    def _resubmit_payments(self) -> None:
+        recorder = self.recorder
+        now_ms = self.queue.now_ms
+        for txid, (tx, sent_ms) in list(self._payments.items()):
+            if txid in recorder.included:
+                del self._payments[txid]
+            elif txid not in recorder.finals and now_ms - sent_ms >= PAYMENT_RESUBMIT_MS:
+                self._payments[txid] = (tx, now_ms)
+                self.nodes[self.rng.randrange(self.node_count)].submit(tx)
 
     def _transfer_tick(self) -> None:
         if self._stopped:
             return
-        first: int | None = None
-        for tx in self.workload.make_transfers(self.rng):
-            first = self._submit(tx, avoid=first)
+        transfers = self.workload.make_transfers(self.rng)
+        if len(transfers) == 2:
+            self._attack(transfers[0], transfers[1])
+        for tx in transfers[:1] if len(transfers) == 1 else []:
+            self._submit(tx, payment=True)
+        self._resubmit_payments()
         mean_ms = self.config.transfer_interval_ms()
         self.queue.schedule_in(
             max(1, int(self.rng.expovariate(1.0 / mean_ms))), self._transfer_tick
@@ -429,6 +477,7 @@ class Simulation:
 
     def _on_heal(self) -> None:
         heights = self._honest_heights()
+        self.recorder.heal_height = max(heights)
         self.target_height = max(self.config.heights, max(heights) + 1)
         needed = self.target_height - min(heights)
         self.deadline_ms = self.queue.now_ms + compute_liveness_budget_ms(self.config, needed)
@@ -478,6 +527,11 @@ class Simulation:
     def _result(self) -> SimResult:
         heights = self._honest_heights() or [0]
         network = self.network
+        blocks = (
+            [block for block, _ in self.nodes[self.honest_ids[0]].disk.blocks]
+            if self.honest_ids
+            else []
+        )
         spares = self.workload.spares
         return SimResult(
             config=self.config,
@@ -505,6 +559,11 @@ class Simulation:
             registrations=sum(s.registrations for s in spares),
             deregistrations=sum(s.deregistrations for s in spares),
             voting_set_changes=self.voting_set_changes,
+            final_transactions=len(self.recorder.finals),
+            heartbeats=sum(len(block.attestations) for block in blocks),
+            reward_recipients=len(
+                {txout.address for block in blocks for txout in block.transactions[0].outputs}
+            ),
         )
 
 

@@ -45,11 +45,9 @@ WALLET_OUTPUT_AMOUNT: Final = 5_000 * COIN
 FEE_MARGIN: Final = 500
 """Base units paid above the minimum fee (encoded sizes vary by a few bytes)."""
 
-PENDING_HEIGHTS: Final = 6
-"""Heights after which a coin of a transfer not yet in a block is spent again."""
-
-DOUBLE_SPEND_PROBABILITY: Final = 0.1
-"""Share of transfers submitted together with a conflicting twin."""
+DOUBLE_SPEND_PROBABILITY: Final = 0.15
+"""Share of transfers submitted together with a conflicting twin (a double
+spend attempt: the coin may stay locked, the owner's fault)."""
 
 RESUBMIT_HEIGHTS: Final = 4
 """Heights after which a churn transaction not yet in a block is resubmitted."""
@@ -193,10 +191,6 @@ class Workload:
                 if owner is not None:
                     owner.coins[OutPoint(txid=txid, index=index)] = txout.amount
             self._observe_registration(tx, txid, height)
-        for wallet in self.wallets:
-            expired = [op for op, h in wallet.pending.items() if h + PENDING_HEIGHTS < height]
-            for op in expired:
-                del wallet.pending[op]
 
     def _observe_spare_spend(self, prevout: OutPoint, height: int) -> None:
         for spare in self.spares:
