@@ -22,11 +22,19 @@ from typing import Any
 from functional_framework import NodeHandle, Testnet, wait_until
 
 from timecoin.crypto import SigningKey, address_from_public_key, encode_address
-from timecoin.encoding import encode
+from timecoin.encoding import decode, encode
 from timecoin.ledger import compute_min_fee, compute_tx_size
 from timecoin.node.loadgen import sign_transaction
 from timecoin.params import COIN, get_preset
-from timecoin.types import TX_VERSION, OutPoint, Transaction, TxInput, TxOutput, compute_txid
+from timecoin.types import (
+    TX_VERSION,
+    Block,
+    OutPoint,
+    Transaction,
+    TxInput,
+    TxOutput,
+    compute_txid,
+)
 
 PARAMS = get_preset("devnet")
 FUND_UNITS = 5 * COIN
@@ -229,3 +237,57 @@ def test_change_of_a_final_payment_is_spendable_at_once(testnet: Testnet) -> Non
             20.0,
             f"{txid} final on every node",
         )
+
+
+def _block_at(node: NodeHandle, height: int) -> Block:
+    raw = node.rpc("getblock", node.rpc("getblockhash", height), 0)
+    return decode(bytes.fromhex(raw), Block, PARAMS.sizes.max_block_bytes)
+
+
+def test_final_transactions_cross_two_epoch_boundaries(testnet: Testnet) -> None:
+    """Spends sent from a little before an epoch's last block to after it:
+    every one becomes final and then confirmed on every node (none final
+    before the boundary is lost across it, the ones sent after the reports
+    become final in the new epoch), the last block of each of two epochs
+    carries epoch reports (ADR 0004), and blocks keep committing across both
+    boundaries."""
+    testnet.wait_for_height(1)
+    epoch_length = PARAMS.epoch_length
+    owners = [_key() for _ in range(8)]
+    coins = [_fund(testnet, owner, index % 4) for index, owner in enumerate(owners)]
+    tip = testnet.nodes[0].height()
+    last = (tip // epoch_length + 1) * epoch_length + epoch_length - 1  # an epoch's last height
+    testnet.wait_until_height(testnet.nodes[0], last - 3, timeout_s=60.0)
+    final_before: list[str] = []
+    txids: list[str] = []
+    for index, (coin, owner) in enumerate(zip(coins, owners, strict=True)):
+        node = testnet.nodes[index % 4]
+        tx = _spend(coin, owner, _key())
+        txid = compute_txid(tx).hex()
+        txids.append(txid)
+        node.rpc("sendrawtransaction", encode(tx).hex())
+        status = node.rpc("waittransactionfinality", txid, 10)
+        assert status["status"] in ("final", "confirmed"), status
+        if node.height() < last:
+            final_before.append(txid)
+        if index >= len(coins) // 2:
+            testnet.wait_until_height(node, last + 1 + index - len(coins) // 2, timeout_s=20.0)
+    assert final_before, "no spend was final before the boundary"
+    second_last = last + epoch_length
+    testnet.wait_for_height(second_last + 2, timeout_s=60.0)
+    for txid in txids:
+        wait_until(
+            lambda txid=txid: all(s == "confirmed" for s in _statuses(testnet, txid)),
+            20.0,
+            f"{txid} confirmed on every node",
+        )
+    heights = {
+        txid: testnet.nodes[0].rpc("gettransactionfinality", txid)["height"] for txid in txids
+    }
+    assert max(heights.values()) > last, heights  # spends sent after the reports, in the new epoch
+    for height in (last, second_last):
+        hashes = {node.rpc("getblockhash", height) for node in testnet.nodes}
+        assert len(hashes) == 1, (height, hashes)
+        block = _block_at(testnet.nodes[0], height)
+        assert block.reports, f"the last block of an epoch ({height}) carries no reports"
+        assert not _block_at(testnet.nodes[0], height - 1).reports

@@ -31,6 +31,20 @@ block comes back in a later round or with its certificate, which needs no
 proof). Committed blocks (certificates, sync) are applied without the
 proof check. The proposer's block also carries the pooled attested
 heartbeats (`select_next_block_heartbeats`) and kept tx-vote evidence.
+
+Epoch reports (ADR 0004, docs/spec/finality.md section 7), from
+`params.activation.epoch_reports_height`: the proposer of an epoch's last
+height passes the reports its finality machine verified and the bodies of
+the transactions they name to `build_block`, which keeps the valid ones
+(`select_epoch_reports`). While the valid reports do not exceed 2/3 of the
+outgoing weight it proposes nothing (`build_proposal` returns None): the
+round's propose timeout then runs out and the next round (with the next
+proposer, which has had that much longer to receive reports) tries again.
+A proposal is validated with `finality_proof_of` (the proofs the finality
+machine holds) and `voting_set_of_epoch` (the node's voting sets by epoch),
+so a transaction spending a reported-locked outpoint needs its finality
+proof; the commit writes the block's lock changes to the store, and the
+finality machine takes `state_after.reported_locks` at the epoch change.
 """
 
 from __future__ import annotations
@@ -49,6 +63,7 @@ from timecoin.chain import (
     AppliedBlock,
     ChainState,
     build_block,
+    errors,
     select_block_transactions,
     validate_block,
     verify_certificate,
@@ -69,17 +84,22 @@ from timecoin.crypto import SigningKey
 from timecoin.crypto.batch import BatchVerifier
 from timecoin.encoding import decode, encode
 from timecoin.ledger import SignatureCache
+from timecoin.masternode import is_last_height_of_epoch
 from timecoin.node.store import WalLog, save_tip_certificate
 from timecoin.params import ChainParams
 from timecoin.storage import ChainStore
 from timecoin.types import (
     Block,
     Certificate,
+    EpochReport,
     Evidence,
+    FinalityProof,
     InvalidBlock,
     InvalidVote,
     Proposal,
+    Transaction,
     Vote,
+    VotingSet,
     compute_block_hash,
     compute_txid,
 )
@@ -440,7 +460,43 @@ class ConsensusDriver:
             verify_batch=self._verify_batch,
             sig_cache=self._sig_cache,
             has_finality_proof=self.finality.has_proof if proposal else None,
+            finality_proof_of=self.finality_proof_of if proposal else None,
+            voting_set_of_epoch=self.voting_set_of_epoch if proposal else None,
         )
+
+    def finality_proof_of(self, txid: bytes) -> FinalityProof | None:
+        """The finality proof of `txid` the finality machine holds, or None
+        (rule 7c: transactions spending reported-locked outpoints)."""
+        machine = self.finality.machine
+        return None if machine is None else machine.get_proof(txid)
+
+    def voting_set_of_epoch(self, epoch: int) -> VotingSet | None:
+        """The voting set of `epoch` the node recorded, or None."""
+        return self.finality.voting_sets.get(epoch)
+
+    def _epoch_reports(self, state: ChainState) -> tuple[list[EpochReport], list[Transaction]]:
+        """The reports the finality machine verified for the epoch of the
+        height after `state`'s tip, with the bodies of the transactions they
+        name that this node holds; empty unless that height is the last of
+        its epoch and the epoch-report rule applies there."""
+        height = state.height + 1
+        machine = self.finality.machine
+        if (
+            machine is None
+            or not self.params.activation.is_epoch_reports_active(height)
+            or not is_last_height_of_epoch(height, self.params)
+        ):
+            return [], []
+        reports = machine.get_reports(self.params.epoch_of(height))
+        bodies: dict[bytes, Transaction] = {}
+        for report in reports:
+            for entry in report.entries:
+                if entry.txid in bodies:
+                    continue
+                known = self.finality.get_transaction(entry.txid)
+                if known is not None:
+                    bodies[entry.txid] = known[0]
+        return reports, list(bodies.values())
 
     async def prevalidate(self, block: Block, *, proposal: bool = False) -> AppliedBlock | None:
         """Validate `block` as the child of the tip in the thread pool and cache
@@ -484,7 +540,10 @@ class ConsensusDriver:
 
     def build_block(self, timestamp_ms: int) -> Block | None:
         """A valid block after the tip with the final transactions not yet in a
-        block, pooled attested heartbeats and kept evidence (None if building fails)."""
+        block, pooled attested heartbeats and kept evidence (None if building
+        fails). At an epoch's last height (rule active) it carries the valid
+        epoch reports received; None while they do not exceed 2/3 of the
+        outgoing weight (the round times out and the next one retries)."""
         state = self.state
         transactions = select_block_transactions(
             self.finality.final_transactions(),
@@ -493,7 +552,10 @@ class ConsensusDriver:
             max_count=MAX_BLOCK_TRANSACTIONS,
             sig_cache=self._sig_cache,
             final_txids=self.finality.final_txids(),
+            finality_proof_of=self.finality_proof_of,
+            voting_set_of_epoch=self.voting_set_of_epoch,
         )
+        reports, reported_transactions = self._epoch_reports(state)
         heartbeats = self.heartbeats
         attestations = [] if heartbeats is None else heartbeats.select(state, self._verifier)
         evidence = list(self.finality.evidence)
@@ -511,9 +573,21 @@ class ConsensusDriver:
                     attestations=attestations,
                     verifier=self._verifier,
                     sig_cache=self._sig_cache,
+                    reports=reports,
+                    reported_transactions=reported_transactions,
+                    finality_proof_of=self.finality_proof_of,
+                    voting_set_of_epoch=self.voting_set_of_epoch,
                 )
                 break
             except InvalidBlock as exc:
+                if exc.reject_code == errors.REJECT_INSUFFICIENT_REPORTS:
+                    log.info(
+                        "not proposing %d yet: %d epoch reports held, %s",
+                        state.height + 1,
+                        len(reports),
+                        exc,
+                    )
+                    return None
                 log.error("cannot build a block at %d: %s", state.height + 1, exc)
                 if with_evidence:
                     self.finality.evidence.clear()
@@ -535,6 +609,8 @@ class ConsensusDriver:
             delta.created,
             delta.spent,
             applied.state_after.utxo_state.to_bytes(),
+            locks_created=delta.locks_created,
+            locks_released=delta.locks_released,
         )
         self.wal.prune(applied.block.header.height + 1)
 

@@ -351,6 +351,7 @@ class FinalityService:
             signer=self.key,
             config=self.config,
             previous_voting_set=previous,
+            reported_locks=state.reported_locks,
             final=final,
         )
         self.machine = machine
@@ -681,7 +682,9 @@ class FinalityService:
         """A block is durable and `state` is the new tip: rebuild the view at
         once (the pool and later admissions use it) and queue the machine's
         input. At an epoch boundary the machine gets the new voting set and
-        the reported locks (computed over the reports it verified)."""
+        the reported locks: the chain's (`state.reported_locks`, ADR 0004)
+        once the epoch-report rule applies, else computed over the reports
+        it verified."""
         self.state = state
         height = block.header.height
         txids = [compute_txid(tx) for tx in block.transactions]
@@ -715,7 +718,10 @@ class FinalityService:
         locks: dict[OutPoint, bytes | None] | None = None
         prune: int | None = None
         if machine is not None and next_set is not None and next_set.epoch != machine.epoch:
-            locks = self._local_reported_locks(machine.get_reports(machine.epoch))
+            if self.params.activation.is_epoch_reports_active(height):
+                locks = dict(state.reported_locks)
+            else:
+                locks = self._local_reported_locks(machine.get_reports(machine.epoch))
             prune = machine.epoch
         self._offer(_BlockInput(block, block_hash, next_set, locks, prune))
         self._pulse()

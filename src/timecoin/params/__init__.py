@@ -215,6 +215,7 @@ DEVNET = replace(
     heartbeat_removal_windows=6,  # 1 min
     default_p2p_port=24300,
     default_rpc_port=24301,
+    activation=ActivationHeights(epoch_reports_height=1),  # ADR 0004 from the start
 )
 
 MINIMAL = replace(
@@ -227,8 +228,11 @@ MINIMAL = replace(
     heartbeat_grace_windows=2,
     heartbeat_removal_windows=4,
     sizes=SizeLimits(max_block_transactions=2_000, max_block_bytes=1_000_000),
+    activation=ActivationHeights(),
 )
-"""Small parameters for unit tests and the simulator."""
+"""Small parameters for unit tests and the simulator. The epoch-report rule
+is off (unit tests build chains across epochs without reports; the
+simulator's parameters turn it on)."""
 
 PRESETS: dict[str, ChainParams] = {p.name: p for p in (MAINNET, TESTNET, DEVNET, MINIMAL)}
 
