@@ -26,7 +26,13 @@ from pathlib import Path
 
 import nacl.bindings
 
-from timecoin.crypto import BatchVerifier, MuHash3072, SigningKey, address_from_public_key
+from timecoin.crypto import (
+    BatchVerifier,
+    MuHash3072,
+    SigningKey,
+    address_from_public_key,
+    configure_parallel_verification,
+)
 from timecoin.encoding import decode, encode
 from timecoin.ledger import (
     check_transaction,
@@ -212,8 +218,9 @@ def main() -> None:
     parser.add_argument("--transactions", type=int, default=4_000)
     parser.add_argument("--seconds", type=float, default=2.0, help="raw verify sampling time")
     args = parser.parse_args()
+    configure_parallel_verification()
 
-    verifier = BatchVerifier(threads=2)
+    verifier = BatchVerifier(threads=2, chunk_size=32)
     raw = measure_raw_verify(args.seconds)
     with tempfile.TemporaryDirectory() as datadir:
         shapes = [bench_shape(args.transactions, n, datadir, verifier) for n in (1, 2)]

@@ -93,3 +93,16 @@ def test_submit_returns_results_in_order_while_caller_continues() -> None:
         results = pending.result()
         assert not pending.all_valid()
     assert results == [i != 137 for i in range(300)]
+
+
+def test_configure_parallel_verification_sets_the_switch_interval() -> None:
+    import sys
+
+    from timecoin.crypto import GIL_SWITCH_INTERVAL_S, configure_parallel_verification
+
+    before = sys.getswitchinterval()
+    try:
+        configure_parallel_verification()
+        assert sys.getswitchinterval() == pytest.approx(GIL_SWITCH_INTERVAL_S)
+    finally:
+        sys.setswitchinterval(before)

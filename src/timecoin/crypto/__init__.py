@@ -25,7 +25,14 @@ from timecoin.crypto.address import (
     decode_address,
     encode_address,
 )
-from timecoin.crypto.batch import BatchVerifier, PendingVerification, SignatureItem, verify_batch
+from timecoin.crypto.batch import (
+    GIL_SWITCH_INTERVAL_S,
+    BatchVerifier,
+    PendingVerification,
+    SignatureItem,
+    configure_parallel_verification,
+    verify_batch,
+)
 from timecoin.crypto.domains import (
     CHAIN_ID_MAX,
     DOMAIN_ADDRESS,
@@ -83,6 +90,7 @@ __all__ = [
     "DOMAIN_SEPARATOR",
     "DOMAIN_TX",
     "DOMAIN_TXVOTE",
+    "GIL_SWITCH_INTERVAL_S",
     "HASH_SIZE",
     "HKDF_MAX_LENGTH",
     "HRP_DEVNET",
@@ -107,6 +115,7 @@ __all__ = [
     "address_from_public_key",
     "bech32m_decode",
     "bech32m_encode",
+    "configure_parallel_verification",
     "constant_time_equal",
     "convert_bits",
     "decode_address",
