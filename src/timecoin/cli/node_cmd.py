@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from timecoin.crypto import configure_parallel_verification
 from timecoin.node.config import ConfigError, load_config
 from timecoin.node.node import run_node
 from timecoin.p2p import install_uvloop
@@ -42,6 +43,7 @@ def node_cmd(config_path: Path | None, datadir: Path) -> None:
         stream=sys.stderr,
     )
     install_uvloop()
+    configure_parallel_verification()
     status = asyncio.run(run_node(config, datadir))
     if status != 0:
         sys.exit(status)
