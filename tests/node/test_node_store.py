@@ -7,10 +7,12 @@ from pathlib import Path
 import pytest
 
 from timecoin.consensus import WalRoundState
+from timecoin.consensus.finality_wal import WalTxLocks
 from timecoin.node.keys import KeyFileError, load_or_create_key, read_key_file
-from timecoin.node.store import StoreAddressBook, WalLog
+from timecoin.node.store import FinalityWalLog, StoreAddressBook, WalLog
 from timecoin.p2p import AddressEntry
-from timecoin.storage import MemoryStore
+from timecoin.storage import MemoryStore, StoreCorruptError, WriteBatch
+from timecoin.storage.schema import CONSENSUS_WAL_PREFIX, consensus_wal_key
 from timecoin.types import ZERO_HASH
 
 
@@ -28,6 +30,32 @@ def test_wal_appends_in_order_and_prunes_lower_heights() -> None:
     reopened = WalLog(kv)
     reopened.append([_state(4)])
     assert [r.height for r in reopened.read()] == [3, 4]  # type: ignore[union-attr]
+
+
+def test_finality_wal_prunes_lower_epochs_and_keeps_order() -> None:
+    kv = MemoryStore()
+    wal = FinalityWalLog(kv)
+    wal.append([WalTxLocks(0, []), WalTxLocks(1, [])])
+    wal.append([WalTxLocks(2, [])])
+    assert [r.epoch for r in wal.read()] == [0, 1, 2]  # type: ignore[union-attr]
+    assert wal.prune(2) == 2
+    reopened = FinalityWalLog(kv)
+    reopened.append([WalTxLocks(3, [])])
+    assert [r.epoch for r in reopened.read()] == [2, 3]  # type: ignore[union-attr]
+
+
+def test_wal_read_refuses_corrupt_records_and_prune_drops_them() -> None:
+    kv = MemoryStore()
+    wal = WalLog(kv)
+    wal.append([_state(5)])
+    batch = WriteBatch()
+    batch.put(consensus_wal_key(7), b"\xc1 not a record")
+    kv.write(batch)
+    with pytest.raises(StoreCorruptError, match="WAL record"):
+        wal.read()
+    assert wal.prune(5) == 1
+    assert [r.height for r in wal.read()] == [5]  # type: ignore[union-attr]
+    assert len(list(kv.iter_prefix(CONSENSUS_WAL_PREFIX))) == 1
 
 
 def test_address_book_save_replaces_entries() -> None:

@@ -23,8 +23,8 @@ of the tip, and the p2p address book, in the key spaces of
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Sequence
-from typing import Final
+from collections.abc import Callable, Iterable, Sequence
+from typing import Final, Generic, TypeVar
 
 import msgspec
 
@@ -57,60 +57,92 @@ from timecoin.types import Certificate, FinalityProof, Transaction, compute_txid
 
 TIP_CERTIFICATE_KEY: Final = meta_key(b"tip_certificate")
 MAX_CERTIFICATE_BYTES: Final = 1_000_000
+R = TypeVar("R")
 HEARTBEAT_SEQUENCE_KEY: Final = node_state_key(b"heartbeat_sequence")
 MAX_FINAL_TX_BYTES: Final = 64_000_000
 """Cap when decoding one stored final transaction with its proof."""
 
 
-class WalLog:
-    """The consensus write-ahead log of one node, over a `KVStore`."""
+class SequentialLog(Generic[R]):
+    """An append-only log of records under one key space, keyed by increasing
+    sequence numbers: the shape of both write-ahead logs of the node."""
 
-    def __init__(self, kv: KVStore) -> None:
+    def __init__(
+        self,
+        kv: KVStore,
+        prefix: bytes,
+        key_of: Callable[[int], bytes],
+        encode_record: Callable[[R], bytes],
+        decode_record: Callable[[bytes], R],
+        label: str,
+    ) -> None:
         """Open the log in `kv`; the next sequence number follows the last stored."""
         self._kv = kv
+        self._prefix = prefix
+        self._key_of = key_of
+        self._encode = encode_record
+        self._decode = decode_record
+        self._label = label
         self._lock = threading.Lock()
         last = -1
-        for key, _ in kv.iter_prefix(CONSENSUS_WAL_PREFIX):
-            last = parse_sequence_key(CONSENSUS_WAL_PREFIX, key)
+        for key, _ in kv.iter_prefix(prefix):
+            last = parse_sequence_key(prefix, key)
         self._next_sequence = last + 1
 
-    def append(self, records: Sequence[WalRecord]) -> None:
-        """Append `records` in order, durably (one synced write). Thread-safe."""
+    def append(self, records: Sequence[R]) -> None:
+        """Append `records` in order, durably: one synced write (the group
+        commit a persist effect needs before the next effect). Thread-safe."""
         if not records:
             return
         with self._lock:
             batch = WriteBatch()
             sequence = self._next_sequence
             for record in records:
-                batch.put(consensus_wal_key(sequence), encode_wal_record(record))
+                batch.put(self._key_of(sequence), self._encode(record))
                 sequence += 1
             self._kv.write(batch, sync=True)
             self._next_sequence = sequence
 
-    def read(self) -> list[WalRecord]:
+    def read(self) -> list[R]:
         """Every stored record in append order; StoreCorruptError on bad bytes."""
-        records: list[WalRecord] = []
-        for key, value in self._kv.iter_prefix(CONSENSUS_WAL_PREFIX):
+        records: list[R] = []
+        for key, value in self._kv.iter_prefix(self._prefix):
             try:
-                records.append(decode_wal_record(value))
+                records.append(self._decode(value))
             except DecodeError as exc:
-                raise StoreCorruptError(f"WAL record {key.hex()}: {exc}") from None
+                raise StoreCorruptError(f"{self._label} record {key.hex()}: {exc}") from None
         return records
 
-    def prune(self, below_height: int) -> int:
-        """Delete the records of heights below `below_height`; return how many."""
+    def prune_where(self, is_stale: Callable[[R], bool]) -> int:
+        """Delete the records for which `is_stale` holds, and undecodable ones
+        (read() refuses them, so they could only block a restart); return how many."""
         with self._lock:
             batch = WriteBatch()
-            for key, value in self._kv.iter_prefix(CONSENSUS_WAL_PREFIX):
+            for key, value in self._kv.iter_prefix(self._prefix):
                 try:
-                    height = get_record_height(decode_wal_record(value))
+                    record = self._decode(value)
                 except DecodeError:
-                    height = -1
-                if height < below_height:
+                    batch.delete(key)
+                    continue
+                if is_stale(record):
                     batch.delete(key)
             if len(batch):
                 self._kv.write(batch, sync=True)
             return len(batch)
+
+
+class WalLog(SequentialLog[WalRecord]):
+    """The consensus write-ahead log of one node (`consensus_wal`)."""
+
+    def __init__(self, kv: KVStore) -> None:
+        """Open the log in `kv`."""
+        super().__init__(
+            kv, CONSENSUS_WAL_PREFIX, consensus_wal_key, encode_wal_record, decode_wal_record, "WAL"
+        )
+
+    def prune(self, below_height: int) -> int:
+        """Delete the records of heights below `below_height`; return how many."""
+        return self.prune_where(lambda record: get_record_height(record) < below_height)
 
 
 def save_tip_certificate(kv: KVStore, certificate: Certificate) -> None:
@@ -187,63 +219,33 @@ class StoredFinalTx(msgspec.Struct, array_like=True, frozen=True):
     proof: FinalityProof
 
 
-class FinalityWalLog:
-    """The finality machine's write-ahead log, over a `KVStore` (`finality_wal`)."""
+class FinalityWalLog(SequentialLog[FinalityWalRecord]):
+    """The finality machine's write-ahead log (`finality_wal`): vote locks and
+    epoch reports, one synced write per group (the group commit of a vote batch)."""
 
     def __init__(self, kv: KVStore) -> None:
-        """Open the log in `kv`; the next sequence number follows the last stored."""
-        self._kv = kv
-        self._lock = threading.Lock()
-        last = -1
-        for key, _ in kv.iter_prefix(FINALITY_WAL_PREFIX):
-            last = parse_sequence_key(FINALITY_WAL_PREFIX, key)
-        self._next_sequence = last + 1
-
-    def append(self, records: Sequence[FinalityWalRecord]) -> None:
-        """Append `records` in order, durably (one synced write: the group
-        commit of a vote batch). Thread-safe."""
-        if not records:
-            return
-        with self._lock:
-            batch = WriteBatch()
-            sequence = self._next_sequence
-            for record in records:
-                batch.put(finality_wal_key(sequence), encode_finality_wal_record(record))
-                sequence += 1
-            self._kv.write(batch, sync=True)
-            self._next_sequence = sequence
-
-    def read(self) -> list[FinalityWalRecord]:
-        """Every stored record in append order; StoreCorruptError on bad bytes."""
-        records: list[FinalityWalRecord] = []
-        for key, value in self._kv.iter_prefix(FINALITY_WAL_PREFIX):
-            try:
-                records.append(decode_finality_wal_record(value))
-            except DecodeError as exc:
-                raise StoreCorruptError(f"finality WAL record {key.hex()}: {exc}") from None
-        return records
+        """Open the log in `kv`."""
+        super().__init__(
+            kv,
+            FINALITY_WAL_PREFIX,
+            finality_wal_key,
+            encode_finality_wal_record,
+            decode_finality_wal_record,
+            "finality WAL",
+        )
 
     def prune(self, below_epoch: int) -> int:
         """Delete the records of epochs below `below_epoch`; return how many."""
-        with self._lock:
-            batch = WriteBatch()
-            for key, value in self._kv.iter_prefix(FINALITY_WAL_PREFIX):
-                try:
-                    record = decode_finality_wal_record(value)
-                except DecodeError:
-                    batch.delete(key)
-                    continue
-                if isinstance(record, WalTxLocks):
-                    epoch = record.epoch
-                elif isinstance(record, WalEpochReport):
-                    epoch = record.report.epoch
-                else:
-                    continue
-                if epoch < below_epoch:
-                    batch.delete(key)
-            if len(batch):
-                self._kv.write(batch, sync=True)
-            return len(batch)
+        return self.prune_where(lambda record: _record_epoch(record) < below_epoch)
+
+
+def _record_epoch(record: FinalityWalRecord) -> int:
+    """The epoch of a finality WAL record; records of other kinds are kept."""
+    if isinstance(record, WalTxLocks):
+        return record.epoch
+    if isinstance(record, WalEpochReport):
+        return record.report.epoch
+    return 2**63
 
 
 class FinalTxStore:
