@@ -16,7 +16,7 @@ it rebuilds the precommit message of its (height, round, block_hash).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from timecoin.chain.errors import (
     REJECT_BAD_SIGNATURE,
@@ -151,6 +151,44 @@ def verify_proposal_signature(proposal: Proposal, chain_id: int, verifier: Verif
         )
 
 
+def check_quorum_indices(indices: Sequence[int], voting_set: VotingSet, what: str) -> int:
+    """Check that `indices` name voters of `voting_set` in strictly increasing order
+    and carry more than 2/3 of its weight; return that weight.
+
+    The shared rule of certificates and finality proofs (`what` names the
+    object in messages).
+
+    Raises:
+        InvalidVote: unknown-voter, duplicate-voter, unordered-signatures,
+            insufficient-weight.
+    """
+    voters = voting_set.voters
+    previous = -1
+    weight = 0
+    for index in indices:
+        if index >= len(voters):
+            raise InvalidVote(
+                REJECT_UNKNOWN_VOTER,
+                f"{what} voter index {index}, voting set has {len(voters)} voters",
+            )
+        if index == previous:
+            raise InvalidVote(REJECT_DUPLICATE_VOTER, f"{what} lists voter {index} twice")
+        if index < previous:
+            raise InvalidVote(
+                REJECT_UNORDERED_SIGNATURES,
+                f"{what} voter index {index} after {previous}, expected increasing",
+            )
+        previous = index
+        weight += voters[index].weight
+    total = voting_set.total_weight
+    if not is_quorum(weight, total):
+        raise InvalidVote(
+            REJECT_INSUFFICIENT_WEIGHT,
+            f"{what} weight {weight} of {total}, expected more than 2/3",
+        )
+    return weight
+
+
 def verify_certificate(
     certificate: Certificate,
     voting_set: VotingSet,
@@ -182,31 +220,10 @@ def verify_certificate(
         )
     if certificate.block_hash == ZERO_HASH:
         raise InvalidVote(REJECT_NIL_BLOCK, "certificate for the nil block hash")
+    check_quorum_indices(
+        [commit.voter_index for commit in certificate.signatures], voting_set, "certificate"
+    )
     voters = voting_set.voters
-    previous = -1
-    weight = 0
-    for commit in certificate.signatures:
-        index = commit.voter_index
-        if index >= len(voters):
-            raise InvalidVote(
-                REJECT_UNKNOWN_VOTER,
-                f"certificate voter index {index}, voting set has {len(voters)} voters",
-            )
-        if index == previous:
-            raise InvalidVote(REJECT_DUPLICATE_VOTER, f"certificate lists voter {index} twice")
-        if index < previous:
-            raise InvalidVote(
-                REJECT_UNORDERED_SIGNATURES,
-                f"certificate voter index {index} after {previous}, expected increasing",
-            )
-        previous = index
-        weight += voters[index].weight
-    total = voting_set.total_weight
-    if not is_quorum(weight, total):
-        raise InvalidVote(
-            REJECT_INSUFFICIENT_WEIGHT,
-            f"certificate weight {weight} of {total}, expected more than 2/3",
-        )
     message = compute_vote_signing_message(
         chain_id,
         VoteType.PRECOMMIT,

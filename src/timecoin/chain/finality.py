@@ -24,17 +24,14 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable, Mapping, Sequence
 
-from timecoin.chain.certificate import Verifier
+from timecoin.chain.certificate import Verifier, check_quorum_indices
 from timecoin.chain.errors import (
     REJECT_BAD_BRANCH,
     REJECT_BAD_REPORT,
     REJECT_BAD_SIGNATURE,
-    REJECT_DUPLICATE_VOTER,
     REJECT_INSUFFICIENT_REPORTS,
-    REJECT_INSUFFICIENT_WEIGHT,
     REJECT_NON_CANONICAL_REPORT,
     REJECT_UNKNOWN_VOTER,
-    REJECT_UNORDERED_SIGNATURES,
     REJECT_UNREPORTED_TRANSACTION,
     REJECT_WRONG_EPOCH,
     REJECT_WRONG_TRANSACTION,
@@ -228,31 +225,8 @@ def verify_finality_proof(
             REJECT_WRONG_TRANSACTION,
             f"finality proof for {proof.txid.hex()}, expected {txid.hex()}",
         )
+    check_quorum_indices([vote.voter_index for vote in proof.votes], voting_set, "finality proof")
     voters = voting_set.voters
-    previous = -1
-    weight = 0
-    for vote in proof.votes:
-        index = vote.voter_index
-        if index >= len(voters):
-            raise InvalidVote(
-                REJECT_UNKNOWN_VOTER,
-                f"finality proof voter index {index}, voting set has {len(voters)} voters",
-            )
-        if index == previous:
-            raise InvalidVote(REJECT_DUPLICATE_VOTER, f"finality proof lists voter {index} twice")
-        if index < previous:
-            raise InvalidVote(
-                REJECT_UNORDERED_SIGNATURES,
-                f"finality proof voter index {index} after {previous}, expected increasing",
-            )
-        previous = index
-        weight += voters[index].weight
-    total = voting_set.total_weight
-    if not is_quorum(weight, total):
-        raise InvalidVote(
-            REJECT_INSUFFICIENT_WEIGHT,
-            f"finality proof weight {weight} of {total}, expected more than 2/3",
-        )
     leaf = compute_vote_leaf(proof.txid, proof.inputs_root)
     for vote in proof.votes:
         _verify_proof_vote(vote, leaf, voters[vote.voter_index], proof.epoch, chain_id, verifier)
