@@ -80,9 +80,9 @@ from timecoin.consensus import (
     ScheduleTimeout,
 )
 from timecoin.consensus.app import Verifier
+from timecoin.consensus.chain_app import ChainBlockApp, as_block
 from timecoin.crypto import SigningKey
 from timecoin.crypto.batch import BatchVerifier
-from timecoin.encoding import decode, encode
 from timecoin.ledger import SignatureCache
 from timecoin.masternode import is_last_height_of_epoch
 from timecoin.node.store import WalLog, save_tip_certificate
@@ -145,49 +145,6 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-def as_block(value: object) -> Block:
-    """`value` as a Block; TypeError otherwise (the machine only holds our blocks)."""
-    if not isinstance(value, Block):
-        raise TypeError(f"expected a Block, got {type(value).__name__}")
-    return value
-
-
-class NodeBlockApp:
-    """The machine's `BlockApp`: blocks built and validated by the chain layer
-    against the driver's tip, with validation results cached by block hash."""
-
-    def __init__(self, driver: ConsensusDriver) -> None:
-        """The application of `driver`."""
-        self._driver = driver
-
-    def build_proposal(self, height: int, round: int, timestamp_ms: int) -> object | None:
-        """A block of pooled transactions after the tip, or None when not at `height - 1`."""
-        if self._driver.state.height != height - 1:
-            return None
-        return self._driver.build_block(timestamp_ms)
-
-    def validate_proposal(self, height: int, block_value: object, timestamp_ms: int) -> bool:
-        """`validate_block` against the tip (cached), and the proposal's timestamp."""
-        if not isinstance(block_value, Block):
-            return False
-        header = block_value.header
-        if header.height != height or header.timestamp_ms != timestamp_ms:
-            return False
-        return self._driver.get_applied(block_value) is not None
-
-    def block_hash(self, block_value: object) -> bytes:
-        """The header hash."""
-        return compute_block_hash(as_block(block_value).header)
-
-    def encode_block(self, block_value: object) -> bytes:
-        """The canonical block bytes."""
-        return encode(as_block(block_value))
-
-    def decode_block(self, data: bytes) -> object:
-        """The block of `data`; raises DecodeError."""
-        return decode(data, Block, self._driver.params.sizes.max_block_bytes)
-
-
 @dataclass(frozen=True, slots=True)
 class _Tick:
     pass
@@ -247,7 +204,7 @@ class ConsensusDriver:
         self._verifier = verifier
         self._sig_cache: SignatureCache = finality.sig_cache
         self._verify_batch = finality.sig_cache.count_batch(batch_verifier.verify_all)
-        self.app = NodeBlockApp(self)
+        self.app = ChainBlockApp(self)
         self.machine: ConsensusMachine | None = None
         self.listeners: list[CommitListener] = []
         self._queue: asyncio.Queue[_Input] = asyncio.Queue(MAX_INPUT_QUEUE)
@@ -523,6 +480,10 @@ class ConsensusDriver:
         self._applied[applied.block_hash] = applied
         while len(self._applied) > MAX_APPLIED_CACHE:
             self._applied.popitem(last=False)
+
+    def is_valid_child(self, block: Block) -> bool:
+        """Whether `block` validates against the tip (`get_applied`, cached)."""
+        return self.get_applied(block) is not None
 
     def get_applied(self, block: Block) -> AppliedBlock | None:
         """The validation result of `block` as the tip's child (cached, or

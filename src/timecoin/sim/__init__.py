@@ -23,7 +23,7 @@ from timecoin.sim.events import EventQueue
 from timecoin.sim.faults import FAULT_PROFILES, Crash, FaultPlan, plan_faults
 from timecoin.sim.messages import decode_message, encode_message
 from timecoin.sim.network import DELAY_MODELS, NetworkModel, Partition, sample_delay_ms
-from timecoin.sim.node import SimBlockApp, SimNode, compute_proposer_seed
+from timecoin.sim.node import SimNode, compute_proposer_seed
 from timecoin.sim.simulator import SimResult, Simulation, run_simulation
 from timecoin.sim.workload import Workload
 
@@ -45,7 +45,6 @@ __all__ = [
     "Partition",
     "Recorder",
     "SeedOutcome",
-    "SimBlockApp",
     "SimConfig",
     "SimDisk",
     "SimNode",

@@ -45,6 +45,7 @@ from timecoin.consensus import (
     WalRecord,
     WalVote,
 )
+from timecoin.consensus.chain_app import ChainBlockApp, as_block
 from timecoin.consensus.finality import (
     BroadcastReport,
     BroadcastVotes,
@@ -60,7 +61,7 @@ from timecoin.consensus.finality import (
 )
 from timecoin.consensus.limits import MAX_ROUNDS_AHEAD
 from timecoin.crypto import SigningKey
-from timecoin.encoding import DecodeError, decode, encode
+from timecoin.encoding import DecodeError, encode
 from timecoin.ledger import MemoryUtxoSet
 from timecoin.masternode import (
     compute_required_attestations,
@@ -181,49 +182,6 @@ def compute_proposer_seed(voting_set: VotingSet) -> bytes:
     return voting_set.compute_hash()
 
 
-class SimBlockApp:
-    """The `BlockApp` of a node: blocks are `timecoin.types.Block` values,
-    built and validated by the chain layer against the node's state."""
-
-    def __init__(self, node: SimNode) -> None:
-        """The application of `node`."""
-        self._node = node
-
-    def build_proposal(self, height: int, round: int, timestamp_ms: int) -> object | None:
-        """A new block from the node's pools, or None when the node is not at `height - 1`."""
-        node = self._node
-        if node.state.height != height - 1:
-            return None
-        return node.build_block(timestamp_ms)
-
-    def validate_proposal(self, height: int, block_value: object, timestamp_ms: int) -> bool:
-        """`validate_block` against the node's state, and the proposal's timestamp."""
-        if not isinstance(block_value, Block):
-            return False
-        header = block_value.header
-        if header.height != height or header.timestamp_ms != timestamp_ms:
-            return False
-        return self._node.is_valid_child(block_value)
-
-    def block_hash(self, block_value: object) -> bytes:
-        """The header hash."""
-        return compute_block_hash(_as_block(block_value).header)
-
-    def encode_block(self, block_value: object) -> bytes:
-        """The canonical block bytes."""
-        return encode(_as_block(block_value))
-
-    def decode_block(self, data: bytes) -> object:
-        """The block of `data`; raises DecodeError."""
-        return decode(data, Block, self._node.params.sizes.max_block_bytes)
-
-
-def _as_block(block_value: object) -> Block:
-    if not isinstance(block_value, Block):
-        raise TypeError(f"expected a Block, got {type(block_value).__name__}")
-    return block_value
-
-
 class SimNode:
     """A simulated masternode (or follower) driven by the `Simulation`."""
 
@@ -243,7 +201,7 @@ class SimNode:
         self.strategy = strategy
         self.skew_ms = skew_ms
         self.params = sim.params
-        self.app = SimBlockApp(self)
+        self.app = ChainBlockApp(self)
         self.disk = SimDisk()
         self.up = False
         self.halted = False
@@ -454,7 +412,7 @@ class SimNode:
             elif isinstance(effect, ScheduleTimeout):
                 self._schedule_timeout(effect.at_ms)
             elif isinstance(effect, CommitBlock):
-                block = _as_block(effect.block_value)
+                block = as_block(effect.block_value)
                 self.commit(block, effect.certificate, decided=True)
             elif isinstance(effect, RecordEvidence):
                 self.sim.recorder.on_evidence(self, effect.evidence)
@@ -577,7 +535,7 @@ class SimNode:
         message = effect.message
         targets = self.sim.members_of(machine.context.voting_set)
         if isinstance(message, Proposal):
-            block = _as_block(effect.block_value)
+            block = as_block(effect.block_value)
             self.sim.recorder.on_proposal_sent(message, self.sim.queue.now_ms)
             self.send_to(targets, ProposalMessage(proposal=message, block=block))
             if message.pol_round >= 0:
