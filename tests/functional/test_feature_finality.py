@@ -52,6 +52,13 @@ def _fund(testnet: Testnet, key: SigningKey, sender_index: int) -> OutPoint:
     sender = testnet.nodes[sender_index]
     status = sender.rpc("sendtoaddress", _address(key), str(Decimal(FUND_UNITS) / COIN), 20)
     assert status["status"] in ("final", "confirmed"), status
+    # The coin must be spendable everywhere before the test spends it: a node
+    # that has not yet seen the funding proof would refuse a spend as an orphan.
+    wait_until(
+        lambda: all(s in ("final", "confirmed") for s in _statuses(testnet, status["txid"])),
+        30.0,
+        f"the funding transaction {status['txid']} final on every node",
+    )
     tx = sender.rpc("getrawtransaction", status["txid"], True)
     payload = address_from_public_key(key.public_key).hex()
     for out in tx["vout"]:
@@ -114,13 +121,19 @@ def test_double_spend_at_the_same_instant(testnet: Testnet) -> None:
     for thread in threads:
         thread.join(20)
 
+    seen: list[tuple[list[str], list[str]]] = []
+
     def agreed() -> tuple[list[str], list[str]] | None:
         a, b = _statuses(testnet, txid_a), _statuses(testnet, txid_b)
+        seen[:] = [(a, b)]
         settled = all(s in SETTLED for s in a + b)
         same = len(set(a)) == 1 and len(set(b)) == 1
         return (a, b) if settled and same else None
 
-    a, b = wait_until(agreed, 30.0, f"every node agrees on {txid_a} and {txid_b}")
+    try:
+        a, b = wait_until(agreed, 30.0, f"every node agrees on {txid_a} and {txid_b}")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; last statuses {seen}, submissions {results}") from None
     final_like = {"final", "confirmed"}
     assert not (a[0] in final_like and b[0] in final_like), (a, b)
     for status in (a[0], b[0]):

@@ -68,6 +68,7 @@ from timecoin.ledger import (
 )
 from timecoin.mempool import (
     REJECT_MEMPOOL_CONFLICT,
+    REJECT_ORPHAN,
     FinalUtxoView,
     Mempool,
     MempoolPolicy,
@@ -294,6 +295,9 @@ class FinalityService:
         self._changed = asyncio.Event()
         self._confirmed: OrderedDict[bytes, tuple[int, bytes]] = OrderedDict()
         self._conflicted: OrderedDict[bytes, tuple[bytes, ...]] = OrderedDict()
+        # outpoint -> txid of the block transaction that spent it (recent blocks),
+        # so a late conflicting spend is reported conflicted, never unknown
+        self._block_spenders: OrderedDict[OutPoint, bytes] = OrderedDict()
         self._bodies: OrderedDict[bytes, Transaction] = OrderedDict()
         self._requested: OrderedDict[bytes, int] = OrderedDict()
         self._first_seen_ms: OrderedDict[bytes, int] = OrderedDict()
@@ -636,6 +640,8 @@ class FinalityService:
                 self._remember_body(txid, tx)
                 self._offer(_TxInput(tx, txid))
                 self.network.gossip_tx(tx, peer)
+            elif exc.reject_code == REJECT_ORPHAN:
+                self._note_block_conflict(tx, txid, peer)
             raise
         if result.added or txid not in self._bodies:
             self._first_seen_ms[txid] = now
@@ -645,6 +651,32 @@ class FinalityService:
             self._offer(_TxInput(tx, txid))
             self.network.gossip_tx(tx, peer)
         return txid
+
+    def _note_block_conflict(self, tx: Transaction, txid: bytes, peer: str | None) -> None:
+        """Record `tx` as conflicted when one of its inputs is already spent by
+        another transaction that is final or in a committed block (a double
+        spend that arrived after its rival won), and relay it once so that
+        every node reports the same status for it rather than "unknown"."""
+        machine = self.machine
+        rivals: set[bytes] = set()
+        for txin in tx.inputs:
+            spender = self._block_spenders.get(txin.prevout)
+            if spender is not None:
+                rivals.add(spender)
+            if machine is not None:
+                rivals.update(
+                    other
+                    for other in self._spenders.get(txin.prevout, ())
+                    if machine.has_proof(other)
+                )
+        rivals.discard(txid)
+        spenders = tuple(sorted(rivals))
+        if not spenders or txid in self._conflicted:
+            return
+        self._conflicted[txid] = spenders
+        while len(self._conflicted) > MAX_CONFLICTED_TXIDS:
+            self._conflicted.popitem(last=False)
+        self.network.gossip_tx(tx, peer)
 
     def on_tx_votes(self, message: TxVotesMsg) -> None:
         """A vote batch from a peer."""
@@ -696,6 +728,7 @@ class FinalityService:
         in_block = set(txids)
         for txid, tx in zip(txids, block.transactions, strict=True):
             for txin in tx.inputs:
+                self._block_spenders[txin.prevout] = txid
                 for other_txid in list(self._spenders.get(txin.prevout, ())):
                     if other_txid not in in_block:
                         self._conflicted[other_txid] = (txid,)
@@ -704,6 +737,8 @@ class FinalityService:
             self._forget_body(txid)
         while len(self._conflicted) > MAX_CONFLICTED_TXIDS:
             self._conflicted.popitem(last=False)
+        while len(self._block_spenders) > MAX_CONFIRMED_TXIDS:
+            self._block_spenders.popitem(last=False)
         removed = self.mempool.remove_block(block.transactions)
         self.view = FinalUtxoView(
             self.chain,
