@@ -329,7 +329,7 @@ def compute_fee_for(
 ) -> int:
     """The minimum fee of a transaction shaped like `inputs` -> `outputs`.
 
-    Signatures and keys have fixed lengths, so placeholder signatures give
+    Signatures and keys have fixed lengths, so zero-filled signatures give
     the signed size; amounts are taken as given, so pass the widest amount
     for an output whose value depends on the fee.
     """

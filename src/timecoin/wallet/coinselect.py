@@ -100,7 +100,7 @@ def compute_signed_size(outpoints: Sequence[OutPoint], amount: int, with_change:
     """Encoded size of a signed payment spending `outpoints`, paying `amount`.
 
     Public keys, signatures and addresses have fixed lengths, so
-    placeholders give their exact size; a change output is counted at the
+    zero-filled ones give their exact size; a change output is counted at the
     widest amount encoding, making the result an upper bound.
     """
     outputs = [TxOutput(amount, _PLACEHOLDER_ADDRESS)]
