@@ -400,7 +400,9 @@ class Wallet:
             tx = self._sign(selection, recipient, change_key.address)
             txid = compute_txid(tx)
             spent = [op for op, _ in selection.inputs]
-            assert not any(op in marks for op in spent), "selected a marked coin"
+            # The no-double-sign invariant must hold even under `python -O`.
+            if any(op in marks for op in spent):
+                raise AssertionError("coin selection picked a coin already marked as spent")
             self._journal.record_sign(txid, spent)
             return tx
 
@@ -416,7 +418,8 @@ class Wallet:
         keys: list[WalletKey] = []
         for outpoint, coin in selection.inputs:
             key = self._keyring.key_for_address(coin.address)
-            assert key is not None, f"coin {outpoint} of a foreign address was admitted"
+            if key is None:
+                raise AssertionError(f"coin {outpoint} of a foreign address was admitted")
             keys.append(key)
         outputs = [TxOutput(selection.amount, recipient)]
         if selection.change:
