@@ -303,3 +303,14 @@ def test_junk_votes_cannot_crowd_out_known_transactions() -> None:
     for i in range(3):
         out += deliver(observer, vote_now(make_machine(i), tx))
     assert [f.txid for f in finals(out)] == [compute_txid(tx)]
+
+
+def test_a_transaction_is_not_reannounced_within_an_interval_of_its_arrival() -> None:
+    # It was relayed as it arrived; repeating it at the next tick would only
+    # add traffic (under load, most transactions are in a block by then).
+    machine = make_machine(0, config=FinalityConfig(reannounce_interval_ms=1_000))
+    tx = make_tx([coin("fresh")])
+    machine.on_transaction(tx, 5_000)
+    assert not [e for e in machine.on_tick(5_100) if isinstance(e, Reannounce)]
+    assert not [e for e in machine.on_tick(5_900) if isinstance(e, Reannounce)]
+    assert [e for e in machine.on_tick(6_100) if isinstance(e, Reannounce)]

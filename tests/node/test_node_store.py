@@ -9,11 +9,11 @@ import pytest
 from timecoin.consensus import WalRoundState
 from timecoin.consensus.finality_wal import WalTxLocks
 from timecoin.node.keys import KeyFileError, load_or_create_key, read_key_file
-from timecoin.node.store import FinalityWalLog, StoreAddressBook, WalLog
+from timecoin.node.store import FinalityWalLog, FinalTxStore, StoreAddressBook, WalLog
 from timecoin.p2p import AddressEntry
 from timecoin.storage import MemoryStore, StoreCorruptError, WriteBatch
 from timecoin.storage.schema import CONSENSUS_WAL_PREFIX, consensus_wal_key
-from timecoin.types import ZERO_HASH
+from timecoin.types import TX_VERSION, ZERO_HASH, FinalityProof, Transaction, TxOutput, compute_txid
 
 
 def _state(height: int) -> WalRoundState:
@@ -42,6 +42,58 @@ def test_finality_wal_prunes_lower_epochs_and_keeps_order() -> None:
     reopened = FinalityWalLog(kv)
     reopened.append([WalTxLocks(3, [])])
     assert [r.epoch for r in reopened.read()] == [2, 3]  # type: ignore[union-attr]
+
+
+class _CountingStore(MemoryStore):
+    """A memory store that counts its synced writes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.synced_writes = 0
+
+    def write(self, batch: WriteBatch, *, sync: bool = True) -> None:
+        self.synced_writes += int(sync)
+        super().write(batch, sync=sync)
+
+
+def _final_item(n: int) -> tuple[Transaction, FinalityProof]:
+    tx = Transaction(
+        version=TX_VERSION,
+        inputs=[],
+        outputs=[TxOutput(amount=n + 1, address=b"\x01" * 20)],
+        lock_time=n,
+        payload=None,
+        signatures=[],
+        owner_signature=None,
+    )
+    proof = FinalityProof(txid=compute_txid(tx), inputs_root=ZERO_HASH, epoch=0, votes=[])
+    return tx, proof
+
+
+def test_group_commit_writes_locks_and_final_transactions_in_one_synced_write() -> None:
+    kv = _CountingStore()
+    wal = FinalityWalLog(kv)
+    finals = FinalTxStore(kv)
+    wal.append([WalTxLocks(0, [])])
+    finals.put([_final_item(0)])
+    before = kv.synced_writes
+    finals.put_with_wal(
+        [_final_item(1), _final_item(2)], wal, [WalTxLocks(1, []), WalTxLocks(2, [])]
+    )
+    assert kv.synced_writes == before + 1
+    # Both sequences continue after the group, also once reopened.
+    finals.put_with_wal([_final_item(3)], wal, [WalTxLocks(3, [])])
+    assert [r.epoch for r in FinalityWalLog(kv).read()] == [0, 1, 2, 3]  # type: ignore[union-attr]
+    assert [tx.lock_time for tx, _ in FinalTxStore(kv).load()] == [0, 1, 2, 3]
+    finals.put_with_wal([], wal, [])
+    assert kv.synced_writes == before + 2  # an empty group writes nothing
+
+
+def test_group_commit_refuses_logs_in_different_stores() -> None:
+    with pytest.raises(ValueError, match="share one store"):
+        FinalTxStore(MemoryStore()).put_with_wal(
+            [_final_item(0)], FinalityWalLog(MemoryStore()), []
+        )
 
 
 def test_wal_read_refuses_corrupt_records_and_prune_drops_them() -> None:

@@ -267,6 +267,7 @@ class FinalityMachine:
         self._verifier = verifier
         self._signer = signer
         self._voting_set = voting_set
+        self._total_weight = voting_set.total_weight
         self._previous_voting_set = previous_voting_set
         self._own_index = self._index_of_signer(voting_set)
         self._reported_locks: dict[OutPoint, bytes | None] = dict(reported_locks or {})
@@ -468,6 +469,8 @@ class FinalityMachine:
                 txid=txid,
                 inputs_root=compute_inputs_root(tx),
                 size_bytes=compute_tx_size(tx),
+                # It is relayed as it arrives: re-announced one interval later.
+                announced_ms=now_ms,
             )
             self._txs[txid] = entry
             for txin in tx.inputs:
@@ -796,7 +799,7 @@ class FinalityMachine:
             return effects  # a leaf that is not this body: never final
         if entry is not None:
             effects.extend(self._check_equivocation(entry, vote.voter_index))
-        if is_quorum(tally.weight, self._voting_set.total_weight):
+        if is_quorum(tally.weight, self._total_weight):
             if entry is None:
                 if not tally.requested:
                     tally.requested = True
@@ -823,7 +826,7 @@ class FinalityMachine:
         effects: list[FinalityEffect] = []
         for voter_index in list(tally.votes):
             effects.extend(self._check_equivocation(entry, voter_index))
-        if is_quorum(tally.weight, self._voting_set.total_weight):
+        if is_quorum(tally.weight, self._total_weight):
             effects.extend(
                 self._become_final(entry.txid, entry.tx, self._make_proof(entry.txid, tally))
             )
@@ -943,6 +946,7 @@ class FinalityMachine:
         old_epoch = self.epoch
         self._previous_voting_set = self._voting_set
         self._voting_set = voting_set
+        self._total_weight = voting_set.total_weight
         self._own_index = self._index_of_signer(voting_set)
         self._locks.clear()
         self._voted.clear()

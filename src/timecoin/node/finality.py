@@ -3,20 +3,22 @@
 `FinalityService` owns the node's `Mempool`, its `FinalUtxoView` (the tip
 plus final-but-unblocked outputs), the `FinalityMachine`, the finality WAL
 and the store of final transactions. Every machine input goes through one
-bounded queue to one worker task, so the machine is entered once at a time
-and its effects run strictly in list order (docs/spec/finality.md section
-12):
+bounded queue to one worker task, so the machine is entered once at a time.
+The worker takes every input already queued (up to MAX_GROUP_INPUTS) as
+one group: the machine handles them in order, then the group's effects run
+(docs/spec/finality.md section 12):
 
-- `PersistFinalityWal`: consecutive records share one synced LMDB write in
-  the thread pool, awaited BEFORE the next effect (a vote batch's locks are
-  on disk before the batch leaves: the group commit);
+- `PersistFinalityWal` and `TransactionFinal`: all of the group's records
+  and final transactions are written in ONE synced LMDB write in the
+  thread pool, awaited BEFORE any other effect of the group (every vote
+  batch's locks are on disk before the batch leaves, every final
+  transaction before it is reported: the group commit); the others then
+  run in list order;
 - `BroadcastVotes`: pushed to every peer (`TxVotesMsg`), the txids marked
   voted in the pool;
-- `TransactionFinal`: consecutive ones are stored in one synced write, then
-  marked final in the pool, applied to the view, handed to
-  `final_listeners` (the node's wallet), their orphans offered again and
-  their waiters answered (a transaction is durable before it is reported
-  final);
+- `TransactionFinal` (after the write): marked final in the pool, applied
+  to the view, handed to `final_listeners` (the node's wallet), their
+  orphans offered again and their waiters answered;
 - `RequestProof`, `RequestTransaction`: one `GetFinalityTxs` to the peers;
 - `RecordEvidence`: kept for a block and gossiped;
 - `BroadcastReport`: pushed (`EpochReportMsg`);
@@ -111,6 +113,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("timecoin.node.finality")
 
 MAX_FINALITY_QUEUE: Final = 50_000
+MAX_GROUP_INPUTS: Final = 256
+"""Most queued inputs the worker takes into one group (one synced write)."""
 """Inputs waiting for the finality worker; beyond this new ones are dropped
 (transactions come again with their re-announcement)."""
 MAX_CONFIRMED_TXIDS: Final = 200_000
@@ -784,23 +788,39 @@ class FinalityService:
             machine = self.machine
             if machine is None:
                 continue
+            # Every input already queued joins this group (up to
+            # MAX_GROUP_INPUTS): the machine takes them one by one, then the
+            # group's locks and final transactions share one synced write.
+            effects = self._handle_logged(item, machine)
+            for _ in range(MAX_GROUP_INPUTS - 1):
+                if self._queue.empty():
+                    break
+                effects.extend(self._handle_logged(self._queue.get_nowait(), machine))
+            if not effects:
+                continue
+            # Final only once stored and applied: until then get_status
+            # reports these pending.
+            announcing = [e.txid for e in effects if isinstance(e, TransactionFinal)]
+            self._announcing.update(announcing)
             try:
-                effects = self._handle(item, machine)
-                # Final only once stored and applied: until then get_status
-                # reports these pending.
-                announcing = [e.txid for e in effects if isinstance(e, TransactionFinal)]
-                self._announcing.update(announcing)
-                try:
-                    await self._execute(effects)
-                finally:
-                    self._announcing.difference_update(announcing)
-            except InvalidVote as exc:
-                self.invalid_messages += 1
-                log.debug("invalid finality message: %s", exc)
+                await self._execute(effects)
             except asyncio.CancelledError:
                 raise
             except Exception:
-                log.exception("finality input failed")
+                log.exception("finality effects failed")
+            finally:
+                self._announcing.difference_update(announcing)
+
+    def _handle_logged(self, item: _Input, machine: FinalityMachine) -> list[FinalityEffect]:
+        """`_handle`, with a bad input logged and counted instead of raised."""
+        try:
+            return self._handle(item, machine)
+        except InvalidVote as exc:
+            self.invalid_messages += 1
+            log.debug("invalid finality message: %s", exc)
+        except Exception:
+            log.exception("finality input failed")
+        return []
 
     def _handle(self, item: _Input, machine: FinalityMachine) -> list[FinalityEffect]:
         now = _now_ms()
@@ -883,38 +903,23 @@ class FinalityService:
     # -------------------------------------------------------------- effects
 
     async def _execute(self, effects: list[FinalityEffect]) -> None:
-        """Run `effects` in order; consecutive WAL records share one fsync,
-        consecutive final transactions one synced write."""
-        loop = asyncio.get_running_loop()
-        index = 0
+        """Run `effects`: first every WAL record and every final transaction
+        among them in one synced write (the group commit: a lock is durable
+        before any vote leaves, a final transaction before it is reported),
+        then the others in list order."""
+        records = [e.record for e in effects if isinstance(e, PersistFinalityWal)]
+        items = [(e.tx, e.proof) for e in effects if isinstance(e, TransactionFinal)]
+        if records or items:
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(
+                self._executor, self.final_store.put_with_wal, items, self.wal, records
+            )
         requests: list[bytes] = []
         reannounce: list[FinalityTx] = []
-        while index < len(effects):
-            effect = effects[index]
-            if isinstance(effect, PersistFinalityWal):
-                records = []
-                while index < len(effects) and isinstance(effects[index], PersistFinalityWal):
-                    persisted = effects[index]
-                    if isinstance(persisted, PersistFinalityWal):
-                        records.append(persisted.record)
-                    index += 1
-                await loop.run_in_executor(self._executor, self.wal.append, records)
-                continue
+        for effect in effects:
             if isinstance(effect, TransactionFinal):
-                finals: list[TransactionFinal] = []
-                while index < len(effects) and isinstance(effects[index], TransactionFinal):
-                    final = effects[index]
-                    if isinstance(final, TransactionFinal):
-                        finals.append(final)
-                    index += 1
-                items = [(f.tx, f.proof) for f in finals]
-                await loop.run_in_executor(self._executor, self.final_store.put, items)
-                for final in finals:
-                    self._on_final(final)
-                self._pulse()
-                continue
-            index += 1
-            if isinstance(effect, BroadcastVotes):
+                self._on_final(effect)
+            elif isinstance(effect, BroadcastVotes):
                 self.network.broadcast(TxVotesMsg(batch=effect.batch, leaves=list(effect.leaves)))
                 for leaf in effect.leaves:
                     self.mempool.mark_voted(leaf.txid)
@@ -937,6 +942,8 @@ class FinalityService:
                 )
             elif isinstance(effect, ScheduleTick):
                 self._schedule(effect.at_ms)
+        if items:
+            self._pulse()
         if requests:
             self._request(requests)
         for start in range(0, len(reannounce), MAX_FINALITY_TXS_PER_MSG):

@@ -96,12 +96,18 @@ class SequentialLog(Generic[R]):
             return
         with self._lock:
             batch = WriteBatch()
-            sequence = self._next_sequence
-            for record in records:
-                batch.put(self._key_of(sequence), self._encode(record))
-                sequence += 1
+            sequence = self._stage(batch, records)
             self._kv.write(batch, sync=True)
             self._next_sequence = sequence
+
+    def _stage(self, batch: WriteBatch, records: Sequence[R]) -> int:
+        """Put `records` into `batch` after the last stored one; return the
+        sequence number that follows them (hold `_lock`)."""
+        sequence = self._next_sequence
+        for record in records:
+            batch.put(self._key_of(sequence), self._encode(record))
+            sequence += 1
+        return sequence
 
     def read(self) -> list[R]:
         """Every stored record in append order; StoreCorruptError on bad bytes."""
@@ -267,13 +273,41 @@ class FinalTxStore:
             return
         with self._lock:
             batch = WriteBatch()
-            sequence = self._next_sequence
-            for tx, proof in items:
-                batch.put(final_tx_key(sequence), encode(StoredFinalTx(tx, proof)))
-                batch.put(final_txid_key(compute_txid(tx)), sequence.to_bytes(8, "big"))
-                sequence += 1
+            sequence = self._stage(batch, items)
             self._kv.write(batch, sync=True)
             self._next_sequence = sequence
+
+    def put_with_wal(
+        self,
+        items: Sequence[tuple[Transaction, FinalityProof]],
+        wal: FinalityWalLog,
+        records: Sequence[FinalityWalRecord],
+    ) -> None:
+        """Append `records` to `wal` and store `items`, in ONE synced write
+        (the finality worker's group commit: every lock and every final
+        transaction of a group of inputs costs one fsync). Both must live in
+        the same store. Thread-safe."""
+        if wal._kv is not self._kv:
+            raise ValueError("the finality WAL and the final transactions must share one store")
+        if not items and not records:
+            return
+        with wal._lock, self._lock:
+            batch = WriteBatch()
+            wal_next = wal._stage(batch, records)
+            store_next = self._stage(batch, items)
+            self._kv.write(batch, sync=True)
+            wal._next_sequence = wal_next
+            self._next_sequence = store_next
+
+    def _stage(self, batch: WriteBatch, items: Sequence[tuple[Transaction, FinalityProof]]) -> int:
+        """Put `items` into `batch` after the last stored one; return the
+        sequence number that follows them (hold `_lock`)."""
+        sequence = self._next_sequence
+        for tx, proof in items:
+            batch.put(final_tx_key(sequence), encode(StoredFinalTx(tx, proof)))
+            batch.put(final_txid_key(compute_txid(tx)), sequence.to_bytes(8, "big"))
+            sequence += 1
+        return sequence
 
     def delete(self, txids: Iterable[bytes]) -> int:
         """Forget the entries of `txids` (in a block, or conflicted); return how many."""
