@@ -46,6 +46,7 @@ from timecoin.chain.evidence import (
     verify_evidence,
 )
 from timecoin.chain.finality import (
+    compute_carried_order,
     compute_input_leaf,
     compute_inputs_root,
     compute_report_signing_message,
@@ -98,6 +99,7 @@ __all__ = [
     "check_conflicting_votes",
     "check_vote_type",
     "compute_block_overhead_bytes",
+    "compute_carried_order",
     "compute_input_leaf",
     "compute_inputs_root",
     "compute_proposal_signing_message",

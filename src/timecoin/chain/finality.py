@@ -21,6 +21,7 @@ with a reject code of `timecoin.chain.errors`.
 
 from __future__ import annotations
 
+import heapq
 import itertools
 from collections.abc import Iterable, Mapping, Sequence
 
@@ -47,8 +48,10 @@ from timecoin.crypto import (
 )
 from timecoin.encoding import encode
 from timecoin.ledger import SignatureCache, UtxoView, check_transaction, validate_transaction
+from timecoin.ledger import errors as ledger_errors
 from timecoin.params import ChainParams
 from timecoin.types import (
+    Coin,
     EpochReport,
     FinalityProof,
     InputProof,
@@ -70,6 +73,7 @@ from timecoin.types import (
 
 __all__ = [
     "LOCK_ELEMENT_MARKER",
+    "compute_carried_order",
     "compute_input_leaf",
     "compute_inputs_root",
     "compute_report_signing_message",
@@ -312,6 +316,29 @@ def compute_reported_locks(
 ) -> dict[OutPoint, bytes | None]:
     """The locks that an epoch's last block establishes from its reports (ADR 0004).
 
+    The *overlay* is `view` (the UTXO set after the block) plus the outputs
+    of the valid carried transactions: these are validated in topological
+    order (parents within the carried set first, ties by ascending txid)
+    against the overlay as it grows; their outputs are added and nothing is
+    spent (carried transactions may conflict with one another: that is what
+    a lock to none records). A report entry (outpoint, txid) is:
+
+    - *live* when its outpoint is in the overlay and its transaction is
+      carried, spends the outpoint and is valid against the overlay: it
+      makes a lock;
+    - *dead* when its outpoint is not in the overlay, or when its carried
+      transaction spends the outpoint and fails against the overlay with
+      `missing-input` (another input is neither in the chain nor an output
+      of a valid carried transaction): no lock. Such a transaction cannot
+      be final (docs/spec/finality.md section 10.3), so it needs none;
+    - otherwise (outpoint in the overlay, and the transaction not carried,
+      not spending the outpoint, or invalid for any other reason) the
+      report is invalid.
+
+    The carried transactions must be exactly those named by entries whose
+    outpoint is in the overlay (live entries, and entries shown dead by
+    their body): validators reject a missing or an extra body.
+
     Parameters:
         reports: the reports the block carries, in strictly ascending voter
             key order (one per voter).
@@ -328,18 +355,18 @@ def compute_reported_locks(
             lock, so it gets no new one.
 
     Returns:
-        For each reported outpoint still unspent in `view` and not already
-        locked: the unique reported txid, or None when reports name
-        different txids.
+        For each outpoint of a live entry not already locked: the unique
+        txid the live entries name for it, or None when they name
+        different txids. The outpoint may be an output of a carried
+        transaction, not yet a coin.
 
     Raises:
         InvalidBlock: non-canonical-report (reports or transactions out of
             order, or repeated), bad-report (a report that does not verify,
-            names another block, or names a transaction that is not
-            carried, does not spend its outpoint or is invalid against
-            `view`), unreported-transaction (a carried transaction no report
-            names), insufficient-reports (reporters' weight is not more than
-            2/3).
+            names another block, or has an entry that is neither live nor
+            dead), unreported-transaction (a carried transaction that no
+            entry with its outpoint in the overlay names),
+            insufficient-reports (reporters' weight is not more than 2/3).
     """
     voter_keys = [report.voter for report in reports]
     if any(a >= b for a, b in itertools.pairwise(voter_keys)):
@@ -353,22 +380,28 @@ def compute_reported_locks(
             REJECT_NON_CANONICAL_REPORT,
             "reported transactions: expected strictly ascending txids",
         )
-    carried = dict(zip(carried_txids, reported_transactions, strict=True))
-    checker = _EntryChecker(carried, view, params, height, sig_cache)
-    named: set[bytes] = set()
+    overlay = _ReportedOverlay(
+        dict(zip(carried_txids, reported_transactions, strict=True)),
+        view,
+        params,
+        height,
+        sig_cache,
+    )
+    needed: set[bytes] = set()
     weight = 0
     candidates: dict[OutPoint, set[bytes]] = {}
     for number, report in enumerate(reports):
         voter = _verify_report_for_block(number, report, voting_set, prev_hash, params, verifier)
         weight += voter.weight
-        named.update(entry.txid for entry in report.entries)
-        for entry in checker.check_report(number, report):
+        live = overlay.check_report(number, report, needed)
+        for entry in live:
             candidates.setdefault(entry.outpoint, set()).add(entry.txid)
-    for txid in carried:
-        if txid not in named:
+    for txid in carried_txids:
+        if txid not in needed:
             raise InvalidBlock(
                 REJECT_UNREPORTED_TRANSACTION,
-                f"carried transaction {txid.hex()} is named by no report",
+                f"carried transaction {txid.hex()} is needed by no report entry (none names "
+                "it on an outpoint of the overlay)",
             )
     total = voting_set.total_weight
     if not is_quorum(weight, total):
@@ -397,44 +430,67 @@ def select_epoch_reports(
     sig_cache: SignatureCache | None = None,
 ) -> tuple[list[EpochReport], list[Transaction]]:
     """What the proposer of an epoch's last block carries: the valid reports
-    among `reports` and the reported transactions they need.
+    among `reports` and exactly the reported transactions they need, so
+    that `compute_reported_locks` accepts the pair whenever the kept
+    reports hold more than 2/3 of the weight.
 
-    A report is kept when, on its own, it passes the checks of
-    `compute_reported_locks` (verifies against `voting_set`, names
-    `prev_hash`, and every entry whose outpoint is unspent in `view` names a
-    transaction found in `transactions` that validly spends it); an invalid
-    report does not count and is left out, as is a second report of one
-    voter. Whether the kept reports reach more than 2/3 of the weight is
-    left to `compute_reported_locks`.
+    A report is first kept when it verifies against `voting_set` and names
+    `prev_hash` (a second report of one voter is left out). Then, as a
+    fixpoint: the carried set starts as every body in `transactions` that a
+    kept report names; the overlay is built from it as
+    `compute_reported_locks` does; a report with an entry that is neither
+    live nor dead there is dropped; the carried set becomes the bodies the
+    remaining reports need (entries whose outpoint is in the overlay); this
+    repeats until neither changes. Both only shrink, so it ends, after at
+    most one round per dropped report or body; shrinking the overlay only
+    turns live entries dead, never a kept report invalid. Whether the kept
+    reports reach more than 2/3 of the weight is left to the caller.
 
     Parameters:
         reports: the reports received for the epoch, any order.
         transactions: bodies the proposer holds (final, voted or pooled),
-            any order; only those a kept report needs are returned.
+            any order; only those the kept reports need are returned.
         voting_set, prev_hash, view, params, height, verifier, sig_cache: as
-            for `compute_reported_locks` (`view` is the UTXO set after the
-            block's transactions).
+            for `compute_reported_locks` (`view` is the UTXO set the block's
+            transactions leave; the tip's gives a superset of the bodies,
+            since the block's transactions only make entries dead).
 
     Returns:
         (kept reports in ascending voter key order, the transactions they
-        name on unspent outpoints in ascending txid order).
+        need in ascending txid order).
     """
     bodies = {compute_txid(tx): tx for tx in transactions}
-    checker = _EntryChecker(bodies, view, params, height, sig_cache)
     kept: dict[bytes, EpochReport] = {}
-    needed: set[bytes] = set()
     for number, report in enumerate(reports):
         if report.voter in kept:
             continue
         try:
             _verify_report_for_block(number, report, voting_set, prev_hash, params, verifier)
-            live = checker.check_report(number, report)
         except InvalidBlock:
             continue
         kept[report.voter] = report
-        needed.update(entry.txid for entry in live)
+    offered = {
+        entry.txid for report in kept.values() for entry in report.entries if entry.txid in bodies
+    }
+    while True:
+        overlay = _ReportedOverlay(
+            {txid: bodies[txid] for txid in offered}, view, params, height, sig_cache
+        )
+        remaining: dict[bytes, EpochReport] = {}
+        needed: set[bytes] = set()
+        for number, (voter, report) in enumerate(kept.items()):
+            needs: set[bytes] = set()
+            try:
+                overlay.check_report(number, report, needs)
+            except InvalidBlock:
+                continue
+            remaining[voter] = report
+            needed |= needs
+        if len(remaining) == len(kept) and needed == offered:
+            break
+        kept, offered = remaining, needed
     selected = [kept[key] for key in sorted(kept)]
-    return selected, [bodies[txid] for txid in sorted(needed)]
+    return selected, [bodies[txid] for txid in sorted(offered)]
 
 
 def _verify_report_for_block(
@@ -459,11 +515,42 @@ def _verify_report_for_block(
     return voter
 
 
-class _EntryChecker:
-    """Checks report entries against carried bodies and the UTXO set after
-    the block, validating each transaction once."""
+def compute_carried_order(bodies: Mapping[bytes, Transaction]) -> list[bytes]:
+    """The txids of `bodies` in the order they are validated into the overlay:
+    each transaction after those of `bodies` it spends from, ties in
+    ascending txid order (Kahn's algorithm over a heap)."""
+    children: dict[bytes, list[bytes]] = {}
+    waiting: dict[bytes, int] = {}
+    for txid, tx in bodies.items():
+        parents = {txin.prevout.txid for txin in tx.inputs} & bodies.keys()
+        waiting[txid] = len(parents)
+        for parent in parents:
+            children.setdefault(parent, []).append(txid)
+    ready = [txid for txid, count in waiting.items() if count == 0]
+    heapq.heapify(ready)
+    order: list[bytes] = []
+    while ready:
+        txid = heapq.heappop(ready)
+        order.append(txid)
+        for child in children.get(txid, ()):
+            waiting[child] -= 1
+            if waiting[child] == 0:
+                heapq.heappush(ready, child)
+    if len(order) < len(bodies):
+        # A cycle needs a transaction spending an output of its own
+        # descendant: impossible with txids that hash the inputs. Kept
+        # deterministic anyway; such transactions find their inputs missing.
+        placed = set(order)
+        order.extend(sorted(txid for txid in bodies if txid not in placed))
+    return order
 
-    __slots__ = ("_bodies", "_height", "_params", "_sig_cache", "_valid", "_view")
+
+class _ReportedOverlay:
+    """The UTXO set after the block plus the outputs of the valid carried
+    transactions, and the outcome of each carried transaction's validation
+    against it (`compute_reported_locks`)."""
+
+    __slots__ = ("_added", "_base", "_bodies", "_failures")
 
     def __init__(
         self,
@@ -474,25 +561,45 @@ class _EntryChecker:
         sig_cache: SignatureCache | None,
     ) -> None:
         self._bodies = bodies
-        self._view = view
-        self._params = params
-        self._height = height
-        self._sig_cache = sig_cache
-        self._valid: set[bytes] = set()
+        self._base = view
+        self._added: dict[OutPoint, Coin] = {}
+        self._failures: dict[bytes, str] = {}
+        for txid in compute_carried_order(bodies):
+            tx = bodies[txid]
+            try:
+                check_transaction(tx, params)
+                validate_transaction(tx, txid, self, params, height, sig_cache=sig_cache)
+            except InvalidTransaction as exc:
+                self._failures[txid] = exc.reject_code
+                continue
+            for index, txout in enumerate(tx.outputs):
+                self._added[OutPoint(txid=txid, index=index)] = Coin(
+                    amount=txout.amount, address=txout.address, height=height
+                )
 
-    def check_report(self, number: int, report: EpochReport) -> list[ReportEntry]:
-        """The entries of `report` whose outpoint is still unspent; raises
-        InvalidBlock (bad-report) when one names a transaction that is not
-        carried or does not validly spend its outpoint."""
+    def get_coin(self, outpoint: OutPoint) -> Coin | None:
+        """The coin at `outpoint` in the overlay, or None."""
+        coin = self._added.get(outpoint)
+        return coin if coin is not None else self._base.get_coin(outpoint)
+
+    def check_report(
+        self, number: int, report: EpochReport, needed: set[bytes]
+    ) -> list[ReportEntry]:
+        """The live entries of `report`; adds to `needed` the txids whose
+        bodies it needs (entries whose outpoint is in the overlay). Raises
+        InvalidBlock (bad-report) for an entry neither live nor dead."""
         live: list[ReportEntry] = []
         for entry in report.entries:
-            if self._view.get_coin(entry.outpoint) is None:
-                continue  # spent: its transaction (or a conflicting final one) is in the chain
-            self._check_entry(number, entry)
-            live.append(entry)
+            if self.get_coin(entry.outpoint) is None:
+                continue  # dead: spent, or not an output of a placed transaction
+            if self._check_entry(number, entry):
+                live.append(entry)
+            needed.add(entry.txid)
         return live
 
-    def _check_entry(self, number: int, entry: ReportEntry) -> None:
+    def _check_entry(self, number: int, entry: ReportEntry) -> bool:
+        """Whether an entry whose outpoint is in the overlay is live (False:
+        dead, its transaction misses another input)."""
         outpoint = entry.outpoint
         tx = self._bodies.get(entry.txid)
         if tx is None:
@@ -506,16 +613,12 @@ class _EntryChecker:
                 f"report {number}: transaction {entry.txid.hex()} does not spend "
                 f"{outpoint.txid.hex()}:{outpoint.index}",
             )
-        if entry.txid in self._valid:
-            return
-        try:
-            check_transaction(tx, self._params)
-            validate_transaction(
-                tx, entry.txid, self._view, self._params, self._height, sig_cache=self._sig_cache
-            )
-        except InvalidTransaction as exc:
-            raise InvalidBlock(
-                REJECT_BAD_REPORT,
-                f"report {number}: transaction {entry.txid.hex()} is invalid: {exc.reject_code}",
-            ) from exc
-        self._valid.add(entry.txid)
+        failure = self._failures.get(entry.txid)
+        if failure is None:
+            return True
+        if failure == ledger_errors.REJECT_MISSING_INPUT:
+            return False
+        raise InvalidBlock(
+            REJECT_BAD_REPORT,
+            f"report {number}: transaction {entry.txid.hex()} is invalid: {failure}",
+        )

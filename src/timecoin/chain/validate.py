@@ -500,7 +500,7 @@ def _process_block(
     released, created, locks = _process_locks(
         state,
         view,
-        connected.undo,
+        block,
         connected.delta,
         voting_set,
         reports,
@@ -644,7 +644,7 @@ def _are_reports_due(height: int, params: ChainParams) -> bool:
 def _process_locks(
     state: ChainState,
     view: UtxoView,
-    undo: BlockUndo,
+    block: Block,
     delta: UtxoDelta,
     voting_set: VotingSet,
     reports: Sequence[EpochReport],
@@ -654,14 +654,19 @@ def _process_locks(
     sig_cache: SignatureCache | None,
 ) -> tuple[list[ReportedLock], dict[OutPoint, bytes | None], Mapping[OutPoint, bytes | None]]:
     """The reported locks the block releases (it spends their outpoints) and
-    creates (its reports, at an epoch's last height), and the locks after it."""
+    creates (its reports, at an epoch's last height), and the locks after it.
+
+    A lock may be on an output of a reported transaction that was not yet in
+    the chain: it is released by the block spending it, even when that
+    block also creates it (the coin is then in neither side of the delta)."""
     params = state.params
     height = state.height + 1
     before = state.reported_locks
     released = [
-        ReportedLock(outpoint=spent.outpoint, txid=before[spent.outpoint])
-        for spent in undo.spent
-        if spent.outpoint in before
+        ReportedLock(outpoint=txin.prevout, txid=before[txin.prevout])
+        for tx in block.transactions
+        for txin in tx.inputs
+        if txin.prevout in before
     ]
     remaining: Mapping[OutPoint, bytes | None] = before
     if released:
