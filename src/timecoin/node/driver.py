@@ -21,6 +21,15 @@ Proposals are validated in the thread pool as they arrive, with their
 transaction signatures checked by a `BatchVerifier` on two threads, so the
 machine's synchronous `validate_proposal` finds the result in a cache.
 
+A proposer assembles its block off the loop: when its block interval ends
+(the machine's `BLOCK_INTERVAL` timeout, or at once when a commit starts a
+height it proposes and the interval is already over), `prebuild` snapshots
+the final transactions, reports, heartbeats and evidence on the loop, runs
+`select_block_transactions` and `build_block` in the thread pool, and then
+ticks the machine with the clock reading the block was built for; the
+machine's synchronous `build_proposal` takes the prebuilt block (it builds
+on the loop only if none matches the tip and timestamp).
+
 Blocks admit only final transactions (docs/spec/finality.md section 5): a
 proposer builds from `FinalityService.final_transactions()` with
 `final_txids`, and a proposal is validated with `has_finality_proof`.
@@ -78,6 +87,10 @@ from timecoin.consensus import (
     PersistWal,
     RecordEvidence,
     ScheduleTimeout,
+    TimeoutStep,
+    compute_earliest_proposal_ms,
+    compute_proposal_timestamp_ms,
+    select_proposer,
 )
 from timecoin.consensus.app import Verifier
 from timecoin.consensus.chain_app import ChainBlockApp, as_block
@@ -89,6 +102,7 @@ from timecoin.node.store import WalLog, save_tip_certificate
 from timecoin.params import ChainParams
 from timecoin.storage import ChainStore
 from timecoin.types import (
+    AttestedHeartbeat,
     Block,
     Certificate,
     EpochReport,
@@ -147,7 +161,10 @@ def now_ms() -> int:
 
 @dataclass(frozen=True, slots=True)
 class _Tick:
-    pass
+    """A timer is due; `now_ms` (when set) is the clock reading to use, the
+    one a block was prebuilt for."""
+
+    now_ms: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +185,30 @@ class _SyncedInput:
 
 
 _Input = _Tick | _VoteInput | _ProposalInput | _SyncedInput
+
+
+@dataclass(frozen=True, slots=True)
+class _ProposalInputs:
+    """A snapshot of what the next block is assembled from."""
+
+    state: ChainState
+    transactions: list[Transaction]
+    final_txids: set[bytes]
+    reports: list[EpochReport]
+    reported_transactions: list[Transaction]
+    attestations: list[AttestedHeartbeat]
+    evidence: list[Evidence]
+    prev_certificate: Certificate | None
+
+
+@dataclass(frozen=True, slots=True)
+class _Built:
+    """A block assembled after `state` (None: none could be), and whether
+    evidence made the first attempt fail."""
+
+    state: ChainState
+    applied: AppliedBlock | None
+    failed_evidence: bool
 
 
 class ConsensusDriver:
@@ -211,10 +252,16 @@ class ConsensusDriver:
         self._worker: asyncio.Task[None] | None = None
         self._applied: OrderedDict[bytes, AppliedBlock] = OrderedDict()
         self._timers: set[asyncio.TimerHandle] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._prebuilt: dict[tuple[bytes, int], _Built] = {}
         self._stopping = False
         self.halted = False
         self.dropped_inputs = 0
         self.invalid_messages = 0
+        self.proposals_prebuilt = 0
+        """Proposals whose block was assembled off the loop."""
+        self.proposals_built_on_loop = 0
+        """Proposals whose block had to be built on the loop (none prebuilt matched)."""
         self.last_commit_monotonic = time.monotonic()
         self.commits = 0
 
@@ -241,6 +288,8 @@ class ConsensusDriver:
         for timer in self._timers:
             timer.cancel()
         self._timers.clear()
+        for task in list(self._tasks):
+            task.cancel()
         worker = self._worker
         if worker is not None:
             worker.cancel()
@@ -310,7 +359,8 @@ class ConsensusDriver:
 
     async def _handle(self, item: _Input, machine: ConsensusMachine) -> None:
         if isinstance(item, _Tick):
-            await self._execute(machine.on_tick(now_ms()))
+            tick_ms = now_ms() if item.now_ms is None else item.now_ms
+            await self._execute(machine.on_tick(tick_ms))
         elif isinstance(item, _VoteInput):
             await self._execute(machine.on_vote(item.vote, now_ms()))
         elif isinstance(item, _ProposalInput):
@@ -360,7 +410,10 @@ class ConsensusDriver:
             elif isinstance(effect, Broadcast):
                 self._broadcast(effect)
             elif isinstance(effect, ScheduleTimeout):
-                self._schedule(effect.at_ms)
+                if effect.step is TimeoutStep.BLOCK_INTERVAL:
+                    self._schedule_proposal(effect.at_ms)
+                else:
+                    self._schedule(effect.at_ms)
             elif isinstance(effect, CommitBlock):
                 await self.commit(as_block(effect.block_value), effect.certificate)
             elif isinstance(effect, RecordEvidence):
@@ -394,6 +447,49 @@ class ConsensusDriver:
 
         handle = loop.call_later(delay_s, fire)
         self._timers.add(handle)
+
+    def _schedule_proposal(self, at_ms: int) -> None:
+        """This node proposes once the wall clock reaches `at_ms` (the end of
+        the block interval): then its block is assembled in the thread pool
+        (`prebuild`) and the tick carries the clock reading it was built
+        for, so the machine's `build_proposal` finds it ready."""
+        if self._stopping:
+            return
+        loop = asyncio.get_running_loop()
+        delay_s = max(0.0, (at_ms - now_ms() + 1) / 1000)
+
+        def fire() -> None:
+            self._timers.discard(handle)
+            if now_ms() < at_ms:
+                self._schedule_proposal(at_ms)
+                return
+            task = loop.create_task(self._prebuild_and_tick())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+        handle = loop.call_later(delay_s, fire)
+        self._timers.add(handle)
+
+    async def _prebuild_and_tick(self) -> None:
+        tick_ms = now_ms()
+        prev_ms = self.state.header.timestamp_ms
+        try:
+            await self.prebuild(compute_proposal_timestamp_ms(self.params, prev_ms, tick_ms))
+        except Exception:
+            log.exception("assembling a proposal off the loop failed")
+        if not self._offer(_Tick(tick_ms)):
+            self._schedule(now_ms() + 10)
+
+    def _proposes_at_once(self, context: HeightContext, tick_ms: int) -> bool:
+        """Whether this node proposes round 0 of `context`'s height as soon
+        as it starts it at `tick_ms` (its block interval is already over)."""
+        own = context.voting_set.index_of(self.key.public_key)
+        return (
+            own is not None
+            and tick_ms
+            >= compute_earliest_proposal_ms(self.params, context.prev_block_timestamp_ms)
+            and own == select_proposer(context.voting_set, context.height, 0, context.proposer_seed)
+        )
 
     def rebroadcast_own(self) -> None:
         """Send this node's messages of the current round again (for peers that
@@ -504,23 +600,64 @@ class ConsensusDriver:
         block, pooled attested heartbeats and kept evidence (None if building
         fails). At an epoch's last height (rule active) it carries the valid
         epoch reports received; None while they do not exceed 2/3 of the
-        outgoing weight (the round times out and the next one retries)."""
+        outgoing weight (the round times out and the next one retries).
+
+        The block `prebuild` assembled off the loop for this tip and
+        timestamp is returned at once; otherwise it is built here, on the loop.
+        """
+        key = (self.state.block_hash, timestamp_ms)
+        if key in self._prebuilt:
+            self.proposals_prebuilt += 1
+            return self._finish_build(self._prebuilt.pop(key))
+        self.proposals_built_on_loop += 1
+        return self._finish_build(self._assemble(self._proposal_inputs(), timestamp_ms))
+
+    async def prebuild(self, timestamp_ms: int) -> None:
+        """Assemble the block `build_block(timestamp_ms)` will return, in the
+        thread pool: the inputs are snapshotted on the loop, the validation
+        and the state transition run off it."""
+        key = (self.state.block_hash, timestamp_ms)
+        if key in self._prebuilt:
+            return
+        inputs = self._proposal_inputs()
+        loop = asyncio.get_running_loop()
+        built = await loop.run_in_executor(self._executor, self._assemble, inputs, timestamp_ms)
+        if inputs.state is self.state:
+            self._prebuilt.clear()
+            self._prebuilt[key] = built
+
+    def _proposal_inputs(self) -> _ProposalInputs:
+        """What the next block is assembled from, snapshotted on the loop."""
         state = self.state
+        heartbeats = self.heartbeats
+        reports, reported_transactions = self._epoch_reports(state)
+        return _ProposalInputs(
+            state=state,
+            transactions=self.finality.final_transactions(),
+            final_txids=self.finality.final_txids(),
+            reports=reports,
+            reported_transactions=reported_transactions,
+            attestations=[] if heartbeats is None else heartbeats.select(state, self._verifier),
+            evidence=list(self.finality.evidence),
+            prev_certificate=self.tip_certificate,
+        )
+
+    def _assemble(self, inputs: _ProposalInputs, timestamp_ms: int) -> _Built:
+        """Select and build the block from `inputs` (no loop state is touched:
+        safe in the thread pool)."""
+        state = inputs.state
         transactions = select_block_transactions(
-            self.finality.final_transactions(),
+            inputs.transactions,
             state,
             self.chain,
             max_count=MAX_BLOCK_TRANSACTIONS,
             sig_cache=self._sig_cache,
-            final_txids=self.finality.final_txids(),
+            final_txids=inputs.final_txids,
             finality_proof_of=self.finality_proof_of,
             voting_set_of_epoch=self.voting_set_of_epoch,
         )
-        reports, reported_transactions = self._epoch_reports(state)
-        heartbeats = self.heartbeats
-        attestations = [] if heartbeats is None else heartbeats.select(state, self._verifier)
-        evidence = list(self.finality.evidence)
-        applied: AppliedBlock | None = None
+        evidence = inputs.evidence
+        failed_evidence = False
         for with_evidence in (evidence, []) if evidence else ([],):
             try:
                 applied = build_block(
@@ -529,30 +666,36 @@ class ConsensusDriver:
                     transactions,
                     timestamp_ms=timestamp_ms,
                     proposer=self.key.public_key,
-                    prev_certificate=self.tip_certificate,
+                    prev_certificate=inputs.prev_certificate,
                     evidence=with_evidence,
-                    attestations=attestations,
+                    attestations=inputs.attestations,
                     verifier=self._verifier,
                     sig_cache=self._sig_cache,
-                    reports=reports,
-                    reported_transactions=reported_transactions,
+                    reports=inputs.reports,
+                    reported_transactions=inputs.reported_transactions,
                     finality_proof_of=self.finality_proof_of,
                     voting_set_of_epoch=self.voting_set_of_epoch,
                 )
-                break
+                return _Built(state, applied, failed_evidence)
             except InvalidBlock as exc:
                 if exc.reject_code == errors.REJECT_INSUFFICIENT_REPORTS:
                     log.info(
                         "not proposing %d yet: %d epoch reports held, %s",
                         state.height + 1,
-                        len(reports),
+                        len(inputs.reports),
                         exc,
                     )
-                    return None
+                    return _Built(state, None, failed_evidence)
                 log.error("cannot build a block at %d: %s", state.height + 1, exc)
-                if with_evidence:
-                    self.finality.evidence.clear()
-        if applied is None:
+                failed_evidence = bool(with_evidence)
+        return _Built(state, None, failed_evidence)
+
+    def _finish_build(self, built: _Built) -> Block | None:
+        """On the loop: drop evidence that made building fail, cache the result."""
+        if built.failed_evidence:
+            self.finality.evidence.clear()
+        applied = built.applied
+        if applied is None or built.state is not self.state:
             return None
         self._remember(applied)
         return applied.block
@@ -615,4 +758,12 @@ class ConsensusDriver:
                 log.exception("commit listener failed")
         machine = self.machine
         if machine is not None and not self._stopping:
-            await self._execute(machine.on_new_height(self.next_context(), now_ms()))
+            context = self.next_context()
+            tick_ms = now_ms()
+            if self._proposes_at_once(context, tick_ms):
+                prev_ms = context.prev_block_timestamp_ms
+                with contextlib.suppress(RuntimeError):  # the pool shut down meanwhile
+                    await self.prebuild(
+                        compute_proposal_timestamp_ms(self.params, prev_ms, tick_ms)
+                    )
+            await self._execute(machine.on_new_height(context, tick_ms))

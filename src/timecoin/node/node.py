@@ -628,6 +628,12 @@ class Node:
                 "timecoin_finality_epoch": float(-1 if machine is None else machine.epoch),
                 "timecoin_signature_verifications_total": float(self.sig_cache.verifications),
             }
+        driver = self.driver
+        if driver is not None:
+            figures["timecoin_proposals_prebuilt_total"] = float(driver.proposals_prebuilt)
+            figures["timecoin_proposals_built_on_loop_total"] = float(
+                driver.proposals_built_on_loop
+            )
         return figures | {
             "timecoin_fork_alert": 1.0 if syncer.alert is not None else 0.0,
             "timecoin_sync_best_known_height": float(progress.best_known_height),
