@@ -254,6 +254,7 @@ class ConsensusDriver:
         self._timers: set[asyncio.TimerHandle] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._prebuilt: dict[tuple[bytes, int], _Built] = {}
+        self._proposal_due_ms: int | None = None
         self._stopping = False
         self.halted = False
         self.dropped_inputs = 0
@@ -359,7 +360,12 @@ class ConsensusDriver:
 
     async def _handle(self, item: _Input, machine: ConsensusMachine) -> None:
         if isinstance(item, _Tick):
-            tick_ms = now_ms() if item.now_ms is None else item.now_ms
+            tick_ms = now_ms()
+            if item.now_ms is not None:
+                tick_ms = item.now_ms
+                self._proposal_due_ms = None
+            elif self._proposal_due_ms is not None:
+                tick_ms = min(tick_ms, self._proposal_due_ms - 1)
             await self._execute(machine.on_tick(tick_ms))
         elif isinstance(item, _VoteInput):
             await self._execute(machine.on_vote(item.vote, now_ms()))
@@ -455,6 +461,9 @@ class ConsensusDriver:
         for, so the machine's `build_proposal` finds it ready."""
         if self._stopping:
             return
+        # Until the prebuilt block's tick is handled, other ticks are handled
+        # as if before `at_ms`: one would make the machine build on the loop.
+        self._proposal_due_ms = at_ms
         loop = asyncio.get_running_loop()
         delay_s = max(0.0, (at_ms - now_ms() + 1) / 1000)
 
@@ -478,6 +487,7 @@ class ConsensusDriver:
         except Exception:
             log.exception("assembling a proposal off the loop failed")
         if not self._offer(_Tick(tick_ms)):
+            self._proposal_due_ms = None
             self._schedule(now_ms() + 10)
 
     def _proposes_at_once(self, context: HeightContext, tick_ms: int) -> bool:
@@ -736,6 +746,7 @@ class ConsensusDriver:
         await loop.run_in_executor(self._executor, self._write, applied, certificate)
         self.state = applied.state_after
         self.tip_certificate = certificate
+        self._proposal_due_ms = None
         self._applied.clear()
         self.finality.on_block_committed(block, applied.block_hash, applied.state_after)
         if self.heartbeats is not None:

@@ -4,9 +4,10 @@
 plus final-but-unblocked outputs), the `FinalityMachine`, the finality WAL
 and the store of final transactions. Every machine input goes through one
 bounded queue to one worker task, so the machine is entered once at a time.
-The worker takes every input already queued (up to MAX_GROUP_INPUTS) as
-one group: the machine handles them in order, then the group's effects run
-(docs/spec/finality.md section 12):
+The worker takes every input already queued (up to MAX_GROUP_INPUTS, or
+MAX_GROUP_SECONDS of work on the loop) as one group: the machine handles
+them in order, then the group's effects run (docs/spec/finality.md section
+12):
 
 - `PersistFinalityWal` and `TransactionFinal`: all of the group's records
   and final transactions are written in ONE synced LMDB write in the
@@ -115,6 +116,8 @@ log = logging.getLogger("timecoin.node.finality")
 MAX_FINALITY_QUEUE: Final = 50_000
 MAX_GROUP_INPUTS: Final = 256
 """Most queued inputs the worker takes into one group (one synced write)."""
+MAX_GROUP_SECONDS: Final = 0.01
+"""The worker stops adding inputs to a group after this long on the loop."""
 """Inputs waiting for the finality worker; beyond this new ones are dropped
 (transactions come again with their re-announcement)."""
 MAX_CONFIRMED_TXIDS: Final = 200_000
@@ -792,8 +795,9 @@ class FinalityService:
             # MAX_GROUP_INPUTS): the machine takes them one by one, then the
             # group's locks and final transactions share one synced write.
             effects = self._handle_logged(item, machine)
+            deadline = time.perf_counter() + MAX_GROUP_SECONDS
             for _ in range(MAX_GROUP_INPUTS - 1):
-                if self._queue.empty():
+                if self._queue.empty() or time.perf_counter() > deadline:
                     break
                 effects.extend(self._handle_logged(self._queue.get_nowait(), machine))
             if not effects:
