@@ -52,6 +52,7 @@ from timecoin.types import (  # noqa: E402
     MasternodeRegistration,
     OperatorUpdate,
     OutPoint,
+    PackedReport,
     ProofVote,
     Proposal,
     ReportedLock,
@@ -463,15 +464,14 @@ def samples() -> dict[type[Any], list[tuple[str, Any]]]:
                     prev_certificate=_certificate(),
                     evidence=[],
                     attestations=[],
+                    report_entries=[
+                        ReportEntry(outpoint=_outpoint("prev", 0), txid=fill("txid", 32))
+                    ],
                     reports=[
-                        EpochReport(
-                            epoch=50,
-                            prev_hash=fill("prev-block", 32),
-                            entries=[
-                                ReportEntry(outpoint=_outpoint("prev", 0), txid=fill("txid", 32))
-                            ],
+                        PackedReport(
                             voter=fill("voter", 32),
                             signature=fill("report-sig", 64),
+                            selection=b"\x01",
                         )
                     ],
                     reported_transactions=[_transfer()],
@@ -573,6 +573,22 @@ def samples() -> dict[type[Any], list[tuple[str, Any]]]:
                     entries=[],
                     voter=fill("voter", 32),
                     signature=fill("report-sig", 64),
+                ),
+            ),
+        ],
+        PackedReport: [
+            (
+                "nine-entry-table",
+                PackedReport(
+                    voter=fill("voter", 32),
+                    signature=fill("report-sig", 64),
+                    selection=b"\x05\x01",
+                ),
+            ),
+            (
+                "empty-table",
+                PackedReport(
+                    voter=fill("voter", 32), signature=fill("report-sig", 64), selection=b""
                 ),
             ),
         ],

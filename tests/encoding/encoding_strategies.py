@@ -24,6 +24,7 @@ from timecoin.types import (
     MasternodeRegistration,
     OperatorUpdate,
     OutPoint,
+    PackedReport,
     ProofVote,
     Proposal,
     ReportedLock,
@@ -189,6 +190,12 @@ epoch_reports = st.builds(
     voter=PUBKEY,
     signature=SIGNATURE,
 )
+packed_reports = st.builds(
+    PackedReport,
+    voter=PUBKEY,
+    signature=SIGNATURE,
+    selection=st.binary(max_size=SMALL),
+)
 input_proofs = st.builds(InputProof, index=U32, count=st.integers(1, 0xFFFF_FFFF), branch=BRANCH)
 tx_vote_evidence = st.builds(
     TxVoteEquivocationEvidence,
@@ -205,7 +212,8 @@ blocks = st.builds(
     prev_certificate=st.none() | certificates,
     evidence=st.lists(duplicate_votes | duplicate_proposals | tx_vote_evidence, max_size=2),
     attestations=st.lists(attested_heartbeats, max_size=2),
-    reports=st.lists(epoch_reports, max_size=2),
+    report_entries=st.lists(report_entries, max_size=2),
+    reports=st.lists(packed_reports, max_size=2),
     reported_transactions=st.lists(transactions, max_size=2),
 )
 voters = st.builds(Voter, masternode_id=HASH32, operator_key=PUBKEY, weight=U64)
@@ -242,6 +250,7 @@ STRATEGIES: dict[type[Any], st.SearchStrategy[Any]] = {
     FinalityProof: finality_proofs,
     ReportEntry: report_entries,
     EpochReport: epoch_reports,
+    PackedReport: packed_reports,
     InputProof: input_proofs,
     TxVoteEquivocationEvidence: tx_vote_evidence,
 }

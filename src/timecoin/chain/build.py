@@ -14,6 +14,7 @@ from collections.abc import Container, Iterable, Sequence
 from msgspec.structs import replace
 
 from timecoin.chain.certificate import Verifier
+from timecoin.chain.finality import pack_epoch_reports
 from timecoin.chain.state import ChainState, voting_set_at
 from timecoin.chain.validate import (
     AppliedBlock,
@@ -402,11 +403,14 @@ def build_block(
         voting_set_of_epoch=voting_set_of_epoch,
         offered_reports=(reports, reported_transactions),
     )
+    report_entries, packed_reports = pack_epoch_reports(transition.reports)
     final_header = replace(
         header,
         utxo_commitment=transition.utxo_state.digest(),
         next_voting_set_hash=next_voting_set_hash(transition.registry),
-        reports_hash=compute_reports_hash(transition.reports, transition.reported_transactions),
+        reports_hash=compute_reports_hash(
+            report_entries, packed_reports, transition.reported_transactions
+        ),
     )
     block = Block(
         header=final_header,
@@ -414,7 +418,8 @@ def build_block(
         prev_certificate=prev_certificate,
         evidence=list(evidence),
         attestations=list(attestations),
-        reports=transition.reports,
+        report_entries=report_entries,
+        reports=packed_reports,
         reported_transactions=transition.reported_transactions,
     )
     if transition.reports:

@@ -79,6 +79,8 @@ REJECT_UNREPORTED_TRANSACTION: Final = "unreported-transaction"
 REJECT_UNEXPECTED_REPORTS: Final = "unexpected-reports"
 REJECT_LOCKED_OUTPOINT: Final = "locked-outpoint"
 REJECT_BAD_REPORTS_HASH: Final = "bad-reports-hash"
+REJECT_BAD_REPORT_SELECTION: Final = "bad-report-selection"
+REJECT_UNUSED_REPORT_ENTRY: Final = "unused-report-entry"
 
 BODY_MISMATCH_CODES: Final = frozenset(
     {

@@ -29,11 +29,13 @@ from timecoin.chain.certificate import Verifier, check_quorum_indices
 from timecoin.chain.errors import (
     REJECT_BAD_BRANCH,
     REJECT_BAD_REPORT,
+    REJECT_BAD_REPORT_SELECTION,
     REJECT_BAD_SIGNATURE,
     REJECT_INSUFFICIENT_REPORTS,
     REJECT_NON_CANONICAL_REPORT,
     REJECT_UNKNOWN_VOTER,
     REJECT_UNREPORTED_TRANSACTION,
+    REJECT_UNUSED_REPORT_ENTRY,
     REJECT_WRONG_EPOCH,
     REJECT_WRONG_TRANSACTION,
 )
@@ -59,6 +61,7 @@ from timecoin.types import (
     InvalidTransaction,
     InvalidVote,
     OutPoint,
+    PackedReport,
     ProofVote,
     ReportEntry,
     Transaction,
@@ -83,8 +86,10 @@ __all__ = [
     "encode_lock_element",
     "is_input_proof_valid",
     "is_report_canonical",
+    "pack_epoch_reports",
     "report_entry_key",
     "select_epoch_reports",
+    "unpack_epoch_reports",
     "verify_epoch_report",
     "verify_finality_proof",
     "verify_tx_vote",
@@ -286,6 +291,133 @@ def verify_epoch_report(
             REJECT_BAD_SIGNATURE, f"report of epoch {report.epoch}: signature does not verify"
         )
     return voting_set.voters[index]
+
+
+def pack_epoch_reports(
+    reports: Sequence[EpochReport],
+) -> tuple[list[ReportEntry], list[PackedReport]]:
+    """The block form of `reports` (ADR 0006): the report table, every entry
+    any of them lists, once, in strictly ascending `report_entry_key`
+    order; and per report, in ascending voter key order, its voter,
+    signature and selection bitmap over the table (`PackedReport`).
+
+    `reports` must be verified reports (canonical entries) of one epoch and
+    one `prev_hash`, one per voter, as `select_epoch_reports` keeps them:
+    `unpack_epoch_reports` with that epoch and hash gives them back.
+    Raises ValueError when two reports have one voter.
+    """
+    by_key: dict[bytes, ReportEntry] = {}
+    for report in reports:
+        for entry in report.entries:
+            by_key.setdefault(report_entry_key(entry), entry)
+    keys = sorted(by_key)
+    table = [by_key[key] for key in keys]
+    position = {key: index for index, key in enumerate(keys)}
+    size_bytes = (len(table) + 7) // 8
+    packed: list[PackedReport] = []
+    for report in sorted(reports, key=lambda r: r.voter):
+        if packed and packed[-1].voter == report.voter:
+            raise ValueError(f"two reports of voter {report.voter.hex()}")
+        bits = bytearray(size_bytes)
+        for entry in report.entries:
+            index = position[report_entry_key(entry)]
+            bits[index >> 3] |= 1 << (index & 7)
+        packed.append(
+            PackedReport(voter=report.voter, signature=report.signature, selection=bytes(bits))
+        )
+    return table, packed
+
+
+_SET_BITS: tuple[tuple[int, ...], ...] = tuple(
+    tuple(bit for bit in range(8) if value >> bit & 1) for value in range(256)
+)
+"""The set bits of each byte value, least significant first."""
+
+
+def unpack_epoch_reports(
+    report_entries: Sequence[ReportEntry],
+    reports: Sequence[PackedReport],
+    epoch: int,
+    prev_hash: bytes,
+) -> list[EpochReport]:
+    """The epoch reports a block carries, rebuilt from its report table and
+    packed reports (ADR 0006): each report's entries are the table entries
+    its bitmap selects, in table order, with the block's `epoch` and
+    `prev_hash`; its signature is then checked as that of any report.
+
+    Checks that the packing is the canonical one (`pack_epoch_reports`), so
+    a set of reports has one block form: the table strictly ascends (no
+    entry twice), voters strictly ascend (one report per voter), each
+    bitmap is exactly ``ceil(len(table) / 8)`` bytes with its padding bits
+    zero, and every table entry is selected by at least one report.
+
+    Raises:
+        InvalidBlock: non-canonical-report (table or voters out of order or
+            repeated), bad-report-selection (a bitmap's length or padding),
+            unused-report-entry (a table entry no report selects).
+    """
+    keys = [report_entry_key(entry) for entry in report_entries]
+    for index in range(1, len(keys)):
+        if keys[index - 1] >= keys[index]:
+            raise InvalidBlock(
+                REJECT_NON_CANONICAL_REPORT,
+                f"report table: expected strictly ascending (outpoint, txid) entries, entry "
+                f"{index} is not above entry {index - 1}",
+            )
+    for index in range(1, len(reports)):
+        if reports[index - 1].voter >= reports[index].voter:
+            raise InvalidBlock(
+                REJECT_NON_CANONICAL_REPORT,
+                f"reports: expected strictly ascending voter keys (one report per voter), "
+                f"report {index} is not above report {index - 1}",
+            )
+    count = len(report_entries)
+    size_bytes = (count + 7) // 8
+    padding_bits = -count % 8
+    full = bytes([0xFF] * (count // 8)) + (bytes([0xFF >> padding_bits]) if padding_bits else b"")
+    table = list(report_entries)
+    selected = 0
+    unpacked: list[EpochReport] = []
+    for number, packed in enumerate(reports):
+        selection = packed.selection
+        if len(selection) != size_bytes:
+            raise InvalidBlock(
+                REJECT_BAD_REPORT_SELECTION,
+                f"report {number}: expected a selection of {size_bytes} bytes for a table of "
+                f"{count} entries, got {len(selection)}",
+            )
+        if padding_bits and selection[-1] >> (8 - padding_bits):
+            raise InvalidBlock(
+                REJECT_BAD_REPORT_SELECTION,
+                f"report {number}: selection bits past the table's {count} entries are set",
+            )
+        if selection == full:
+            entries = table
+        else:
+            entries = [
+                table[(offset << 3) + bit]
+                for offset, value in enumerate(selection)
+                if value
+                for bit in _SET_BITS[value]
+            ]
+        selected |= int.from_bytes(selection, "little")
+        unpacked.append(
+            EpochReport(
+                epoch=epoch,
+                prev_hash=prev_hash,
+                entries=entries,
+                voter=packed.voter,
+                signature=packed.signature,
+            )
+        )
+    unused = ~selected & ((1 << count) - 1)
+    if unused:
+        index = (unused & -unused).bit_length() - 1
+        raise InvalidBlock(
+            REJECT_UNUSED_REPORT_ENTRY,
+            f"report table entry {index} is selected by no report",
+        )
+    return unpacked
 
 
 LOCK_ELEMENT_MARKER = b"\xc4\x20"

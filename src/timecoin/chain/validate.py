@@ -30,6 +30,7 @@ from timecoin.chain.finality import (
     compute_reported_locks,
     encode_lock_element,
     select_epoch_reports,
+    unpack_epoch_reports,
     verify_finality_proof,
 )
 from timecoin.chain.state import ChainState, voting_set_at
@@ -230,7 +231,9 @@ def validate_block(
             or `finality_proof_of`); locked-outpoint (a locked outpoint
             spent by another txid); unexpected-reports (reports before an
             epoch's last height); at the last height non-canonical-report,
-            bad-report, unreported-transaction, insufficient-reports.
+            bad-report-selection, unused-report-entry (the packed reports,
+            `unpack_epoch_reports`), bad-report, unreported-transaction,
+            insufficient-reports.
     """
     txids = _check_block(block, state.params)
     if has_finality_proof is not None:
@@ -406,7 +409,7 @@ def _check_body_commitments(block: Block) -> list[bytes]:
     _require_commitment(
         errors.REJECT_BAD_REPORTS_HASH,
         "reports hash",
-        compute_reports_hash(block.reports, block.reported_transactions),
+        compute_reports_hash(block.report_entries, block.reports, block.reported_transactions),
         header.reports_hash,
     )
     return txids
@@ -481,9 +484,17 @@ def _process_block(
         )
     except InvalidTransaction as exc:
         raise InvalidBlock(exc.reject_code, f"masternode registry: {exc.message}") from exc
-    if offered_reports is None:
-        reports, reported_transactions = block.reports, block.reported_transactions
-    elif _are_reports_due(height, params):
+    reports: list[EpochReport] = []
+    reported_transactions: list[Transaction] = []
+    if not _are_reports_due(height, params):
+        if offered_reports is None:
+            _check_no_reports(block, voting_set)
+    elif offered_reports is None:
+        reports = unpack_epoch_reports(
+            block.report_entries, block.reports, header.epoch, header.prev_hash
+        )
+        reported_transactions = block.reported_transactions
+    else:
         reports, reported_transactions = select_epoch_reports(
             offered_reports[0],
             offered_reports[1],
@@ -495,8 +506,6 @@ def _process_block(
             verifier,
             sig_cache=sig_cache,
         )
-    else:
-        reports, reported_transactions = [], []
     released, created, locks = _process_locks(
         state,
         view,
@@ -525,9 +534,22 @@ def _process_block(
         registry=registry,
         registry_undo=registry_undo,
         reported_locks=locks,
-        reports=list(reports),
+        reports=reports,
         reported_transactions=list(reported_transactions),
     )
+
+
+def _check_no_reports(block: Block, voting_set: VotingSet) -> None:
+    """A block that is not an epoch's last (or before the rule's activation)
+    carries no reports."""
+    if block.report_entries or block.reports or block.reported_transactions:
+        raise InvalidBlock(
+            errors.REJECT_UNEXPECTED_REPORTS,
+            f"reports: expected none (not the last height of epoch {voting_set.epoch}, or the "
+            f"rule not active), got {len(block.reports)} reports, "
+            f"{len(block.report_entries)} report entries and "
+            f"{len(block.reported_transactions)} transactions",
+        )
 
 
 class _DeltaView:
@@ -687,13 +709,6 @@ def _process_locks(
             existing_locks=remaining,
         )
         created = {op: found[op] for op in sorted(found, key=encode_outpoint_key)}
-    elif reports or reported_transactions:
-        raise InvalidBlock(
-            errors.REJECT_UNEXPECTED_REPORTS,
-            f"reports: expected none (not the last height of epoch {voting_set.epoch}, or the "
-            "rule not active), got "
-            f"{len(reports)} reports and {len(reported_transactions)} transactions",
-        )
     if not created:
         return released, created, remaining
     return released, created, {**remaining, **created}

@@ -20,9 +20,10 @@ from timecoin.encoding import u64be
 from timecoin.storage.kv import StoreCorruptError
 from timecoin.types import OutPoint, encode_outpoint_key
 
-SCHEMA_VERSION: Final = 2
+SCHEMA_VERSION: Final = 3
 """Version of this key layout, stored under `META_SCHEMA_VERSION_KEY` (2: the
-`reported_lock` key space and blocks with epoch reports, ADR 0004)."""
+`reported_lock` key space and blocks with epoch reports, ADR 0004; 3: blocks
+carry the reports deduplicated, ADR 0006)."""
 
 HASH_BYTES: Final = 32
 OUTPOINT_KEY_BYTES: Final = 36

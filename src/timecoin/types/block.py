@@ -10,7 +10,12 @@ from msgspec import Meta
 
 from timecoin.crypto import sha256
 from timecoin.encoding import encode
-from timecoin.types.finality import EpochReport, TxVoteEquivocationEvidence
+from timecoin.types.finality import (
+    MAX_REPORT_TABLE_ENTRIES,
+    PackedReport,
+    ReportEntry,
+    TxVoteEquivocationEvidence,
+)
 from timecoin.types.primitives import (
     MAX_LIST_ATTESTATIONS,
     MAX_LIST_BLOCK_TXS,
@@ -32,7 +37,7 @@ from timecoin.types.transaction import Transaction
 
 BLOCK_VERSION: Final = 1
 
-EMPTY_REPORTS_HASH: Final = sha256(encode(([], [])))
+EMPTY_REPORTS_HASH: Final = sha256(encode(([], [], [])))
 """`reports_hash` of a block carrying no reports (every block but an epoch's last)."""
 
 
@@ -51,8 +56,9 @@ class BlockHeader(msgspec.Struct, array_like=True, frozen=True):
       the encodings of those block fields;
     - `utxo_commitment`: MuHash3072 digest of the UTXO set after this block;
     - `next_voting_set_hash`: hash of the voting set in force after this block;
-    - `reports_hash`: ``sha256(encode((reports, reported_transactions)))``,
-      `EMPTY_REPORTS_HASH` except on an epoch's last block (ADR 0004).
+    - `reports_hash`: ``sha256(encode((report_entries, reports,
+      reported_transactions)))``, `EMPTY_REPORTS_HASH` except on an epoch's
+      last block (ADR 0004, ADR 0006).
     """
 
     version: U16
@@ -156,15 +162,19 @@ class AttestedHeartbeat(msgspec.Struct, array_like=True, frozen=True):
 
 class Block(msgspec.Struct, array_like=True, frozen=True):
     """A block: header, transactions (coinbase first), the previous block's
-    certificate, evidence and attested heartbeats; an epoch's last block also
-    carries the outgoing members' `reports` (ascending voter key) and, in
-    full, the `reported_transactions` (ascending txid) not yet in the chain
-    (ADR 0004). Both are empty on every other block."""
+    certificate, evidence and attested heartbeats. An epoch's last block
+    also carries the outgoing members' reports, deduplicated (ADR 0006):
+    `report_entries`, every entry any of them lists, once, in strictly
+    ascending (outpoint key, txid) order; `reports`, one `PackedReport` per
+    voter (ascending voter key) selecting its entries from that table; and,
+    in full, the `reported_transactions` (ascending txid) they need (ADR
+    0004). All three are empty on every other block."""
 
     header: BlockHeader
     transactions: Annotated[list[Transaction], Meta(max_length=MAX_LIST_BLOCK_TXS)]
     prev_certificate: Certificate | None
     evidence: Annotated[list[Evidence], Meta(max_length=MAX_LIST_EVIDENCE)]
     attestations: Annotated[list[AttestedHeartbeat], Meta(max_length=MAX_LIST_ATTESTATIONS)]
-    reports: Annotated[list[EpochReport], Meta(max_length=MAX_LIST_VOTES)] = []
+    report_entries: Annotated[list[ReportEntry], Meta(max_length=MAX_REPORT_TABLE_ENTRIES)] = []
+    reports: Annotated[list[PackedReport], Meta(max_length=MAX_LIST_VOTES)] = []
     reported_transactions: Annotated[list[Transaction], Meta(max_length=MAX_LIST_BLOCK_TXS)] = []

@@ -40,7 +40,13 @@ MAX_INPUT_BRANCH: Final = 14
 MAX_PROOF_VOTES: Final = 10_000
 """Most votes in a finality proof (one per voter, the decoder cap of voting sets)."""
 MAX_REPORT_ENTRIES: Final = 1_000_000
-"""Most (outpoint, txid) entries in one epoch report (decoder cap)."""
+"""Most (outpoint, txid) entries in one epoch report (decoder cap; the
+consensus bound is `SizeLimits.max_report_entries`)."""
+MAX_REPORT_TABLE_ENTRIES: Final = 1_000_000
+"""Most entries in a block's report table (decoder cap; a block's size
+bounds it far lower)."""
+MAX_REPORT_SELECTION_BYTES: Final = MAX_REPORT_TABLE_ENTRIES // 8
+"""Longest selection bitmap of a packed report (decoder cap)."""
 
 Branch = Annotated[list[Hash32], Meta(max_length=MAX_TXVOTE_BRANCH)]
 InputBranch = Annotated[list[Hash32], Meta(max_length=MAX_INPUT_BRANCH)]
@@ -128,6 +134,20 @@ class EpochReport(msgspec.Struct, array_like=True, frozen=True):
     entries: Annotated[list[ReportEntry], Meta(max_length=MAX_REPORT_ENTRIES)]
     voter: PublicKey
     signature: Signature
+
+
+class PackedReport(msgspec.Struct, array_like=True, frozen=True):
+    """An epoch report as a block carries it (docs/spec/finality.md section 7):
+    the voter, its signature, and which entries of the block's report table
+    (`Block.report_entries`) it lists. Bit `i` of `selection`, that is bit
+    `i % 8` (least significant first) of byte `i // 8`, selects table entry
+    `i`; the bitmap is exactly ``ceil(len(table) / 8)`` bytes, unused bits
+    zero. The report's epoch and `prev_hash` are the block's; its entries
+    are the selected ones in table order, which is the order it signed."""
+
+    voter: PublicKey
+    signature: Signature
+    selection: Annotated[bytes, Meta(max_length=MAX_REPORT_SELECTION_BYTES)]
 
 
 class InputProof(msgspec.Struct, array_like=True, frozen=True):

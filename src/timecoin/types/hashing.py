@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from timecoin.crypto import merkle_root, sha256
 from timecoin.encoding import encode
 from timecoin.types.block import AttestedHeartbeat, BlockHeader, Certificate, Evidence
-from timecoin.types.finality import EpochReport
+from timecoin.types.finality import PackedReport, ReportEntry
 from timecoin.types.primitives import ZERO_HASH
 from timecoin.types.transaction import OutPoint, Transaction
 
@@ -50,11 +50,14 @@ def compute_attestations_hash(attestations: Sequence[AttestedHeartbeat]) -> byte
 
 
 def compute_reports_hash(
-    reports: Sequence[EpochReport], reported_transactions: Sequence[Transaction]
+    report_entries: Sequence[ReportEntry],
+    reports: Sequence[PackedReport],
+    reported_transactions: Sequence[Transaction],
 ) -> bytes:
-    """Hash of a block's epoch reports and reported transactions:
-    ``sha256(encode((reports, reported_transactions)))``."""
-    return sha256(encode((list(reports), list(reported_transactions))))
+    """Hash of a block's report table, packed reports and reported
+    transactions: ``sha256(encode((report_entries, reports,
+    reported_transactions)))``."""
+    return sha256(encode((list(report_entries), list(reports), list(reported_transactions))))
 
 
 def compute_tx_roots(transactions: Sequence[Transaction]) -> tuple[bytes, bytes]:
