@@ -101,3 +101,23 @@ async def test_getdata_for_unknown_items_reaches_the_reactors() -> None:
         await wait_until(lambda: b.reactor.of_type(GetData), what="GetData at b")
         assert b.reactor.of_type(GetData)[0].hashes == [item_hash]
         assert a.reactor.of_type(Inv) == []
+
+
+async def test_pushed_transactions_arrive_in_full_without_inventory() -> None:
+    # A node's own (a client's) transactions are pushed: no Inv, no GetData;
+    # those pushed in one loop iteration share one Txs message per peer.
+    a, b = await start_relaying_node(2), await start_relaying_node(3)
+    async with running(a, b):
+        await connect(b, a)
+        txs = [make_tx(100 + i) for i in range(20)]
+        for tx in txs:
+            a.manager.push_transaction(tx)
+        await wait_until(lambda: len(received_txids(b)) == 20, what="b has them all")
+        assert len(b.reactor.of_type(Txs)) == 1
+        assert b.reactor.of_type(Inv) == [] and a.reactor.of_type(GetData) == []
+        # b relays nothing back to a (a is known to have them), and a pushed
+        # each to b once even when asked again.
+        a.manager.push_transaction(txs[0])
+        await asyncio.sleep(0.2)
+        assert received_txids(b)[compute_txid(txs[0])] == 1
+        assert received_txids(a) == Counter()

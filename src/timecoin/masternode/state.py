@@ -40,7 +40,7 @@ MAX_REGISTRY_ENTRIES: Final = 1_000_000
 """Decoder cap on the number of entries of a stored `RegistryState`."""
 
 
-class MasternodeEntry(msgspec.Struct, array_like=True, frozen=True):
+class MasternodeEntry(msgspec.Struct, array_like=True, frozen=True, gc=False):
     """One registered masternode as the latest processed block leaves it.
 
     - `masternode_id`: the txid of its registration transaction;
@@ -82,7 +82,7 @@ class MasternodeEntry(msgspec.Struct, array_like=True, frozen=True):
         return self.deregistered_from_epoch is not None
 
 
-class RegistryState(msgspec.Struct, array_like=True, frozen=True):
+class RegistryState(msgspec.Struct, array_like=True, frozen=True, gc=False):
     """The masternode registry after block `height`.
 
     - `entries`: every masternode not yet dropped, sorted by `masternode_id`.
@@ -112,14 +112,14 @@ class RegistryState(msgspec.Struct, array_like=True, frozen=True):
         return self.voting_set.epoch
 
 
-class EntryUndo(msgspec.Struct, array_like=True, frozen=True):
+class EntryUndo(msgspec.Struct, array_like=True, frozen=True, gc=False):
     """The value of one entry before a block: None if the block created it."""
 
     masternode_id: Hash32
     entry_before: MasternodeEntry | None
 
 
-class RegistryUndo(msgspec.Struct, array_like=True, frozen=True):
+class RegistryUndo(msgspec.Struct, array_like=True, frozen=True, gc=False):
     """What `undo_block_registry` needs to restore the state before block `height`.
 
     - `entries_before`: the previous value of every entry the block added,

@@ -130,6 +130,10 @@ MAX_APPLIED_CACHE: Final = 64
 """Validated blocks kept for the machine's `validate_proposal` and the commit."""
 MAX_BLOCK_TRANSACTIONS: Final = 5_000
 """Most transactions a proposal built here takes from the final backlog."""
+PROPOSAL_SETTLE_MS: Final = 200
+"""A proposer takes only transactions it has found final at least this long
+ago: the validators, a little behind under load, then hold their proofs
+already (a missing one makes the round fail)."""
 PROOF_FETCH_TIMEOUT_S: Final = 0.3
 """How long a proposal waits for the finality proofs it lacks before validation."""
 
@@ -643,7 +647,7 @@ class ConsensusDriver:
         reports, reported_transactions = self._epoch_reports(state)
         return _ProposalInputs(
             state=state,
-            transactions=self.finality.final_transactions(),
+            transactions=self.finality.final_transactions(now_ms() - PROPOSAL_SETTLE_MS),
             final_txids=self.finality.final_txids(),
             reports=reports,
             reported_transactions=reported_transactions,

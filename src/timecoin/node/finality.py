@@ -308,6 +308,8 @@ class FinalityService:
         self._bodies: OrderedDict[bytes, Transaction] = OrderedDict()
         self._requested: OrderedDict[bytes, int] = OrderedDict()
         self._first_seen_ms: OrderedDict[bytes, int] = OrderedDict()
+        self._final_at_ms: OrderedDict[bytes, int] = OrderedDict()
+        """When this node found each final-but-unblocked transaction final."""
         self._spenders: dict[OutPoint, set[bytes]] = {}
         self._stored_final: set[bytes] = set()
         self._announcing: set[bytes] = set()
@@ -407,10 +409,22 @@ class FinalityService:
         machine = self.machine
         return machine is not None and machine.has_proof(txid)
 
-    def final_transactions(self) -> list[Transaction]:
-        """Final transactions not yet in a block, in finality order."""
+    def final_transactions(self, final_before_ms: int | None = None) -> list[Transaction]:
+        """Final transactions not yet in a block, in finality order; with
+        `final_before_ms`, only those this node found final before then
+        (a prefix: finality order is the order they became final here;
+        those restored at start-up count as final long ago)."""
         machine = self.machine
-        return [] if machine is None else machine.get_final_transactions()
+        if machine is None:
+            return []
+        transactions = machine.get_final_transactions()
+        if final_before_ms is None or not self._final_at_ms:
+            return transactions
+        final_at = self._final_at_ms
+        for count, tx in enumerate(transactions):
+            if final_at.get(compute_txid(tx), 0) >= final_before_ms:
+                return transactions[:count]
+        return transactions
 
     def final_txids(self) -> set[bytes]:
         """Their txids."""
@@ -742,6 +756,7 @@ class FinalityService:
                         self._forget_body(other_txid)
         for txid in txids:
             self._forget_body(txid)
+            self._final_at_ms.pop(txid, None)
         while len(self._conflicted) > MAX_CONFLICTED_TXIDS:
             self._conflicted.popitem(last=False)
         while len(self._block_spenders) > MAX_CONFIRMED_TXIDS:
@@ -959,6 +974,9 @@ class FinalityService:
         self._stored_final.add(txid)
         self._remember_body(txid, final.tx)
         self.finalized += 1
+        self._final_at_ms[txid] = _now_ms()
+        while len(self._final_at_ms) > MAX_CONFIRMED_TXIDS:
+            self._final_at_ms.popitem(last=False)
         seen = self._first_seen_ms.pop(txid, None)
         if seen is not None:
             self.final_latencies_ms.append(float(_now_ms() - seen))

@@ -327,6 +327,25 @@ class PeerManager:
                 peer.queue_inventory(kind, item_hash)
         return item_hash
 
+    def push_transaction(self, tx: Transaction, *, exclude: str | None = None) -> bytes:
+        """Send `tx` in full to every peer not known to have it; return its txid.
+
+        For a transaction this node is the first to relay (a client's):
+        pushing saves the announcement pacing and the request round trip
+        that `gossip` costs, on the path to finality. It is kept in the
+        relay cache as `gossip` keeps it; peers relay it on by `gossip`.
+        """
+        kind, item_hash = compute_inventory_hash(tx)
+        self._seen.add(item_hash)
+        size = len(encode(tx))
+        self._relay.put(item_hash, (kind, tx, size), size)
+        for peer in list(self._peers.values()):
+            if peer.peer_id == exclude:
+                continue
+            if peer.known_inventory.add(item_hash):
+                peer.queue_transaction(tx)
+        return item_hash
+
     def has_seen(self, item_hash: bytes) -> bool:
         """Whether `item_hash` is in the seen-cache."""
         return item_hash in self._seen

@@ -137,7 +137,7 @@ PackedIp = Annotated[bytes, Meta(min_length=4, max_length=16)]
 HashList = Annotated[list[Hash32], Meta(max_length=MAX_INV_HASHES)]
 
 
-class NetAddress(msgspec.Struct, array_like=True, frozen=True):
+class NetAddress(msgspec.Struct, array_like=True, frozen=True, gc=False):
     """An address a node listens on: packed IP (4 bytes IPv4, 16 bytes IPv6)."""
 
     ip: PackedIp
@@ -145,107 +145,107 @@ class NetAddress(msgspec.Struct, array_like=True, frozen=True):
     last_seen_ms: TimestampMs
 
 
-class Ping(msgspec.Struct, array_like=True, frozen=True, tag=1):
+class Ping(msgspec.Struct, array_like=True, frozen=True, gc=False, tag=1):
     """Liveness probe; the peer answers `Pong` with the same nonce."""
 
     nonce: U64
 
 
-class Pong(msgspec.Struct, array_like=True, frozen=True, tag=2):
+class Pong(msgspec.Struct, array_like=True, frozen=True, gc=False, tag=2):
     """Answer to `Ping`."""
 
     nonce: U64
 
 
-class GetAddr(msgspec.Struct, array_like=True, frozen=True, tag=3):
+class GetAddr(msgspec.Struct, array_like=True, frozen=True, gc=False, tag=3):
     """Ask for a sample of the peer's address book."""
 
 
-class Addr(msgspec.Struct, array_like=True, frozen=True, tag=4):
+class Addr(msgspec.Struct, array_like=True, frozen=True, gc=False, tag=4):
     """Addresses of nodes that accept connections."""
 
     addresses: Annotated[list[NetAddress], Meta(max_length=MAX_ADDRESSES_PER_MSG)]
 
 
-class Inv(msgspec.Struct, array_like=True, frozen=True, tag=5):
+class Inv(msgspec.Struct, array_like=True, frozen=True, gc=False, tag=5):
     """Announce items by hash; a peer that lacks one asks with `GetData`."""
 
     kind: InvKind
     hashes: HashList
 
 
-class GetData(msgspec.Struct, array_like=True, frozen=True, tag=6):
+class GetData(msgspec.Struct, array_like=True, frozen=True, gc=False, tag=6):
     """Ask for the bodies of announced items."""
 
     kind: InvKind
     hashes: HashList
 
 
-class NotFound(msgspec.Struct, array_like=True, frozen=True, tag=7):
+class NotFound(msgspec.Struct, array_like=True, frozen=True, gc=False, tag=7):
     """The items of a `GetData` the sender cannot serve."""
 
     kind: InvKind
     hashes: HashList
 
 
-class Txs(msgspec.Struct, array_like=True, frozen=True, tag=8):
+class Txs(msgspec.Struct, array_like=True, frozen=True, gc=False, tag=8):
     """Transactions: the answer to `GetData(TX)`, or pushed."""
 
     transactions: Annotated[list[Transaction], Meta(max_length=MAX_TXS_PER_MSG)]
 
 
-class BlockMsg(msgspec.Struct, array_like=True, frozen=True, tag=9):
+class BlockMsg(msgspec.Struct, array_like=True, frozen=True, gc=False, tag=9):
     """A committed block: the answer to `GetData(BLOCK)`."""
 
     block: Block
 
 
-class ProposalMsg(msgspec.Struct, array_like=True, frozen=True, tag=10):
+class ProposalMsg(msgspec.Struct, array_like=True, frozen=True, gc=False, tag=10):
     """A signed proposal with its block (pushed)."""
 
     proposal: Proposal
     block: Block
 
 
-class VoteMsg(msgspec.Struct, array_like=True, frozen=True, tag=11):
+class VoteMsg(msgspec.Struct, array_like=True, frozen=True, gc=False, tag=11):
     """Signed prevotes or precommits (pushed; batched when relayed)."""
 
     votes: Annotated[list[Vote], Meta(min_length=1, max_length=MAX_VOTES_PER_MSG)]
 
 
-class CertificateMsg(msgspec.Struct, array_like=True, frozen=True, tag=12):
+class CertificateMsg(msgspec.Struct, array_like=True, frozen=True, gc=False, tag=12):
     """A commit certificate (pushed when a block commits)."""
 
     certificate: Certificate
 
 
-class GetBlocks(msgspec.Struct, array_like=True, frozen=True, tag=13):
+class GetBlocks(msgspec.Struct, array_like=True, frozen=True, gc=False, tag=13):
     """Ask for committed blocks from `from_height` on (catch-up)."""
 
     from_height: Height
     count: Annotated[int, Meta(ge=1, le=MAX_BLOCKS_PER_MSG)]
 
 
-class CommittedBlock(msgspec.Struct, array_like=True, frozen=True):
+class CommittedBlock(msgspec.Struct, array_like=True, frozen=True, gc=False):
     """A committed block with the certificate that committed it."""
 
     block: Block
     certificate: Certificate
 
 
-class Blocks(msgspec.Struct, array_like=True, frozen=True, tag=14):
+class Blocks(msgspec.Struct, array_like=True, frozen=True, gc=False, tag=14):
     """Consecutive committed blocks answering `GetBlocks` (empty: none known)."""
 
     blocks: Annotated[list[CommittedBlock], Meta(max_length=MAX_BLOCKS_PER_MSG)]
 
 
-class EvidenceMsg(msgspec.Struct, array_like=True, frozen=True, tag=15):
+class EvidenceMsg(msgspec.Struct, array_like=True, frozen=True, gc=False, tag=15):
     """Evidence of an equivocation: the answer to `GetData(EVIDENCE)`."""
 
     evidence: Evidence
 
 
-class HeartbeatMsg(msgspec.Struct, array_like=True, frozen=True, tag=16):
+class HeartbeatMsg(msgspec.Struct, array_like=True, frozen=True, gc=False, tag=16):
     """Masternode heartbeats with the attestations gathered so far (pushed)."""
 
     heartbeats: Annotated[
@@ -253,7 +253,7 @@ class HeartbeatMsg(msgspec.Struct, array_like=True, frozen=True, tag=16):
     ]
 
 
-class Reject(msgspec.Struct, array_like=True, frozen=True, tag=17):
+class Reject(msgspec.Struct, array_like=True, frozen=True, gc=False, tag=17):
     """Why the sender refused something; `item_hash` is empty or 32 bytes."""
 
     code: Annotated[str, Meta(max_length=MAX_REJECT_CODE_CHARS)]
@@ -261,14 +261,14 @@ class Reject(msgspec.Struct, array_like=True, frozen=True, tag=17):
     item_hash: Annotated[bytes, Meta(max_length=32)] = b""
 
 
-class GetHeaders(msgspec.Struct, array_like=True, frozen=True, tag=18):
+class GetHeaders(msgspec.Struct, array_like=True, frozen=True, gc=False, tag=18):
     """Ask for up to `count` certified headers from `from_height` on (sync)."""
 
     from_height: Annotated[int, Meta(ge=1, le=0x7FFF_FFFF_FFFF_FFFF)]
     count: Annotated[int, Meta(ge=1, le=MAX_HEADERS_PER_MSG)]
 
 
-class HeaderEntry(msgspec.Struct, array_like=True, frozen=True):
+class HeaderEntry(msgspec.Struct, array_like=True, frozen=True, gc=False):
     """A header, the certificate that committed it, and the voting set in force
     after it where that set differs from the one in force for it."""
 
@@ -277,7 +277,7 @@ class HeaderEntry(msgspec.Struct, array_like=True, frozen=True):
     voting_set: VotingSet | None
 
 
-class Headers(msgspec.Struct, array_like=True, frozen=True, tag=19):
+class Headers(msgspec.Struct, array_like=True, frozen=True, gc=False, tag=19):
     """Consecutive certified headers answering `GetHeaders` (fewer: the sender
     has no more), and the height of the sender's tip."""
 
@@ -285,26 +285,26 @@ class Headers(msgspec.Struct, array_like=True, frozen=True, tag=19):
     headers: Annotated[list[HeaderEntry], Meta(max_length=MAX_HEADERS_PER_MSG)]
 
 
-class GetBodies(msgspec.Struct, array_like=True, frozen=True, tag=20):
+class GetBodies(msgspec.Struct, array_like=True, frozen=True, gc=False, tag=20):
     """Ask for the blocks with these hashes, in order (sync)."""
 
     block_hashes: Annotated[list[Hash32], Meta(min_length=1, max_length=MAX_BODIES_PER_MSG)]
 
 
-class Bodies(msgspec.Struct, array_like=True, frozen=True, tag=21):
+class Bodies(msgspec.Struct, array_like=True, frozen=True, gc=False, tag=21):
     """A prefix of the blocks asked for by `GetBodies`, in order (empty: none now)."""
 
     blocks: Annotated[list[Block], Meta(max_length=MAX_BODIES_PER_MSG)]
 
 
-class TxVotesMsg(msgspec.Struct, array_like=True, frozen=True, tag=22):
+class TxVotesMsg(msgspec.Struct, array_like=True, frozen=True, gc=False, tag=22):
     """A signed batch of transaction votes with its leaves, in order (pushed)."""
 
     batch: TxVoteBatch
     leaves: Annotated[list[VoteLeaf], Meta(min_length=1, max_length=MAX_TXVOTE_BATCH_TXIDS)]
 
 
-class FinalityTx(msgspec.Struct, array_like=True, frozen=True):
+class FinalityTx(msgspec.Struct, array_like=True, frozen=True, gc=False):
     """A transaction with its finality proof once final, else the votes held for it."""
 
     tx: Transaction
@@ -312,21 +312,21 @@ class FinalityTx(msgspec.Struct, array_like=True, frozen=True):
     votes: Annotated[list[TxVote], Meta(max_length=MAX_FINALITY_TX_VOTES)]
 
 
-class FinalityTxs(msgspec.Struct, array_like=True, frozen=True, tag=23):
+class FinalityTxs(msgspec.Struct, array_like=True, frozen=True, gc=False, tag=23):
     """Transactions re-announced with their proofs or votes, or the answer to
     `GetFinalityTxs` (only the transactions the sender knows)."""
 
     items: Annotated[list[FinalityTx], Meta(min_length=1, max_length=MAX_FINALITY_TXS_PER_MSG)]
 
 
-class GetFinalityTxs(msgspec.Struct, array_like=True, frozen=True, tag=24):
+class GetFinalityTxs(msgspec.Struct, array_like=True, frozen=True, gc=False, tag=24):
     """Ask for these transactions with their finality proofs (a parent's proof,
     a block's missing proofs, the body of a transaction with a quorum)."""
 
     txids: Annotated[list[Hash32], Meta(min_length=1, max_length=MAX_FINALITY_TXS_PER_MSG)]
 
 
-class EpochReportMsg(msgspec.Struct, array_like=True, frozen=True, tag=25):
+class EpochReportMsg(msgspec.Struct, array_like=True, frozen=True, gc=False, tag=25):
     """A committee member's signed report at the end of its epoch (pushed)."""
 
     report: EpochReport
@@ -362,7 +362,7 @@ Message = (
 """Every message a peer may send after the handshake."""
 
 
-class Envelope(msgspec.Struct, array_like=True, frozen=True):
+class Envelope(msgspec.Struct, array_like=True, frozen=True, gc=False):
     """The encoded form of one message (gives the union a single type)."""
 
     message: Message

@@ -44,11 +44,13 @@ from timecoin.p2p.handshake import (
 )
 from timecoin.p2p.messages import (
     MAX_INV_HASHES,
+    MAX_TXS_PER_MSG,
     MESSAGE_CLASS_BY_TAG,
     Inv,
     InvKind,
     Message,
     MessageClass,
+    Txs,
     class_of,
     decode_message,
     encode_message,
@@ -56,6 +58,7 @@ from timecoin.p2p.messages import (
 )
 from timecoin.p2p.ratelimit import ClassRate, PeerRateLimiter, RateVerdict, TokenBucket
 from timecoin.p2p.stats import ClassCounters, P2PStats
+from timecoin.types import Transaction
 
 __all__ = [
     "Direction",
@@ -222,6 +225,7 @@ class Peer(asyncio.Protocol):
         self._buffered_at_flush = 0
         self._pending_inv: dict[InvKind, list[bytes]] = {}
         self._pending_inv_count = 0
+        self._pending_txs: list[Transaction] = []
         self._inv_handle: asyncio.TimerHandle | None = None
         self._last_inv_at = -float("inf")
         """Loop time of the last `Inv` flush (pacing, `inv_interval_s`)."""
@@ -303,9 +307,26 @@ class Peer(asyncio.Protocol):
         self._pending_inv_count += 1
         if self._pending_inv_count >= _MAX_PENDING_INV:
             self._send_inventory()
-        elif self._inv_handle is None:
+        else:
+            self._arm_inventory_flush()
+
+    def _arm_inventory_flush(self) -> None:
+        if self._inv_handle is None:
             delay_s = self._last_inv_at + self._settings.inv_interval_s - self._loop.time()
             self._inv_handle = self._loop.call_later(max(0.0, delay_s), self._send_inventory)
+
+    def queue_transaction(self, tx: Transaction) -> None:
+        """Push `tx` in full, paced with the announcements: it leaves in one
+        `Txs` with the others queued when the next `Inv` flush is due
+        (`queue_inventory`), so pushing adds at most one message per
+        `inv_interval_s` to this peer; it saves the request round trip."""
+        if self.state is not PeerState.OPEN:
+            return
+        self._pending_txs.append(tx)
+        if len(self._pending_txs) >= MAX_TXS_PER_MSG:
+            self._send_inventory()
+        else:
+            self._arm_inventory_flush()
 
     def close(self, reason: str) -> None:
         """Flush what is queued and close; abort if it does not drain in time."""
@@ -406,6 +427,7 @@ class Peer(asyncio.Protocol):
             self._flush_handle = None
         self._pending.clear()
         self._pending_inv.clear()
+        self._pending_txs.clear()
         self._inbound.clear()
         self._inbound_ready.set()
         try:
@@ -552,6 +574,11 @@ class Peer(asyncio.Protocol):
         self._drain_inventory()
 
     def _drain_inventory(self) -> None:
+        transactions = self._pending_txs
+        self._pending_txs = []
+        for start in range(0, len(transactions), MAX_TXS_PER_MSG):
+            if not self.send(Txs(transactions=transactions[start : start + MAX_TXS_PER_MSG])):
+                return
         pending = self._pending_inv
         self._pending_inv = {}
         self._pending_inv_count = 0

@@ -27,14 +27,14 @@ NO_COLLATERAL: Final = 0xFFFF_FFFF
 """`collateral_index` of a Free-tier registration, which locks no collateral."""
 
 
-class OutPoint(msgspec.Struct, array_like=True, frozen=True):
+class OutPoint(msgspec.Struct, array_like=True, frozen=True, gc=False):
     """A reference to output `index` of transaction `txid`."""
 
     txid: Hash32
     index: U32
 
 
-class TxInput(msgspec.Struct, array_like=True, frozen=True):
+class TxInput(msgspec.Struct, array_like=True, frozen=True, gc=False):
     """An input: the coin it spends and the key whose signature authorises it.
 
     The signature itself is in `Transaction.signatures` at the same index, so
@@ -45,14 +45,14 @@ class TxInput(msgspec.Struct, array_like=True, frozen=True):
     public_key: PublicKey
 
 
-class TxOutput(msgspec.Struct, array_like=True, frozen=True):
+class TxOutput(msgspec.Struct, array_like=True, frozen=True, gc=False):
     """An output paying `amount` base units to a 20-byte address."""
 
     amount: Amount
     address: AddressBytes
 
 
-class MasternodeRegistration(msgspec.Struct, array_like=True, frozen=True, tag=1):
+class MasternodeRegistration(msgspec.Struct, array_like=True, frozen=True, gc=False, tag=1):
     """Registers a masternode; the registration txid is its masternode id.
 
     For a staked tier, output `collateral_index` of this transaction is the
@@ -69,7 +69,7 @@ class MasternodeRegistration(msgspec.Struct, array_like=True, frozen=True, tag=1
     network_address: NetworkAddress
 
 
-class OperatorUpdate(msgspec.Struct, array_like=True, frozen=True, tag=2):
+class OperatorUpdate(msgspec.Struct, array_like=True, frozen=True, gc=False, tag=2):
     """Replaces a masternode's operator key, reward and network address.
 
     Signed by the masternode's owner key (`Transaction.owner_signature`).
@@ -84,7 +84,7 @@ class OperatorUpdate(msgspec.Struct, array_like=True, frozen=True, tag=2):
 Payload = MasternodeRegistration | OperatorUpdate
 
 
-class Transaction(msgspec.Struct, array_like=True, frozen=True):
+class Transaction(msgspec.Struct, array_like=True, frozen=True, gc=False):
     """A transfer of coins, optionally carrying a masternode payload.
 
     A coinbase has no inputs and `lock_time` equal to its block height.
@@ -106,7 +106,7 @@ class Transaction(msgspec.Struct, array_like=True, frozen=True):
         return not self.inputs
 
 
-class Coin(msgspec.Struct, array_like=True, frozen=True):
+class Coin(msgspec.Struct, array_like=True, frozen=True, gc=False):
     """An unspent output as kept in the UTXO set."""
 
     amount: Amount
@@ -114,14 +114,14 @@ class Coin(msgspec.Struct, array_like=True, frozen=True):
     height: U64
 
 
-class SpentCoin(msgspec.Struct, array_like=True, frozen=True):
+class SpentCoin(msgspec.Struct, array_like=True, frozen=True, gc=False):
     """A coin removed by a block, kept so the block can be undone."""
 
     outpoint: OutPoint
     coin: Coin
 
 
-class ReportedLock(msgspec.Struct, array_like=True, frozen=True):
+class ReportedLock(msgspec.Struct, array_like=True, frozen=True, gc=False):
     """A reported lock (ADR 0004): `outpoint` may be spent only by `txid`
     with a finality proof; `txid` None locks it to no transaction (reports
     conflicted), spendable only with a finality proof of an earlier epoch."""
@@ -130,7 +130,7 @@ class ReportedLock(msgspec.Struct, array_like=True, frozen=True):
     txid: Hash32 | None
 
 
-class BlockUndo(msgspec.Struct, array_like=True, frozen=True):
+class BlockUndo(msgspec.Struct, array_like=True, frozen=True, gc=False):
     """What `undo_block` needs to restore the UTXO set before a block.
 
     `released_locks` are the reported locks the block released (it spent

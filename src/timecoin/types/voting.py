@@ -13,7 +13,7 @@ from timecoin.encoding import encode
 from timecoin.types.primitives import MAX_LIST_VOTES, U64, Epoch, Hash32, PublicKey
 
 
-class Voter(msgspec.Struct, array_like=True, frozen=True):
+class Voter(msgspec.Struct, array_like=True, frozen=True, gc=False):
     """A committee member: the operator key that signs votes, and its weight."""
 
     masternode_id: Hash32
@@ -21,7 +21,7 @@ class Voter(msgspec.Struct, array_like=True, frozen=True):
     weight: U64
 
 
-class VotingSet(msgspec.Struct, array_like=True, frozen=True):
+class VotingSet(msgspec.Struct, array_like=True, frozen=True, gc=False):
     """The committee of one epoch, in canonical order (the order of `voters`
     defines the `voter_index` used by certificates)."""
 
