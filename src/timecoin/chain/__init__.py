@@ -21,8 +21,10 @@ Pure: no I/O, no clock, no randomness. docs/spec/chain.md states the rules.
 
 from timecoin.chain import errors
 from timecoin.chain.build import (
+    assemble_block,
     build_block,
     compute_block_overhead_bytes,
+    measure_block_overhead_bytes,
     select_block_transactions,
 )
 from timecoin.chain.certificate import (
@@ -59,6 +61,7 @@ from timecoin.chain.finality import (
     pack_epoch_reports,
     report_entry_key,
     select_epoch_reports,
+    select_report_quorum,
     unpack_epoch_reports,
     verify_epoch_report,
     verify_finality_proof,
@@ -91,6 +94,7 @@ __all__ = [
     "GenesisSpec",
     "GenesisState",
     "Verifier",
+    "assemble_block",
     "build_block",
     "build_genesis",
     "build_genesis_state",
@@ -121,11 +125,13 @@ __all__ = [
     "is_input_proof_valid",
     "is_report_canonical",
     "is_vote_type",
+    "measure_block_overhead_bytes",
     "pack_epoch_reports",
     "report_entry_key",
     "select_block_transactions",
     "select_epoch_reports",
     "select_next_block_heartbeats",
+    "select_report_quorum",
     "undo_applied_block",
     "unpack_epoch_reports",
     "validate_block",

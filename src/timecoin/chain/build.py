@@ -5,6 +5,9 @@ into blocks: whatever the source of the candidates (mempool, final
 transactions), a block contains only what it keeps. `build_block` adds the
 coinbase and computes every header field, running the same state transition
 as `validate_block`, so a block it returns is valid by construction.
+`assemble_block` is what a proposer calls: epoch reports first, then the
+transactions within the space the rest of the block leaves, then
+`build_block`.
 """
 
 from __future__ import annotations
@@ -13,14 +16,20 @@ from collections.abc import Container, Iterable, Sequence
 
 from msgspec.structs import replace
 
+from timecoin.chain import errors
 from timecoin.chain.certificate import Verifier
-from timecoin.chain.finality import pack_epoch_reports
+from timecoin.chain.finality import (
+    pack_epoch_reports,
+    select_epoch_reports,
+    select_report_quorum,
+)
 from timecoin.chain.state import ChainState, voting_set_at
 from timecoin.chain.validate import (
     AppliedBlock,
     FinalityProofLookup,
     VotingSetLookup,
     _applied_block,
+    _are_reports_due,
     _check_block,
     _check_lock_proof,
     _process_block,
@@ -63,7 +72,9 @@ from timecoin.types import (
     InvalidBlock,
     InvalidTransaction,
     OutPoint,
+    PackedReport,
     Proposal,
+    ReportEntry,
     Transaction,
     TxOutput,
     TxVote,
@@ -74,12 +85,15 @@ from timecoin.types import (
     compute_reports_hash,
     compute_txid,
     compute_witness_hash,
+    is_quorum,
 )
 from timecoin.types.finality import MAX_INPUT_BRANCH, MAX_TXVOTE_BRANCH
 
 __all__ = [
+    "assemble_block",
     "build_block",
     "compute_block_overhead_bytes",
+    "measure_block_overhead_bytes",
     "select_block_transactions",
 ]
 
@@ -89,34 +103,19 @@ _MAX_U64 = 2**63 - 1
 
 def compute_block_overhead_bytes(params: ChainParams) -> int:
     """An upper bound on the encoded size of a block without its non-coinbase
-    transactions: header, coinbase, a certificate signed by `max_voters`
-    voters and `max_block_evidence` evidence items of the largest kind.
+    transactions, attestations and epoch reports: header, coinbase, a
+    certificate signed by `max_voters` voters and `max_block_evidence`
+    evidence items of the largest kind.
 
     `select_block_transactions` keeps the encoded size of the transactions
-    it selects within `max_block_bytes` minus this bound, so the block
-    `build_block` assembles from them is never oversized.
+    it selects within `max_block_bytes` minus this bound unless told
+    otherwise (`reserved_bytes`); `assemble_block` measures the actual
+    parts instead (`measure_block_overhead_bytes`), attestations and
+    reports included.
     """
     hash32 = b"\xff" * 32
     key = b"\xff" * 32
     signature = b"\xff" * 64
-    header = BlockHeader(
-        version=BLOCK_VERSION,
-        chain_id=_MAX_U32,
-        height=_MAX_U64,
-        epoch=_MAX_U64,
-        prev_hash=hash32,
-        timestamp_ms=_MAX_U64,
-        proposer=key,
-        tx_root=hash32,
-        witness_root=hash32,
-        prev_certificate_hash=hash32,
-        evidence_hash=hash32,
-        attestations_hash=hash32,
-        utxo_commitment=hash32,
-        next_voting_set_hash=hash32,
-    )
-    widest_output = TxOutput(amount=MAX_MONEY, address=b"\xff" * 20)
-    coinbase = _coinbase(_MAX_U64, [widest_output] * compute_max_reward_outputs(params))
     certificate = Certificate(
         height=_MAX_U64,
         round=_MAX_U32,
@@ -159,14 +158,61 @@ def compute_block_overhead_bytes(params: ChainParams) -> int:
     )
     largest = max(kinds, key=lambda item: len(encode(item)))
     evidence: list[Evidence] = [largest] * params.sizes.max_block_evidence
+    return measure_block_overhead_bytes(params, prev_certificate=certificate, evidence=evidence)
+
+
+def measure_block_overhead_bytes(
+    params: ChainParams,
+    *,
+    prev_certificate: Certificate | None,
+    evidence: Sequence[Evidence] = (),
+    attestations: Sequence[AttestedHeartbeat] = (),
+    report_entries: Sequence[ReportEntry] = (),
+    reports: Sequence[PackedReport] = (),
+    reported_transactions: Sequence[Transaction] = (),
+) -> int:
+    """An upper bound on the encoded size of a block with exactly these
+    parts and no non-coinbase transactions: they are encoded as given; the
+    header and the coinbase at their largest (every integer at its widest,
+    `compute_max_reward_outputs` outputs of the widest amount); the
+    transaction list's own array header at its largest (5 bytes), so each
+    transaction then adds exactly its own encoded size.
+
+    Pass it as `select_block_transactions(..., reserved_bytes=)`: the block
+    `build_block` assembles from the selected transactions and these parts
+    is never oversized.
+    """
+    hash32 = b"\xff" * 32
+    key = b"\xff" * 32
+    header = BlockHeader(
+        version=BLOCK_VERSION,
+        chain_id=_MAX_U32,
+        height=_MAX_U64,
+        epoch=_MAX_U64,
+        prev_hash=hash32,
+        timestamp_ms=_MAX_U64,
+        proposer=key,
+        tx_root=hash32,
+        witness_root=hash32,
+        prev_certificate_hash=hash32,
+        evidence_hash=hash32,
+        attestations_hash=hash32,
+        utxo_commitment=hash32,
+        next_voting_set_hash=hash32,
+    )
+    widest_output = TxOutput(amount=MAX_MONEY, address=b"\xff" * 20)
+    coinbase = _coinbase(_MAX_U64, [widest_output] * compute_max_reward_outputs(params))
     # The transaction list's own array header is counted here at its largest
     # (5 bytes); each selected transaction then adds exactly its own size.
     empty = Block(
         header=header,
         transactions=[coinbase],
-        prev_certificate=certificate,
-        evidence=evidence,
-        attestations=[],
+        prev_certificate=prev_certificate,
+        evidence=list(evidence),
+        attestations=list(attestations),
+        report_entries=list(report_entries),
+        reports=list(reports),
+        reported_transactions=list(reported_transactions),
     )
     return len(encode(empty)) + 4
 
@@ -182,6 +228,7 @@ def select_block_transactions(
     finality_proof_of: FinalityProofLookup | None = None,
     voting_set_of_epoch: VotingSetLookup | None = None,
     verifier: Verifier | None = None,
+    reserved_bytes: int | None = None,
 ) -> list[Transaction]:
     """The candidates, in their order, that a block after `state`'s tip may contain.
 
@@ -191,7 +238,9 @@ def select_block_transactions(
     coin twice), its registry changes are valid after theirs, and it fits:
     at most `max_block_transactions - 1` transactions (one place is the
     coinbase's) and at most `max_count`, and their encoded sizes within
-    `max_block_bytes - compute_block_overhead_bytes(params)`. Every other
+    `max_block_bytes - reserved_bytes` (by default
+    `compute_block_overhead_bytes(params)`, which leaves no room for
+    attestations or reports: `assemble_block` measures them). Every other
     candidate is skipped (a coinbase, a repeat, an invalid or conflicting
     transaction, one that does not fit, one spending an outpoint
     reported-locked to another txid, one spending an outpoint
@@ -222,6 +271,9 @@ def select_block_transactions(
         verifier: the signature rule the proofs are checked with; without
             it a held proof is trusted (the caller verified it on receipt)
             and `build_block` checks it again.
+        reserved_bytes: the encoded size of the block without its
+            non-coinbase transactions (`measure_block_overhead_bytes`);
+            default `compute_block_overhead_bytes(params)`.
 
     Returns:
         The kept transactions, in candidate order.
@@ -235,7 +287,9 @@ def select_block_transactions(
     limit = params.sizes.max_block_transactions - 1
     if max_count is not None:
         limit = min(limit, max_count)
-    budget_bytes = params.sizes.max_block_bytes - compute_block_overhead_bytes(params)
+    if reserved_bytes is None:
+        reserved_bytes = compute_block_overhead_bytes(params)
+    budget_bytes = params.sizes.max_block_bytes - reserved_bytes
     overlay = CachedUtxoView(view)
     kept: list[Transaction] = []
     kept_txids: set[bytes] = set()
@@ -293,6 +347,163 @@ def select_block_transactions(
         kept_txids.add(txid)
         budget_bytes -= size_bytes
     return kept
+
+
+def assemble_block(
+    state: ChainState,
+    view: UtxoView,
+    candidates: Iterable[Transaction],
+    *,
+    timestamp_ms: int,
+    proposer: bytes,
+    prev_certificate: Certificate | None,
+    verifier: Verifier,
+    evidence: Sequence[Evidence] = (),
+    attestations: Sequence[AttestedHeartbeat] = (),
+    reports: Iterable[EpochReport] = (),
+    reported_transactions: Iterable[Transaction] = (),
+    max_count: int | None = None,
+    final_txids: Container[bytes] | None = None,
+    finality_proof_of: FinalityProofLookup | None = None,
+    voting_set_of_epoch: VotingSetLookup | None = None,
+    verify_batch: BatchVerify | None = None,
+    sig_cache: SignatureCache | None = None,
+) -> AppliedBlock:
+    """A proposer's block after `state`'s tip: everything but the
+    transactions first, then as many candidates as the remaining space
+    holds, then `build_block`. The one way the node and the simulator
+    propose.
+
+    1. At an epoch's last height (rule active): the valid ones among
+       `reports` (`select_epoch_reports` against `view`, the tip's UTXO
+       set), of which the cheapest quorum (`select_report_quorum`), and the
+       bodies they need from `reported_transactions`. Selected against the
+       tip, the bodies are a superset of those the block will carry: its
+       own transactions can only make entries dead.
+    2. The encoded size of the block without its transactions, with these
+       reports packed, `evidence`, `attestations` and `prev_certificate`
+       as given (`measure_block_overhead_bytes`), is taken off
+       `max_block_bytes`.
+    3. `select_block_transactions(candidates, ..., reserved_bytes=)` with
+       `max_count`, `final_txids`, `finality_proof_of` and
+       `voting_set_of_epoch` (held proofs are trusted there and checked by
+       `build_block`).
+    4. `build_block` with those transactions and the chosen reports and
+       bodies: it is never oversized.
+
+    Parameters:
+        state, view: the chain state the block follows and its UTXO set
+            (read only).
+        candidates: transactions on offer, in order of preference (the
+            final transactions not yet in a block).
+        timestamp_ms, proposer, prev_certificate, verifier, evidence,
+            attestations, verify_batch, sig_cache, finality_proof_of,
+            voting_set_of_epoch: as for `build_block`.
+        reports: the epoch reports received (any order; used only at an
+            epoch's last height).
+        reported_transactions: bodies the proposer holds for them.
+        max_count, final_txids: as for `select_block_transactions`.
+
+    Returns:
+        The `AppliedBlock` of the new block.
+
+    Raises:
+        InvalidBlock: insufficient-reports at an epoch's last height while
+            the valid reports do not hold more than 2/3 of the outgoing
+            weight (checked first, before any transaction is selected);
+            oversized-block when the given parts alone exceed
+            `max_block_bytes` (retry with fewer attestations or evidence);
+            any code of `build_block`.
+    """
+    params = state.params
+    height = state.height + 1
+    chosen: list[EpochReport] = []
+    bodies: list[Transaction] = []
+    if _are_reports_due(height, params):
+        voting_set = voting_set_at(state, height)
+        if voting_set is None:
+            raise AssertionError(f"chain state at {state.height} holds no voting set for {height}")
+        held = list(reported_transactions)
+        valid, _ = select_epoch_reports(
+            reports,
+            held,
+            voting_set,
+            state.block_hash,
+            view,
+            params,
+            height,
+            verifier,
+            sig_cache=sig_cache,
+        )
+        quorum = select_report_quorum(valid, voting_set)
+        weight = sum(
+            voter.weight
+            for voter in voting_set.voters
+            if voter.operator_key in {report.voter for report in quorum}
+        )
+        if not is_quorum(weight, voting_set.total_weight):
+            raise InvalidBlock(
+                errors.REJECT_INSUFFICIENT_REPORTS,
+                f"valid reports of weight {weight} of {voting_set.total_weight}, expected "
+                "more than 2/3",
+            )
+        chosen, bodies = select_epoch_reports(
+            quorum,
+            held,
+            voting_set,
+            state.block_hash,
+            view,
+            params,
+            height,
+            verifier,
+            sig_cache=sig_cache,
+        )
+    report_entries, packed_reports = pack_epoch_reports(chosen)
+    reserved_bytes = measure_block_overhead_bytes(
+        params,
+        prev_certificate=prev_certificate,
+        evidence=evidence,
+        attestations=attestations,
+        report_entries=report_entries,
+        reports=packed_reports,
+        reported_transactions=bodies,
+    )
+    if reserved_bytes > params.sizes.max_block_bytes:
+        raise InvalidBlock(
+            errors.REJECT_OVERSIZED_BLOCK,
+            f"block without transactions: expected at most {params.sizes.max_block_bytes} "
+            f"bytes, got {reserved_bytes} ({len(attestations)} attestations, "
+            f"{len(evidence)} evidence, {len(chosen)} reports of {len(report_entries)} "
+            f"entries, {len(bodies)} reported transactions)",
+        )
+    transactions = select_block_transactions(
+        candidates,
+        state,
+        view,
+        max_count=max_count,
+        sig_cache=sig_cache,
+        final_txids=final_txids,
+        finality_proof_of=finality_proof_of,
+        voting_set_of_epoch=voting_set_of_epoch,
+        reserved_bytes=reserved_bytes,
+    )
+    return build_block(
+        state,
+        view,
+        transactions,
+        timestamp_ms=timestamp_ms,
+        proposer=proposer,
+        prev_certificate=prev_certificate,
+        evidence=evidence,
+        attestations=attestations,
+        verifier=verifier,
+        verify_batch=verify_batch,
+        sig_cache=sig_cache,
+        reports=chosen,
+        reported_transactions=bodies,
+        finality_proof_of=finality_proof_of,
+        voting_set_of_epoch=voting_set_of_epoch,
+    )
 
 
 def build_block(

@@ -33,6 +33,7 @@ from timecoin.chain.errors import (
     REJECT_BAD_SIGNATURE,
     REJECT_INSUFFICIENT_REPORTS,
     REJECT_NON_CANONICAL_REPORT,
+    REJECT_OVERSIZED_REPORT,
     REJECT_UNKNOWN_VOTER,
     REJECT_UNREPORTED_TRANSACTION,
     REJECT_UNUSED_REPORT_ENTRY,
@@ -89,6 +90,7 @@ __all__ = [
     "pack_epoch_reports",
     "report_entry_key",
     "select_epoch_reports",
+    "select_report_quorum",
     "unpack_epoch_reports",
     "verify_epoch_report",
     "verify_finality_proof",
@@ -256,24 +258,36 @@ def _verify_proof_vote(
 
 
 def verify_epoch_report(
-    report: EpochReport, voting_set: VotingSet, chain_id: int, verifier: Verifier
+    report: EpochReport,
+    voting_set: VotingSet,
+    chain_id: int,
+    verifier: Verifier,
+    *,
+    max_entries: int | None = None,
 ) -> Voter:
     """Check an epoch report against the voting set of its epoch; return its voter.
 
-    Checks: the epoch is the voting set's, entries are in strictly ascending
-    (outpoint key, txid) order (so one outpoint appears once per txid and a
-    report has one encoding), the signer is a voter, the signature verifies.
-    Whether each entry's transaction validly spends its outpoint is checked
-    where the transactions are known (the block carrying the report).
+    Checks: the epoch is the voting set's, at most `max_entries` entries
+    (when given: `params.sizes.max_report_entries`; a longer report does
+    not count), entries in strictly ascending (outpoint key, txid) order (so
+    one outpoint appears once per txid and a report has one encoding), the
+    signer is a voter, the signature verifies. Whether each entry's
+    transaction validly spends its outpoint is checked where the
+    transactions are known (the block carrying the report).
 
     Raises:
-        InvalidVote: wrong-epoch, non-canonical-report, unknown-voter,
-            bad-signature.
+        InvalidVote: wrong-epoch, oversized-report, non-canonical-report,
+            unknown-voter, bad-signature.
     """
     if report.epoch != voting_set.epoch:
         raise InvalidVote(
             REJECT_WRONG_EPOCH,
             f"report of epoch {report.epoch}, voting set of epoch {voting_set.epoch}",
+        )
+    if max_entries is not None and len(report.entries) > max_entries:
+        raise InvalidVote(
+            REJECT_OVERSIZED_REPORT,
+            f"report of {len(report.entries)} entries, expected at most {max_entries}",
         )
     if not is_report_canonical(report.entries):
         raise InvalidVote(
@@ -306,13 +320,11 @@ def pack_epoch_reports(
     `unpack_epoch_reports` with that epoch and hash gives them back.
     Raises ValueError when two reports have one voter.
     """
-    by_key: dict[bytes, ReportEntry] = {}
+    distinct: dict[ReportEntry, None] = {}
     for report in reports:
-        for entry in report.entries:
-            by_key.setdefault(report_entry_key(entry), entry)
-    keys = sorted(by_key)
-    table = [by_key[key] for key in keys]
-    position = {key: index for index, key in enumerate(keys)}
+        distinct.update(dict.fromkeys(report.entries))
+    table = sorted(distinct, key=report_entry_key)
+    position = {entry: index for index, entry in enumerate(table)}
     size_bytes = (len(table) + 7) // 8
     packed: list[PackedReport] = []
     for report in sorted(reports, key=lambda r: r.voter):
@@ -320,7 +332,7 @@ def pack_epoch_reports(
             raise ValueError(f"two reports of voter {report.voter.hex()}")
         bits = bytearray(size_bytes)
         for entry in report.entries:
-            index = position[report_entry_key(entry)]
+            index = position[entry]
             bits[index >> 3] |= 1 << (index & 7)
         packed.append(
             PackedReport(voter=report.voter, signature=report.signature, selection=bytes(bits))
@@ -625,6 +637,63 @@ def select_epoch_reports(
     return selected, [bodies[txid] for txid in sorted(offered)]
 
 
+def select_report_quorum(
+    reports: Sequence[EpochReport], voting_set: VotingSet
+) -> list[EpochReport]:
+    """The reports a proposer carries to keep the report table small: any
+    set of more than 2/3 of the weight gives the guarantee of
+    docs/spec/finality.md section 10.3, so the cheapest one will do.
+
+    Greedy: repeatedly take the report adding the fewest entries not yet in
+    the table per unit of weight (ties by ascending voter key) until the
+    taken reports hold more than 2/3 of the weight. Honest reports mostly
+    list the same entries, so after the first each adds little; a report
+    padded with entries no other lists comes last and is left out when the
+    others suffice. Cost: linear in the entries, plus one pass over the
+    remaining reports per report taken.
+
+    Parameters:
+        reports: valid reports of distinct voters of `voting_set`
+            (`select_epoch_reports` keeps such).
+        voting_set: the outgoing voting set.
+
+    Returns:
+        The taken reports in ascending voter key order: all of them when
+        they do not reach more than 2/3 of the weight.
+    """
+    weights = [_voter_weight(voting_set, report.voter) for report in reports]
+    holders: dict[ReportEntry, list[int]] = {}
+    for number, report in enumerate(reports):
+        for entry in report.entries:
+            holders.setdefault(entry, []).append(number)
+    new_entries = [len(report.entries) for report in reports]
+    in_table: set[ReportEntry] = set()
+    remaining = set(range(len(reports)))
+    taken: list[EpochReport] = []
+    weight = 0
+    total = voting_set.total_weight
+    while remaining and not is_quorum(weight, total):
+        best = min(
+            remaining,
+            key=lambda n: (new_entries[n] / max(weights[n], 1), reports[n].voter),
+        )
+        remaining.discard(best)
+        report = reports[best]
+        taken.append(report)
+        weight += weights[best]
+        for entry in report.entries:
+            if entry not in in_table:
+                in_table.add(entry)
+                for holder in holders[entry]:
+                    new_entries[holder] -= 1
+    return sorted(taken, key=lambda r: r.voter)
+
+
+def _voter_weight(voting_set: VotingSet, operator_key: bytes) -> int:
+    index = voting_set.index_of(operator_key)
+    return 0 if index is None else voting_set.voters[index].weight
+
+
 def _verify_report_for_block(
     number: int,
     report: EpochReport,
@@ -633,9 +702,16 @@ def _verify_report_for_block(
     params: ChainParams,
     verifier: Verifier,
 ) -> Voter:
-    """`verify_epoch_report`, and the report names the block's parent."""
+    """`verify_epoch_report` (with `max_report_entries`), and the report
+    names the block's parent."""
     try:
-        voter = verify_epoch_report(report, voting_set, params.chain_id, verifier)
+        voter = verify_epoch_report(
+            report,
+            voting_set,
+            params.chain_id,
+            verifier,
+            max_entries=params.sizes.max_report_entries,
+        )
     except InvalidVote as exc:
         raise InvalidBlock(REJECT_BAD_REPORT, f"report {number}: {exc.message}") from exc
     if report.prev_hash != prev_hash:

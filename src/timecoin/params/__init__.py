@@ -47,7 +47,16 @@ DEFAULT_TIERS: tuple[TierParams, ...] = (
 
 @dataclass(frozen=True, slots=True)
 class SizeLimits:
-    """Size and count limits enforced by decoders and sanity checks."""
+    """Size and count limits enforced by decoders and sanity checks.
+
+    `max_report_entries` bounds one epoch report (docs/spec/finality.md
+    section 7): a longer report does not count, and a member defers new
+    votes while its votes not yet in a block would exceed it. Keep it at
+    least `max_tx_inputs` (a transaction adds one entry per input). With
+    the attestations and the rest of a block it must leave room for a
+    block of final transactions (ADR 0006; tests/finality/test_finality_params.py
+    checks every preset).
+    """
 
     max_tx_bytes: int = 100_000
     max_tx_inputs: int = 1_000
@@ -56,6 +65,7 @@ class SizeLimits:
     max_block_transactions: int = 50_000
     max_block_evidence: int = 100
     max_block_attestations: int = 10_000
+    max_report_entries: int = 18_000
     max_network_address_bytes: int = 64
     max_frame_bytes: int = 16_000_000
 
@@ -137,10 +147,12 @@ class ChainParams:
     activation: ActivationHeights = field(default_factory=ActivationHeights)
     checkpoints: tuple[Checkpoint, ...] = ()
     genesis_hash: bytes | None = None
-    max_final_tps: int = 500
+    max_final_tps: int = 150
     """Transactions per second the network finalizes at most: a block holds
-    `block_interval_ms * max_final_tps / 1000` of them (docs/spec/finality.md;
-    members defer votes while the final-but-unblocked backlog exceeds a block)."""
+    `block_interval_ms * max_final_tps / 1000` of them besides its largest
+    attestations, evidence and epoch reports (docs/spec/finality.md, ADR
+    0006; members defer votes while the final-but-unblocked backlog exceeds
+    a block)."""
     default_p2p_port: int = 24100
     default_rpc_port: int = 24101
 
@@ -186,6 +198,8 @@ MAINNET = ChainParams(
     reward_window_blocks=10,  # 10 min
     heartbeat_grace_windows=1,  # rewards need a heartbeat in this or the previous window
     heartbeat_removal_windows=36,  # 6 h of silence: out of the next epoch's voting set
+    max_final_tps=150,  # 9,000 per block beside 10,000 attestations and 18,000 report entries
+    activation=ActivationHeights(epoch_reports_height=1),  # ADR 0004 from the start
 )
 
 TESTNET = replace(
@@ -213,6 +227,7 @@ DEVNET = replace(
     reward_window_blocks=10,  # 10 s: two heartbeats per window
     heartbeat_grace_windows=2,
     heartbeat_removal_windows=6,  # 1 min
+    max_final_tps=500,  # 500 per 1 s block
     default_p2p_port=24300,
     default_rpc_port=24301,
     activation=ActivationHeights(epoch_reports_height=1),  # ADR 0004 from the start
@@ -227,7 +242,12 @@ MINIMAL = replace(
     reward_window_blocks=2,
     heartbeat_grace_windows=2,
     heartbeat_removal_windows=4,
-    sizes=SizeLimits(max_block_transactions=2_000, max_block_bytes=1_000_000),
+    sizes=SizeLimits(
+        max_block_transactions=2_000,
+        max_block_bytes=1_000_000,
+        max_block_attestations=500,
+        max_report_entries=2_000,
+    ),
     activation=ActivationHeights(),
 )
 """Small parameters for unit tests and the simulator. The epoch-report rule

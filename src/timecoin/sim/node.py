@@ -7,7 +7,7 @@ disk and the clock replaced: it decodes every received message through
 effects strictly in order (a `PersistWal` reaches the simulated disk before
 the effect after it), validates and applies committed blocks with
 `timecoin.chain.validate_block`, and builds proposals with
-`timecoin.chain.select_block_transactions` and `build_block`.
+`timecoin.chain.assemble_block`.
 
 A node runs a `ConsensusMachine` only while its operator key is in the
 voting set of the height it is deciding; otherwise it follows, applying
@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
-from timecoin.chain import ChainState, build_block, select_block_transactions, voting_set_at
+from timecoin.chain import ChainState, assemble_block, voting_set_at
 from timecoin.chain.evidence import get_evidence_height, get_evidence_signer
 from timecoin.chain.heartbeats import (
     get_next_block_witnesses,
@@ -568,20 +568,14 @@ class SimNode:
 
     def build_block(self, timestamp_ms: int) -> Block | None:
         """A valid block after the tip with the pool's transactions and evidence,
-        timestamp `timestamp_ms` (None if the chain layer refuses every try)."""
+        timestamp `timestamp_ms` (None if the chain layer refuses every try):
+        `assemble_block`, as the node proposes, so the reports and the
+        attestations are budgeted before the transactions."""
         sim = self.sim
         state = self.state
         finality = self.finality
         candidates = [] if finality is None else finality.get_final_transactions()
-        transactions = select_block_transactions(
-            candidates,
-            state,
-            self.utxo,
-            max_count=MAX_BLOCK_TRANSACTIONS,
-            sig_cache=sim.sig_cache,
-            final_txids=set() if finality is None else finality.get_final_txids(),
-            finality_proof_of=None if finality is None else finality.get_proof,
-        )
+        final_txids = set() if finality is None else finality.get_final_txids()
         attestations = select_next_block_heartbeats(
             [attested for _, attested in self.heartbeats.values()], state, verifier=sim.verifier
         )
@@ -594,10 +588,10 @@ class SimNode:
             ([], []),
         ):
             try:
-                applied = build_block(
+                applied = assemble_block(
                     state,
                     self.utxo,
-                    transactions,
+                    candidates,
                     timestamp_ms=timestamp_ms,
                     proposer=self.public_key,
                     prev_certificate=prev_certificate,
@@ -607,6 +601,9 @@ class SimNode:
                     sig_cache=sim.sig_cache,
                     reports=[] if finality is None else finality.get_reports(finality.epoch),
                     reported_transactions=list(self.tx_bodies.values()),
+                    max_count=MAX_BLOCK_TRANSACTIONS,
+                    final_txids=final_txids,
+                    finality_proof_of=None if finality is None else finality.get_proof,
                 )
             except InvalidBlock as exc:
                 sim.recorder.on_build_failure(self, exc)
