@@ -242,3 +242,39 @@ def test_final_view_spends_and_creates() -> None:
     child = make_tx([OutPoint(compute_txid(parent), 0)], amount_in=10 * COIN - 10_000)
     final_view.add_final(child)
     assert final_view.get_coin(OutPoint(compute_txid(parent), 0)) is None
+
+
+def test_final_view_after_a_block_equals_a_rebuilt_one() -> None:
+    # Chains of final transactions; blocks take prefixes of them (parents
+    # first). Updating the view with each block must leave it equal to a
+    # view rebuilt over the new tip from the still-unblocked ones.
+    a = make_tx([OUTPOINTS[0]])
+    b = make_tx([OutPoint(compute_txid(a), 0)], amount_in=10 * COIN - 10_000)
+    c = make_tx([OutPoint(compute_txid(b), 0)], amount_in=10 * COIN - 20_000)
+    d = make_tx([OUTPOINTS[1], OUTPOINTS[2]])
+    e = make_tx([OUTPOINTS[3]])
+    final = [a, b, d, c, e]
+    base = view()
+    incremental = FinalUtxoView(base, final, HEIGHT)
+    watched = set(OUTPOINTS)
+    for tx in final:
+        watched.update(OutPoint(compute_txid(tx), i) for i in range(len(tx.outputs)))
+    unblocked = list(final)
+    height = HEIGHT
+    for block in ([a], [b, d, c], [e]):
+        for tx in block:  # the tip moves: the block's transactions enter base
+            txid = compute_txid(tx)
+            for txin in tx.inputs:
+                del base.coins[txin.prevout]
+            for index, out in enumerate(tx.outputs):
+                base.coins[OutPoint(txid, index)] = Coin(out.amount, out.address, height)
+            unblocked.remove(tx)
+        height += 1
+        incremental.apply_block([(compute_txid(tx), tx) for tx in block], height)
+        rebuilt = FinalUtxoView(base, unblocked, height)
+        for outpoint in watched:
+            got, want = incremental.get_coin(outpoint), rebuilt.get_coin(outpoint)
+            assert (got is None) == (want is None), (outpoint, got, want)
+            if got is not None and want is not None:
+                assert (got.amount, got.address) == (want.amount, want.address)
+    assert not incremental._spent and not incremental._created

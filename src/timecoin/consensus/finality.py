@@ -185,7 +185,12 @@ class FinalityConfig:
     - `backlog_txs`, `backlog_bytes`: one block's capacity; while the
       final-but-unblocked backlog exceeds either, new votes are deferred.
       None: the chain's block limits (`max_block_transactions - 1`,
-      `max_block_bytes`).
+      `max_block_bytes`);
+    - `report_on_commit`: True, the member reports (`on_last_height_due`)
+      as soon as the block before its epoch's last height is committed;
+      False, the driver calls `on_last_height_due` itself when that
+      height's proposal is due (the node: votes go on through the block
+      interval instead of pausing for all of it).
     """
 
     batch_interval_ms: int = 25
@@ -196,6 +201,7 @@ class FinalityConfig:
     max_unknown_vote_txids: int = 50_000
     backlog_txs: int | None = None
     backlog_bytes: int | None = None
+    report_on_commit: bool = True
 
 
 class TxStatus:
@@ -296,9 +302,6 @@ class FinalityMachine:
         self._own_report: EpochReport | None = None
         self._reports: dict[int, dict[bytes, EpochReport]] = {}
         self._next_reannounce_ms = 0
-        # Entries this member's report would list now: its locks of the
-        # epoch whose transaction is not dead (never above max_report_entries).
-        self._report_entries = 0
 
     # ------------------------------------------------------------- restore
 
@@ -337,7 +340,6 @@ class FinalityMachine:
         own_key = signer.public_key if signer is not None else None
         recovery = recover_finality_wal(records, voting_set.epoch, own_key)
         machine._locks.update(recovery.locks)
-        machine._report_entries = len(machine._locks)
         for tx, proof in final:
             machine._add_final(compute_txid(tx), tx, proof)
         effects: list[FinalityEffect] = []
@@ -374,24 +376,11 @@ class FinalityMachine:
         """Final transactions not yet in a block."""
         return len(self._final)
 
-    @property
-    def report_entry_count(self) -> int:
-        """Entries this member's epoch report would list now: its votes of the
-        epoch (one entry per input) whose transaction is not in a block or
-        conflicted by one."""
-        return self._report_entries
-
     def is_deferring(self) -> bool:
-        """Whether new votes are deferred: the final-but-unblocked backlog
-        exceeds one block, or this member's report is full (its votes not
-        yet in a block list `params.sizes.max_report_entries` entries; a
-        vote adds one per input of its transaction, and one that would
-        exceed the bound waits too). Both clear as blocks include the
-        transactions: votes are delayed, never refused."""
+        """Whether new votes are deferred: the final-but-unblocked backlog exceeds one block."""
         return (
             len(self._final) > self._backlog_limit_txs()
             or self._final_bytes > self._backlog_limit_bytes()
-            or self._report_entries >= self.params.sizes.max_report_entries
         )
 
     def get_status(self, txid: bytes) -> str | None:
@@ -599,7 +588,7 @@ class FinalityMachine:
         """A member's epoch report: verified against the voting set of its epoch
         (current or previous) and kept for the epoch's last block. Reports of
         other epochs are ignored. Raises InvalidVote (codes of
-        `verify_epoch_report`, oversized-report past `max_report_entries`)."""
+        `verify_epoch_report`)."""
         if report.epoch == self.epoch:
             voting_set = self._voting_set
         elif (
@@ -609,13 +598,7 @@ class FinalityMachine:
             voting_set = self._previous_voting_set
         else:
             return []
-        verify_epoch_report(
-            report,
-            voting_set,
-            self.params.chain_id,
-            self._verifier,
-            max_entries=self.params.sizes.max_report_entries,
-        )
+        verify_epoch_report(report, voting_set, self.params.chain_id, self._verifier)
         self._reports.setdefault(report.epoch, {}).setdefault(report.voter, report)
         return []
 
@@ -659,13 +642,13 @@ class FinalityMachine:
             for other in list(self._spenders.get(outpoint, ())):
                 self._forget(other)  # conflicted: its input is spent by the block
                 self._dead.add(other)
-        self._report_entries = sum(1 for txid in self._locks.values() if txid not in self._dead)
         if next_voting_set is not None and next_voting_set.epoch != self.epoch:
             self._enter_epoch(next_voting_set, reported_locks)
         params = self.params
         next_height = block.header.height + 1
         if (
-            params.epoch_of(next_height) == self.epoch
+            self.config.report_on_commit
+            and params.epoch_of(next_height) == self.epoch
             and params.epoch_of(next_height + 1) != self.epoch
         ):
             effects.extend(self.on_last_height_due(block_hash))
@@ -677,7 +660,9 @@ class FinalityMachine:
         """The proposal of the current epoch's last height is due; `prev_hash`
         is the hash of the block it follows (the tip).
 
-        `on_block_committed` calls this itself. A driver calls it after a
+        `on_block_committed` calls this itself unless
+        `config.report_on_commit` is False, in which case the driver calls
+        it when the proposal is due. A driver also calls it after a
         restart whose tip is the block before the epoch's last height, when
         the restored machine has not reported (`has_reported`). A member
         flushes its batch, logs and sends its report, and votes no more in
@@ -738,25 +723,17 @@ class FinalityMachine:
             return []
         if self._blocked_by_lock(entry):
             return []  # a conflicting vote binds this node: never vote
-        if not self._parents_ready(entry) or self.is_deferring() or not self._fits_report(entry):
+        if not self._parents_ready(entry) or self.is_deferring():
             self._waiting[txid] = None
             return []
         self._waiting.pop(txid, None)
         for txin in entry.tx.inputs:
-            if txin.prevout not in self._locks:
-                self._report_entries += 1
             self._locks[txin.prevout] = txid
         self._voted.add(txid)
         if not self._batch:
             self._batch_started_ms = now_ms
         self._batch.append(VoteLeaf(txid=txid, inputs_root=entry.inputs_root))
         return []
-
-    def _fits_report(self, entry: _TxEntry) -> bool:
-        """Whether voting for `entry` keeps this member's report within
-        `max_report_entries` (one entry per input not already locked)."""
-        added = sum(1 for txin in entry.tx.inputs if txin.prevout not in self._locks)
-        return self._report_entries + added <= self.params.sizes.max_report_entries
 
     def _retry_waiting(self, now_ms: int) -> list[FinalityEffect]:
         effects: list[FinalityEffect] = []
@@ -765,9 +742,6 @@ class FinalityMachine:
         for txid in list(self._waiting):
             if self.is_deferring():
                 break
-            entry = self._txs.get(txid)
-            if entry is not None and not self._fits_report(entry) and self._parents_ready(entry):
-                break  # the first in line waits for room; later ones do not overtake it
             self._waiting.pop(txid, None)
             effects.extend(self._try_vote(txid, now_ms))
         return effects
@@ -984,7 +958,6 @@ class FinalityMachine:
         self._total_weight = voting_set.total_weight
         self._own_index = self._index_of_signer(voting_set)
         self._locks.clear()
-        self._report_entries = 0
         self._voted.clear()
         self._batch.clear()
         self._tallies.clear()

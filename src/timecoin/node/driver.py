@@ -134,6 +134,9 @@ PROPOSAL_SETTLE_MS: Final = 200
 """A proposer takes only transactions it has found final at least this long
 ago: the validators, a little behind under load, then hold their proofs
 already (a missing one makes the round fail)."""
+REPORT_WAIT_S: Final = 0.5
+"""How long the proposer of an epoch's last height waits for reports of more
+than 2/3 of the weight before it builds (without them it cannot)."""
 PROOF_FETCH_TIMEOUT_S: Final = 0.3
 """How long a proposal waits for the finality proofs it lacks before validation."""
 
@@ -633,6 +636,13 @@ class ConsensusDriver:
         key = (self.state.block_hash, timestamp_ms)
         if key in self._prebuilt:
             return
+        height = self.state.height + 1
+        if self.params.activation.is_epoch_reports_active(height) and is_last_height_of_epoch(
+            height, self.params
+        ):
+            # The members report a little before this moment; give their
+            # reports the time to arrive rather than fail the round.
+            await self.finality.wait_for_reports(self.params.epoch_of(height), REPORT_WAIT_S)
         inputs = self._proposal_inputs()
         loop = asyncio.get_running_loop()
         built = await loop.run_in_executor(self._executor, self._assemble, inputs, timestamp_ms)

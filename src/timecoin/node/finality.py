@@ -47,6 +47,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
 from timecoin.chain import ChainState, voting_set_at
+from timecoin.consensus import compute_earliest_proposal_ms
 from timecoin.consensus.effects import RecordEvidence
 from timecoin.consensus.finality import (
     BroadcastReport,
@@ -69,6 +70,7 @@ from timecoin.ledger import (
     compute_input_signing_message,
     validate_transaction,
 )
+from timecoin.masternode import is_last_height_of_epoch
 from timecoin.mempool import (
     REJECT_MEMPOOL_CONFLICT,
     REJECT_ORPHAN,
@@ -116,6 +118,10 @@ log = logging.getLogger("timecoin.node.finality")
 MAX_FINALITY_QUEUE: Final = 50_000
 MAX_GROUP_INPUTS: Final = 256
 """Most queued inputs the worker takes into one group (one synced write)."""
+REPORT_LEAD_MS: Final = 250
+"""A member reports this long before the proposal of its epoch's last
+height is due (the design's "when the proposal is due", less the time
+the report needs to reach the proposer)."""
 MAX_GROUP_SECONDS: Final = 0.01
 """The worker stops adding inputs to a group after this long on the loop."""
 """Inputs waiting for the finality worker; beyond this new ones are dropped
@@ -231,6 +237,11 @@ class _TickInput:
 
 
 @dataclass(frozen=True, slots=True)
+class _LastHeightDueInput:
+    prev_hash: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class _BlockInput:
     block: Block
     block_hash: bytes
@@ -239,7 +250,15 @@ class _BlockInput:
     prune_below_epoch: int | None
 
 
-_Input = _TxInput | _VotesInput | _ItemInput | _ReportInput | _TickInput | _BlockInput
+_Input = (
+    _TxInput
+    | _VotesInput
+    | _ItemInput
+    | _ReportInput
+    | _TickInput
+    | _BlockInput
+    | _LastHeightDueInput
+)
 
 
 class FinalityNetwork:
@@ -286,7 +305,9 @@ class FinalityService:
         self.network = network
         self.sig_cache = sig_cache
         self.voting_sets = voting_sets
-        self.config = config or FinalityConfig()
+        # The node reports when the last height's proposal is due (a timer
+        # here), not when the block before it commits (the machine's default).
+        self.config = config or FinalityConfig(report_on_commit=False)
         self._executor = executor
         self._verify_executor = ThreadPoolExecutor(
             max_workers=1, thread_name_prefix="finality-verify"
@@ -762,11 +783,8 @@ class FinalityService:
         while len(self._block_spenders) > MAX_CONFIRMED_TXIDS:
             self._block_spenders.popitem(last=False)
         removed = self.mempool.remove_block(block.transactions)
-        self.view = FinalUtxoView(
-            self.chain,
-            (tx for tx in self.final_transactions() if compute_txid(tx) not in in_block),
-            height + 1,
-        )
+        # The tip now holds the block: the view keeps only what it adds to it.
+        self.view.apply_block(zip(txids, block.transactions, strict=True), height + 1)
         for txid in removed:
             if txid not in in_block and txid not in self._conflicted:
                 self._conflicted[txid] = ()
@@ -782,6 +800,43 @@ class FinalityService:
             prune = machine.epoch
         self._offer(_BlockInput(block, block_hash, next_set, locks, prune))
         self._pulse()
+        if not self.config.report_on_commit and is_last_height_of_epoch(height + 1, self.params):
+            due_ms = compute_earliest_proposal_ms(self.params, block.header.timestamp_ms)
+            self._schedule_report(due_ms - REPORT_LEAD_MS, block_hash)
+
+    def _schedule_report(self, at_ms: int, prev_hash: bytes) -> None:
+        """Report (`on_last_height_due`) at `at_ms`: REPORT_LEAD_MS before the
+        proposal of the epoch's last height is due, so the proposer holds
+        the reports when it builds; votes go on until then."""
+        if self._stopping:
+            return
+        loop = asyncio.get_running_loop()
+        delay_s = max(0.0, (at_ms - _now_ms()) / 1000)
+        loop.call_later(delay_s, self._offer, _LastHeightDueInput(prev_hash))
+
+    def reports_weight(self, epoch: int) -> tuple[int, int]:
+        """(weight of the verified reports of `epoch` held, total weight of
+        that epoch's voting set); (0, 0) when the machine is elsewhere."""
+        machine = self.machine
+        if machine is None or machine.epoch != epoch:
+            return 0, 0
+        voting_set = machine.voting_set
+        keys = {report.voter for report in machine.get_reports(epoch)}
+        weight = sum(v.weight for v in voting_set.voters if v.operator_key in keys)
+        return weight, voting_set.total_weight
+
+    async def wait_for_reports(self, epoch: int, timeout_s: float) -> bool:
+        """Wait until the reports of `epoch` held exceed 2/3 of its weight, at
+        most `timeout_s`; whether they do."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while True:
+            weight, total = self.reports_weight(epoch)
+            if total > 0 and is_quorum(weight, total):
+                return True
+            if loop.time() >= deadline or total == 0:
+                return False
+            await asyncio.sleep(0.01)
 
     def _local_reported_locks(self, reports: list[EpochReport]) -> dict[OutPoint, bytes | None]:
         """The locks the verified `reports` establish over still-unspent
@@ -853,6 +908,10 @@ class FinalityService:
             return machine.on_epoch_report(item.report)
         if isinstance(item, _TickInput):
             return machine.on_tick(now)
+        if isinstance(item, _LastHeightDueInput):
+            if item.prev_hash != self.state.block_hash:
+                return []  # the last height was decided meanwhile
+            return machine.on_last_height_due(item.prev_hash)
         effects = machine.on_block_committed(
             item.block,
             item.block_hash,
@@ -986,7 +1045,8 @@ class FinalityService:
             self.mempool.add(final.tx, self.view, height, now_ms=_now_ms(), final=True)
         except TimecoinError as exc:
             log.debug("final transaction %s not pooled: %s", txid.hex()[:16], exc)
-        self.view.add_final(final.tx, txid)
+        if txid not in self._confirmed:  # else the tip holds it already
+            self.view.add_final(final.tx, txid)
         for listener in self.final_listeners:
             try:
                 listener(final.tx, txid)

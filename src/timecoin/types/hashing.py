@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 
 from timecoin.crypto import merkle_root, sha256
@@ -17,9 +18,31 @@ def encode_tx_body(tx: Transaction) -> bytes:
     return encode((tx.version, tx.inputs, tx.outputs, tx.lock_time, tx.payload))
 
 
+_TXID_MEMO_SIZE = 65_536
+_txid_memo: dict[int, tuple[Transaction, bytes]] = {}
+"""id(tx) -> (tx, txid) of recently hashed transactions. Holding `tx` keeps
+its id from being reused while the entry exists, so an entry found for an
+id whose object is `tx` itself is its txid (Transaction is immutable)."""
+
+
 def compute_txid(tx: Transaction) -> bytes:
-    """SHA-256 of the body; signatures excluded, so a txid is not malleable."""
-    return sha256(encode_tx_body(tx))
+    """SHA-256 of the body; signatures excluded, so a txid is not malleable.
+
+    A transaction is hashed once however often it is asked for (a node
+    asks at admission, relay, voting, block building, validation and
+    commit): recent results are memoized by object identity.
+    """
+    entry = _txid_memo.get(id(tx))
+    if entry is not None and entry[0] is tx:
+        return entry[1]
+    txid = sha256(encode_tx_body(tx))
+    memo = _txid_memo
+    if len(memo) >= _TXID_MEMO_SIZE:
+        # Another thread may evict at the same time: then it did.
+        with contextlib.suppress(KeyError, RuntimeError, StopIteration):
+            del memo[next(iter(memo))]
+    memo[id(tx)] = (tx, txid)
+    return txid
 
 
 def compute_witness_hash(tx: Transaction) -> bytes:
