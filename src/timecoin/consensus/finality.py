@@ -302,6 +302,9 @@ class FinalityMachine:
         self._own_report: EpochReport | None = None
         self._reports: dict[int, dict[bytes, EpochReport]] = {}
         self._next_reannounce_ms = 0
+        # Entries this member's report would list now: its locks of the
+        # epoch whose transaction is not dead (never above max_report_entries).
+        self._report_entries = 0
 
     # ------------------------------------------------------------- restore
 
@@ -340,6 +343,7 @@ class FinalityMachine:
         own_key = signer.public_key if signer is not None else None
         recovery = recover_finality_wal(records, voting_set.epoch, own_key)
         machine._locks.update(recovery.locks)
+        machine._report_entries = len(machine._locks)
         for tx, proof in final:
             machine._add_final(compute_txid(tx), tx, proof)
         effects: list[FinalityEffect] = []
@@ -376,11 +380,24 @@ class FinalityMachine:
         """Final transactions not yet in a block."""
         return len(self._final)
 
+    @property
+    def report_entry_count(self) -> int:
+        """Entries this member's epoch report would list now: its votes of the
+        epoch (one entry per input) whose transaction is not in a block or
+        conflicted by one."""
+        return self._report_entries
+
     def is_deferring(self) -> bool:
-        """Whether new votes are deferred: the final-but-unblocked backlog exceeds one block."""
+        """Whether new votes are deferred: the final-but-unblocked backlog
+        exceeds one block, or this member's report is full (its votes not
+        yet in a block list `params.sizes.max_report_entries` entries; a
+        vote adds one per input of its transaction, and one that would
+        exceed the bound waits too). Both clear as blocks include the
+        transactions: votes are delayed, never refused."""
         return (
             len(self._final) > self._backlog_limit_txs()
             or self._final_bytes > self._backlog_limit_bytes()
+            or self._report_entries >= self.params.sizes.max_report_entries
         )
 
     def get_status(self, txid: bytes) -> str | None:
@@ -588,7 +605,7 @@ class FinalityMachine:
         """A member's epoch report: verified against the voting set of its epoch
         (current or previous) and kept for the epoch's last block. Reports of
         other epochs are ignored. Raises InvalidVote (codes of
-        `verify_epoch_report`)."""
+        `verify_epoch_report`, oversized-report past `max_report_entries`)."""
         if report.epoch == self.epoch:
             voting_set = self._voting_set
         elif (
@@ -598,7 +615,13 @@ class FinalityMachine:
             voting_set = self._previous_voting_set
         else:
             return []
-        verify_epoch_report(report, voting_set, self.params.chain_id, self._verifier)
+        verify_epoch_report(
+            report,
+            voting_set,
+            self.params.chain_id,
+            self._verifier,
+            max_entries=self.params.sizes.max_report_entries,
+        )
         self._reports.setdefault(report.epoch, {}).setdefault(report.voter, report)
         return []
 
@@ -642,6 +665,7 @@ class FinalityMachine:
             for other in list(self._spenders.get(outpoint, ())):
                 self._forget(other)  # conflicted: its input is spent by the block
                 self._dead.add(other)
+        self._report_entries = sum(1 for txid in self._locks.values() if txid not in self._dead)
         if next_voting_set is not None and next_voting_set.epoch != self.epoch:
             self._enter_epoch(next_voting_set, reported_locks)
         params = self.params
@@ -723,17 +747,25 @@ class FinalityMachine:
             return []
         if self._blocked_by_lock(entry):
             return []  # a conflicting vote binds this node: never vote
-        if not self._parents_ready(entry) or self.is_deferring():
+        if not self._parents_ready(entry) or self.is_deferring() or not self._fits_report(entry):
             self._waiting[txid] = None
             return []
         self._waiting.pop(txid, None)
         for txin in entry.tx.inputs:
+            if txin.prevout not in self._locks:
+                self._report_entries += 1
             self._locks[txin.prevout] = txid
         self._voted.add(txid)
         if not self._batch:
             self._batch_started_ms = now_ms
         self._batch.append(VoteLeaf(txid=txid, inputs_root=entry.inputs_root))
         return []
+
+    def _fits_report(self, entry: _TxEntry) -> bool:
+        """Whether voting for `entry` keeps this member's report within
+        `max_report_entries` (one entry per input not already locked)."""
+        added = sum(1 for txin in entry.tx.inputs if txin.prevout not in self._locks)
+        return self._report_entries + added <= self.params.sizes.max_report_entries
 
     def _retry_waiting(self, now_ms: int) -> list[FinalityEffect]:
         effects: list[FinalityEffect] = []
@@ -742,6 +774,9 @@ class FinalityMachine:
         for txid in list(self._waiting):
             if self.is_deferring():
                 break
+            entry = self._txs.get(txid)
+            if entry is not None and not self._fits_report(entry) and self._parents_ready(entry):
+                break  # the first in line waits for room; later ones do not overtake it
             self._waiting.pop(txid, None)
             effects.extend(self._try_vote(txid, now_ms))
         return effects
@@ -958,6 +993,7 @@ class FinalityMachine:
         self._total_weight = voting_set.total_weight
         self._own_index = self._index_of_signer(voting_set)
         self._locks.clear()
+        self._report_entries = 0
         self._voted.clear()
         self._batch.clear()
         self._tallies.clear()
