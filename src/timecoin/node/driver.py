@@ -25,16 +25,18 @@ A proposer assembles its block off the loop: when its block interval ends
 (the machine's `BLOCK_INTERVAL` timeout, or at once when a commit starts a
 height it proposes and the interval is already over), `prebuild` snapshots
 the final transactions, reports, heartbeats and evidence on the loop, runs
-`select_block_transactions` and `build_block` in the thread pool, and then
+`assemble_block` in the thread pool (reports, heartbeats and evidence
+first, the transactions in the space they leave: ADR 0006), and then
 ticks the machine with the clock reading the block was built for; the
 machine's synchronous `build_proposal` takes the prebuilt block (it builds
 on the loop only if none matches the tip and timestamp).
 
 Blocks admit only final transactions (docs/spec/finality.md section 5): a
-proposer builds from `FinalityService.final_transactions()` with
-`final_txids`, and a proposal is validated with `has_finality_proof`.
-Before validating a proposal the driver requests the proofs it lacks and
-waits up to PROOF_FETCH_TIMEOUT_S for them; a proposal whose proofs are
+proposer builds from `FinalityService.final_transactions()` (those it found
+final at least PROPOSAL_SETTLE_MS ago) with `final_txids`, and a
+proposal is validated with `has_finality_proof`. Before validating a
+proposal the driver requests the proofs it lacks and waits up to
+PROOF_FETCH_TIMEOUT_S for them; a proposal whose proofs are
 still missing then is invalid for now (the node prevotes nil, and the
 block comes back in a later round or with its certificate, which needs no
 proof). Committed blocks (certificates, sync) are applied without the
@@ -43,12 +45,15 @@ heartbeats (`select_next_block_heartbeats`) and kept tx-vote evidence.
 
 Epoch reports (ADR 0004, docs/spec/finality.md section 7), from
 `params.activation.epoch_reports_height`: the proposer of an epoch's last
-height passes the reports its finality machine verified and the bodies of
-the transactions they name to `build_block`, which keeps the valid ones
-(`select_epoch_reports`). While the valid reports do not exceed 2/3 of the
-outgoing weight it proposes nothing (`build_proposal` returns None): the
-round's propose timeout then runs out and the next round (with the next
-proposer, which has had that much longer to receive reports) tries again.
+height waits up to REPORT_WAIT_S for reports of more than 2/3 of the
+outgoing weight (members send theirs REPORT_LEAD_MS before the proposal is
+due: node/finality.py), then passes the reports its finality machine
+verified and the bodies of the transactions they name to `assemble_block`,
+which keeps the cheapest valid quorum. While the valid reports do not
+exceed 2/3 of the outgoing weight it proposes nothing (`build_proposal`
+returns None): the round's propose timeout then runs out and the next
+round (with the next proposer, which has had that much longer to receive
+reports) tries again.
 A proposal is validated with `finality_proof_of` (the proofs the finality
 machine holds) and `voting_set_of_epoch` (the node's voting sets by epoch),
 so a transaction spending a reported-locked outpoint needs its finality
@@ -71,9 +76,8 @@ from typing import TYPE_CHECKING, Final, Protocol
 from timecoin.chain import (
     AppliedBlock,
     ChainState,
-    build_block,
+    assemble_block,
     errors,
-    select_block_transactions,
     validate_block,
     verify_certificate,
     voting_set_at,
@@ -667,38 +671,32 @@ class ConsensusDriver:
         )
 
     def _assemble(self, inputs: _ProposalInputs, timestamp_ms: int) -> _Built:
-        """Select and build the block from `inputs` (no loop state is touched:
-        safe in the thread pool)."""
+        """Assemble the block from `inputs` with `assemble_block` (reports,
+        heartbeats and evidence first, the transactions in the space left);
+        no loop state is touched: safe in the thread pool. Evidence that
+        makes it fail is dropped for a second attempt."""
         state = inputs.state
-        transactions = select_block_transactions(
-            inputs.transactions,
-            state,
-            self.chain,
-            max_count=MAX_BLOCK_TRANSACTIONS,
-            sig_cache=self._sig_cache,
-            final_txids=inputs.final_txids,
-            finality_proof_of=self.finality_proof_of,
-            voting_set_of_epoch=self.voting_set_of_epoch,
-        )
         evidence = inputs.evidence
         failed_evidence = False
         for with_evidence in (evidence, []) if evidence else ([],):
             try:
-                applied = build_block(
+                applied = assemble_block(
                     state,
                     self.chain,
-                    transactions,
+                    inputs.transactions,
                     timestamp_ms=timestamp_ms,
                     proposer=self.key.public_key,
                     prev_certificate=inputs.prev_certificate,
+                    verifier=self._verifier,
                     evidence=with_evidence,
                     attestations=inputs.attestations,
-                    verifier=self._verifier,
-                    sig_cache=self._sig_cache,
                     reports=inputs.reports,
                     reported_transactions=inputs.reported_transactions,
+                    max_count=MAX_BLOCK_TRANSACTIONS,
+                    final_txids=inputs.final_txids,
                     finality_proof_of=self.finality_proof_of,
                     voting_set_of_epoch=self.voting_set_of_epoch,
+                    sig_cache=self._sig_cache,
                 )
                 return _Built(state, applied, failed_evidence)
             except InvalidBlock as exc:
