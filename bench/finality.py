@@ -75,8 +75,8 @@ PROBES_PER_NODE = 2
 SAMPLE_INTERVAL_S = 0.025
 TICK_S = 0.01
 FINAL = ("final", "confirmed")
-DRAINED_TPS = 50
-"""Below this finalized rate (the probes' alone), the saturation backlog is drained."""
+DRAINED_POOL = 50
+"""At most this many pooled transactions (the probes' few): the backlog is drained."""
 
 
 def node_metrics(node: TestnetNode) -> dict[str, float]:
@@ -332,16 +332,14 @@ def wait_final(node: LoadgenNode, txids: list[bytes], timeout_s: float) -> float
 
 
 def drain(nodes: list[TestnetNode], timeout_s: float) -> float:
-    """Wait until node 0 finalizes fewer than DRAINED_TPS transactions per
-    second (the probes go on finalizing a few); the seconds it took."""
+    """Wait until node 0's pool is back to the probes' few transactions
+    (every accepted transfer final and in a block); the seconds it took."""
     started = time.monotonic()
-    last = counters(nodes)[0]
     while time.monotonic() - started < timeout_s:
-        time.sleep(1.0)
-        now = counters(nodes)[0]
-        if now - last < DRAINED_TPS:
+        pooled = node_metrics(nodes[0]).get("timecoin_mempool_transactions", 0.0)
+        if pooled <= DRAINED_POOL:
             break
-        last = now
+        time.sleep(0.5)
     return time.monotonic() - started
 
 
