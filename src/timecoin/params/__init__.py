@@ -64,8 +64,8 @@ class SizeLimits:
     max_block_bytes: int = 8_000_000
     max_block_transactions: int = 50_000
     max_block_evidence: int = 100
-    max_block_attestations: int = 10_000
-    max_report_entries: int = 18_000
+    max_block_attestations: int = 2_500
+    max_report_entries: int = 30_000
     max_network_address_bytes: int = 64
     max_frame_bytes: int = 16_000_000
 
@@ -147,7 +147,7 @@ class ChainParams:
     activation: ActivationHeights = field(default_factory=ActivationHeights)
     checkpoints: tuple[Checkpoint, ...] = ()
     genesis_hash: bytes | None = None
-    max_final_tps: int = 150
+    max_final_tps: int = 250
     """Transactions per second the network finalizes at most: a block holds
     `block_interval_ms * max_final_tps / 1000` of them besides its largest
     attestations, evidence and epoch reports (docs/spec/finality.md, ADR
@@ -198,7 +198,7 @@ MAINNET = ChainParams(
     reward_window_blocks=10,  # 10 min
     heartbeat_grace_windows=1,  # rewards need a heartbeat in this or the previous window
     heartbeat_removal_windows=36,  # 6 h of silence: out of the next epoch's voting set
-    max_final_tps=150,  # 9,000 per block beside 10,000 attestations and 18,000 report entries
+    max_final_tps=250,  # 15,000 per block beside 2,500 attestations and 30,000 report entries
     activation=ActivationHeights(epoch_reports_height=1),  # ADR 0004 from the start
 )
 
