@@ -107,7 +107,7 @@ class NodeApiImpl:
         return wallet
 
     async def _io(self, func: Callable[[], T]) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._node.executor, func)
+        return await asyncio.get_running_loop().run_in_executor(self._node.rpc_executor, func)
 
     # ----------------------------------------------------------------- chain
 
@@ -244,16 +244,17 @@ class NodeApiImpl:
         """Validate, pool and announce `tx`; return its txid."""
         self._driver()
         txid = compute_txid(tx)
-        if txid not in self._finality().mempool:
-            chain = self._chain()
-            first = tx.inputs[0].prevout if tx.inputs else None
-            if first is not None and chain.get_coin(first) is None:
-                found = await self._io(
-                    lambda: _find_in_blocks(chain, txid, self._driver().state.height, 20)
-                )
-                if found is not None:
-                    raise TransactionAlreadyInChainError(f"transaction {txid.hex()} is in a block")
-        await self._finality().preverify([tx])
+        finality = self._finality()
+        if txid not in finality.mempool and (
+            finality.is_confirmed(txid)
+            or (tx.outputs and self._chain().get_coin(OutPoint(txid=txid, index=0)) is not None)
+        ):
+            # In a recent block, or its first output is an unspent coin of
+            # the chain: two lookups, never a scan of blocks (that ran for
+            # every child of an unblocked parent and starved the thread
+            # pool under load).
+            raise TransactionAlreadyInChainError(f"transaction {txid.hex()} is in a block")
+        await finality.preverify([tx])
         return self._node.submit_transaction(tx)
 
     # -------------------------------------------------------------- finality

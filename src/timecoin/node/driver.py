@@ -138,6 +138,9 @@ PROPOSAL_SETTLE_MS: Final = 200
 """A proposer takes only transactions it has found final at least this long
 ago: the validators, a little behind under load, then hold their proofs
 already (a missing one makes the round fail)."""
+MAX_SETTLE_DOUBLINGS: Final = 4
+"""Rounds after which PROPOSAL_SETTLE_MS stops doubling (3.2 s) and the proof
+wait stops growing (1.5 s)."""
 REPORT_WAIT_S: Final = 0.5
 """How long the proposer of an epoch's last height waits for reports of more
 than 2/3 of the weight before it builds (without them it cannot)."""
@@ -341,7 +344,9 @@ class ConsensusDriver:
         """A proposal from a peer: its block is validated off the loop first."""
         if block.header.prev_hash == self.state.block_hash:
             txids = [compute_txid(tx) for tx in block.transactions[1:]]
-            await self.finality.wait_for_proofs(txids, PROOF_FETCH_TIMEOUT_S)
+            # Longer in later rounds: a round already failed for want of proofs.
+            rounds = min(proposal.round, MAX_SETTLE_DOUBLINGS)
+            await self.finality.wait_for_proofs(txids, PROOF_FETCH_TIMEOUT_S * (1 + rounds))
             await self.prevalidate(block, proposal=True)
         self._offer(_ProposalInput(proposal, block))
 
@@ -654,6 +659,15 @@ class ConsensusDriver:
             self._prebuilt.clear()
             self._prebuilt[key] = built
 
+    def _settle_ms(self) -> int:
+        """How long ago a transaction must have become final here to go into
+        this node's proposal: PROPOSAL_SETTLE_MS, doubled for each round
+        that failed at this height (validators behind under load lacked
+        proofs: an older prefix of the backlog is one they hold)."""
+        machine = self.machine
+        rounds = 0 if machine is None else min(machine.round, MAX_SETTLE_DOUBLINGS)
+        return PROPOSAL_SETTLE_MS << rounds
+
     def _proposal_inputs(self) -> _ProposalInputs:
         """What the next block is assembled from, snapshotted on the loop."""
         state = self.state
@@ -661,7 +675,7 @@ class ConsensusDriver:
         reports, reported_transactions = self._epoch_reports(state)
         return _ProposalInputs(
             state=state,
-            transactions=self.finality.final_transactions(now_ms() - PROPOSAL_SETTLE_MS),
+            transactions=self.finality.final_transactions(now_ms() - self._settle_ms()),
             final_txids=self.finality.final_txids(),
             reports=reports,
             reported_transactions=reported_transactions,

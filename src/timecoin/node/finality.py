@@ -460,6 +460,11 @@ class FinalityService:
         tx = self._bodies.get(txid)
         return None if tx is None else (tx, self.has_proof(txid))
 
+    def is_confirmed(self, txid: bytes) -> bool:
+        """Whether `txid` is in one of the last blocks (the last
+        MAX_CONFIRMED_TXIDS transactions committed)."""
+        return txid in self._confirmed
+
     def get_status(self, txid: bytes) -> FinalityStatus:
         """The status of `txid`: unknown, pending (with vote weight), final
         (with proof), conflicted, or confirmed (with its block)."""

@@ -183,6 +183,9 @@ class Node:
         self.params = resolve_params(config)
         self.started_monotonic = time.monotonic()
         self.executor = ThreadPoolExecutor(max_workers=2, thread_name_prefix="node-io")
+        self.rpc_executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="rpc-io")
+        """Reads for RPC (block scans, lookups): never queued ahead of the
+        consensus and finality writes on `executor`."""
         self.batch_verifier = BatchVerifier(threads=2)
         self.sig_cache = CountingSignatureCache()
         self.mempool_policy = MempoolPolicy(max_memory_bytes=config.mempool.max_bytes)
@@ -412,6 +415,7 @@ class Node:
         if self.metrics is not None:
             await self.metrics.stop()
         loop = asyncio.get_running_loop()
+        await loop.run_in_executor(None, self.rpc_executor.shutdown, True)
         await loop.run_in_executor(None, self.executor.shutdown, True)
         self.batch_verifier.close()
         if self.wallet is not None:
@@ -482,7 +486,12 @@ class Node:
         elif isinstance(message, Txs):
             await finality.preverify(message.transactions)
             for tx in message.transactions:
-                self._accept_transaction(tx, relay_exclude=peer.peer_id)
+                # One refused transaction (an orphan kept aside, a conflict,
+                # an invalid one) must not cost the others of the message.
+                try:
+                    self._accept_transaction(tx, relay_exclude=peer.peer_id)
+                except TimecoinError as exc:
+                    log.debug("transaction from %s not pooled: %s", peer.peer_id[:16], exc)
         elif isinstance(message, GetHeaders | GetBodies):
             await syncer.serve(peer.peer_id, message)
         elif isinstance(message, Headers):
