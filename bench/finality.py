@@ -390,7 +390,7 @@ def run_phase(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--block-interval-ms", type=int, default=1_000)
-    parser.add_argument("--saturation-tps", type=float, default=800.0)
+    parser.add_argument("--saturation-tps", type=float, default=1_600.0)
     parser.add_argument("--saturation-seconds", type=float, default=12.0)
     parser.add_argument("--phase-seconds", type=float, default=12.0)
     parser.add_argument("--warmup-seconds", type=float, default=2.0)
