@@ -804,6 +804,13 @@ class FinalityService:
                 locks = self._local_reported_locks(machine.get_reports(machine.epoch))
             prune = machine.epoch
         self._offer(_BlockInput(block, block_hash, next_set, locks, prune))
+        # The epoch's last block carries the reported transactions in full:
+        # the new committee votes for the uniquely locked ones, so each
+        # member must hold their bodies (a child waits as an orphan for its
+        # parent to be final again).
+        for tx in block.reported_transactions:
+            with contextlib.suppress(TimecoinError):
+                self.submit(tx)
         self._pulse()
         if not self.config.report_on_commit and is_last_height_of_epoch(height + 1, self.params):
             due_ms = compute_earliest_proposal_ms(self.params, block.header.timestamp_ms)

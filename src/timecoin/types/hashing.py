@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Sequence
 
 from timecoin.crypto import merkle_root, sha256
@@ -38,9 +37,9 @@ def compute_txid(tx: Transaction) -> bytes:
     txid = sha256(encode_tx_body(tx))
     memo = _txid_memo
     if len(memo) >= _TXID_MEMO_SIZE:
-        # Another thread may evict at the same time: then it did.
-        with contextlib.suppress(KeyError, RuntimeError, StopIteration):
-            del memo[next(iter(memo))]
+        # Start over rather than evict one by one: removing a dict's first
+        # key each time makes finding the next first key ever slower.
+        memo.clear()
     memo[id(tx)] = (tx, txid)
     return txid
 
