@@ -424,17 +424,23 @@ def assemble_block(
         if voting_set is None:
             raise AssertionError(f"chain state at {state.height} holds no voting set for {height}")
         held = list(reported_transactions)
-        valid, _ = select_epoch_reports(
-            reports,
-            held,
-            voting_set,
-            state.block_hash,
-            view,
-            params,
-            height,
-            verifier,
-            sig_cache=sig_cache,
-        )
+
+        outgoing = voting_set
+
+        def select(offered: Iterable[EpochReport]) -> tuple[list[EpochReport], list[Transaction]]:
+            return select_epoch_reports(
+                offered,
+                held,
+                outgoing,
+                state.block_hash,
+                view,
+                params,
+                height,
+                verifier,
+                sig_cache=sig_cache,
+            )
+
+        valid, _ = select(reports)
         quorum = select_report_quorum(valid, voting_set)
         weight = sum(
             voter.weight
@@ -447,17 +453,7 @@ def assemble_block(
                 f"valid reports of weight {weight} of {voting_set.total_weight}, expected "
                 "more than 2/3",
             )
-        chosen, bodies = select_epoch_reports(
-            quorum,
-            held,
-            voting_set,
-            state.block_hash,
-            view,
-            params,
-            height,
-            verifier,
-            sig_cache=sig_cache,
-        )
+        chosen, bodies = select(quorum)
     report_entries, packed_reports = pack_epoch_reports(chosen)
     reserved_bytes = measure_block_overhead_bytes(
         params,
