@@ -30,11 +30,19 @@ from timecoin.node.testnet import (
 @click.option(
     "--block-interval-ms", type=int, default=1_000, show_default=True, help="Block interval."
 )
+@click.option(
+    "--epoch-length",
+    type=int,
+    default=None,
+    help="Blocks per epoch (default: the devnet's 20; a multiple of 10).",
+)
 @click.option("--init-only", is_flag=True, help="Build the testnet's directories, start nothing.")
-def testnet_cmd(count: int, datadir: Path, block_interval_ms: int, init_only: bool) -> None:
+def testnet_cmd(
+    count: int, datadir: Path, block_interval_ms: int, epoch_length: int | None, init_only: bool
+) -> None:
     """Start a local testnet of N masternodes with funded wallets (Ctrl-C stops it)."""
     try:
-        nodes = init_testnet(datadir, count, block_interval_ms)
+        nodes = init_testnet(datadir, count, block_interval_ms, epoch_length)
     except TestnetError as exc:
         raise click.ClickException(str(exc)) from None
     if init_only:

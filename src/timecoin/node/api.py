@@ -137,6 +137,7 @@ class NodeApiImpl:
             initial_block_download=ibd,
             size_on_disk_bytes=size,
             best_known_height=best,
+            warnings=self._node.chain_warnings(),
         )
 
     async def get_block_hash(self, height: int) -> bytes | None:

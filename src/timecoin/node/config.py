@@ -94,6 +94,8 @@ class NodeConfig:
     - `wallet_file`, `wallet_password_file`: an optional wallet served over
       RPC (both or neither);
     - `block_interval_ms`: overrides the preset's block interval (devnets);
+    - `epoch_length`: overrides the preset's epoch length in blocks (devnet
+      and minimal only: a multiple of the preset's reward window);
     - `clock_skew_warn_ms`: warn when the local clock is off the peers'
       median time by more than this;
     - `shutdown_timeout_s`: the bound of a graceful shutdown;
@@ -107,6 +109,7 @@ class NodeConfig:
     wallet_file: Path | None = None
     wallet_password_file: Path | None = None
     block_interval_ms: int | None = None
+    epoch_length: int | None = None
     clock_skew_warn_ms: int = 2_000
     shutdown_timeout_s: float = 5.0
     log_level: str = "info"
@@ -226,7 +229,7 @@ def _convert(name: str, default: object, value: object, source: str, key: str) -
         if not isinstance(value, str):
             raise ConfigError(f"{source}: {name} must be a string")
         return value
-    if isinstance(default, int) or key in {"port", "block_interval_ms"}:
+    if isinstance(default, int) or key in {"port", "block_interval_ms", "epoch_length"}:
         if isinstance(value, bool) or not isinstance(value, int):
             raise ConfigError(f"{source}: {name} must be an integer")
         return value
@@ -255,6 +258,10 @@ def _check_host(name: str, host: str, source: str) -> None:
         raise ConfigError(f"{source}: {name} = {host!r} is not an IP address") from None
 
 
+EPOCH_LENGTH_NETWORKS: Final = ("devnet", "minimal")
+"""Networks whose epoch length a config may override (local test networks)."""
+
+
 def _check(config: NodeConfig, source: str) -> None:
     """Ranges and relations between fields."""
     if config.network not in PRESETS:
@@ -266,6 +273,17 @@ def _check(config: NodeConfig, source: str) -> None:
         )
     if config.block_interval_ms is not None and not 10 <= config.block_interval_ms <= 3_600_000:
         raise ConfigError(f"{source}: block_interval_ms must be in 10..3600000")
+    if config.epoch_length is not None:
+        if config.network not in EPOCH_LENGTH_NETWORKS:
+            raise ConfigError(
+                f"{source}: epoch_length may be set only on {', '.join(EPOCH_LENGTH_NETWORKS)}"
+            )
+        window = PRESETS[config.network].reward_window_blocks
+        if not 1 <= config.epoch_length // window <= 10_000 or config.epoch_length % window:
+            raise ConfigError(
+                f"{source}: epoch_length = {config.epoch_length} must be a positive "
+                f"multiple of the reward window ({window} blocks)"
+            )
     if config.clock_skew_warn_ms < 1:
         raise ConfigError(f"{source}: clock_skew_warn_ms must be at least 1")
     if not 0.1 <= config.shutdown_timeout_s <= 60:

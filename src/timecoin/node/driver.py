@@ -568,6 +568,7 @@ class ConsensusDriver:
             return [], []
         reports = machine.get_reports(self.params.epoch_of(height))
         bodies: dict[bytes, Transaction] = {}
+        missing: list[bytes] = []
         for report in reports:
             for entry in report.entries:
                 if entry.txid in bodies:
@@ -575,6 +576,11 @@ class ConsensusDriver:
                 known = self.finality.get_transaction(entry.txid)
                 if known is not None:
                     bodies[entry.txid] = known[0]
+                elif not self.finality.is_confirmed(entry.txid):
+                    missing.append(entry.txid)
+        if missing:
+            # Every reporter logged the body with its vote: ask for it.
+            self.finality.request_transactions(missing)
         return reports, list(bodies.values())
 
     async def prevalidate(self, block: Block, *, proposal: bool = False) -> AppliedBlock | None:

@@ -53,6 +53,7 @@ from timecoin.p2p.messages import (
     EvidenceMsg,
     FinalityTxs,
     GetBodies,
+    GetEpochReports,
     GetFinalityTxs,
     GetHeaders,
     Headers,
@@ -98,10 +99,13 @@ class NodeError(Exception):
 
 
 def resolve_params(config: NodeConfig) -> ChainParams:
-    """The preset named by the config, with the devnet block interval override."""
+    """The preset named by the config, with the devnet block interval and
+    epoch length overrides."""
     params = get_preset(config.network)
     if config.block_interval_ms is not None:
         params = dataclasses.replace(params, block_interval_ms=config.block_interval_ms)
+    if config.epoch_length is not None:
+        params = dataclasses.replace(params, epoch_length=config.epoch_length)
     return params
 
 
@@ -471,6 +475,9 @@ class Node:
                 peer.send(answer)
         elif isinstance(message, EpochReportMsg):
             finality.on_report(message)
+        elif isinstance(message, GetEpochReports):
+            for report_msg in finality.answer_reports(message):
+                peer.send(report_msg)
         elif isinstance(message, HeartbeatMsg):
             if self.heartbeats is not None:
                 self.heartbeats.on_message(message)
@@ -564,6 +571,18 @@ class Node:
         else:
             self.clock_warning = None
 
+    def chain_warnings(self) -> tuple[str, ...]:
+        """`getblockchaininfo`'s warnings: a clock off the peers', an epoch
+        whose last block waits for reports."""
+        warnings: list[str] = []
+        if self.clock_warning is not None:
+            warnings.append(self.clock_warning)
+        if self.finality is not None:
+            reports = self.finality.reports_warning()
+            if reports is not None:
+                warnings.append(reports)
+        return tuple(warnings)
+
     def clock_offset_ms(self) -> int:
         """Local clock minus the median of the peers' clocks at handshake (0: no peers)."""
         offsets = list(self.clock_offsets_ms.values())
@@ -645,6 +664,7 @@ class Node:
                 "timecoin_finality_finalized_total": float(finality.finalized),
                 "timecoin_finality_backlog": float(0 if machine is None else machine.backlog_count),
                 "timecoin_finality_epoch": float(-1 if machine is None else machine.epoch),
+                "timecoin_epoch_reports_awaited_seconds": finality.reports_awaited_s(),
                 "timecoin_signature_verifications_total": float(self.sig_cache.verifications),
             }
         driver = self.driver

@@ -31,10 +31,9 @@ import msgspec
 from timecoin.consensus import WalRecord, decode_wal_record, encode_wal_record, get_record_height
 from timecoin.consensus.finality_wal import (
     FinalityWalRecord,
-    WalEpochReport,
-    WalTxLocks,
     decode_finality_wal_record,
     encode_finality_wal_record,
+    get_finality_wal_record_epoch,
 )
 from timecoin.encoding import DecodeError, decode, encode
 from timecoin.p2p.addrbook import AddressEntry, decode_address_entries, encode_address_entries
@@ -246,12 +245,8 @@ class FinalityWalLog(SequentialLog[FinalityWalRecord]):
 
 
 def _record_epoch(record: FinalityWalRecord) -> int:
-    """The epoch of a finality WAL record; records of other kinds are kept."""
-    if isinstance(record, WalTxLocks):
-        return record.epoch
-    if isinstance(record, WalEpochReport):
-        return record.report.epoch
-    return 2**63
+    """The epoch of a finality WAL record."""
+    return get_finality_wal_record_epoch(record)
 
 
 class FinalTxStore:

@@ -130,9 +130,12 @@ def find_free_ports(count: int) -> list[int]:
             sock.close()
 
 
-def testnet_params(block_interval_ms: int) -> ChainParams:
-    """The devnet parameters with the testnet's block interval."""
-    return replace(DEVNET, block_interval_ms=block_interval_ms)
+def testnet_params(block_interval_ms: int, epoch_length: int | None = None) -> ChainParams:
+    """The devnet parameters with the testnet's block interval (and epoch length)."""
+    params = replace(DEVNET, block_interval_ms=block_interval_ms)
+    if epoch_length is not None:
+        params = replace(params, epoch_length=epoch_length)
+    return params
 
 
 def node_names(count: int) -> list[str]:
@@ -140,8 +143,11 @@ def node_names(count: int) -> list[str]:
     return [f"node{i}" for i in range(count)]
 
 
-def init_testnet(datadir: Path, count: int, block_interval_ms: int) -> list[TestnetNode]:
+def init_testnet(
+    datadir: Path, count: int, block_interval_ms: int, epoch_length: int | None = None
+) -> list[TestnetNode]:
     """Build the testnet in `datadir` (or reuse the one there); return its nodes.
+    `epoch_length` overrides the devnet's (a multiple of its reward window).
 
     Raises TestnetError when `datadir` holds a testnet of another size.
     """
@@ -154,7 +160,11 @@ def init_testnet(datadir: Path, count: int, block_interval_ms: int) -> list[Test
         if len(existing) != count or (datadir / f"node{count}").exists():
             raise TestnetError(f"{datadir} holds a testnet of another size: use a new --datadir")
         return [_read_node(datadir / name) for name in names]
-    params = testnet_params(block_interval_ms)
+    params = testnet_params(block_interval_ms, epoch_length)
+    if params.epoch_length < 1 or params.epoch_length % params.reward_window_blocks:
+        raise TestnetError(
+            f"--epoch-length must be a positive multiple of {params.reward_window_blocks}"
+        )
     ports = find_free_ports(PORTS_PER_NODE * count)
     nodes = [
         TestnetNode(
@@ -206,6 +216,7 @@ def init_testnet(datadir: Path, count: int, block_interval_ms: int) -> list[Test
             wallet_file=Path(WALLET_FILENAME),
             wallet_password_file=Path(PASSWORD_FILENAME),
             block_interval_ms=block_interval_ms,
+            epoch_length=epoch_length,
             p2p=P2PSection(
                 host="127.0.0.1",
                 port=node.p2p_port,

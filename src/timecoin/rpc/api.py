@@ -108,6 +108,8 @@ class ChainState:
     size_on_disk_bytes: int
     best_known_height: int = -1
     """The highest height peers reported or headers proved (-1: unknown)."""
+    warnings: tuple[str, ...] = ()
+    """What an operator must know about the chain now (clock, stalls)."""
 
     @property
     def tip_height(self) -> int:
