@@ -4,8 +4,9 @@ Set-up (not timed): a devnet genesis with four Bronze masternodes and
 allocations to a few funding keys, then BLOCKS blocks of TXS 1-in/2-out
 transactions each (every transaction spends the first output of its
 predecessor in the previous block), built with `chain.build_block` and
-certified by the masternodes' operator keys, committed straight into the
-LMDB store of the serving node's data directory.
+certified by the masternodes' operator keys (each epoch's last block carries
+their empty epoch reports, as the rule active from height 1 requires),
+committed straight into the LMDB store of the serving node's data directory.
 
 Timed: the serving node (`timecoin node`, one masternode of four, so it
 produces nothing new) serves the chain; a fresh node that is not a
@@ -25,18 +26,17 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import platform
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import nacl.bindings
-
+from benchlib import add_common_arguments, measure_raw_verify, wait_height, write_result
 from timecoin.chain import (
     ChainState,
     GenesisMasternode,
@@ -47,21 +47,23 @@ from timecoin.chain import (
     compute_vote_signing_message,
     voting_set_at,
 )
+from timecoin.consensus import sign_epoch_report
 from timecoin.crypto import BatchVerifier, MuHash3072, SigningKey, address_from_public_key, verify
 from timecoin.encoding import encode
 from timecoin.ledger import MemoryUtxoSet, compute_input_signing_message
+from timecoin.masternode import is_last_height_of_epoch
 from timecoin.node.config import NodeConfig, P2PSection, RpcSection, render_config
 from timecoin.node.keys import load_or_create_key
 from timecoin.node.store import save_tip_certificate
 from timecoin.node.testnet import find_free_ports, testnet_params
 from timecoin.params import COIN, ChainParams, Tier
-from timecoin.rpc.client import RpcClient, RpcClientError
 from timecoin.storage import ChainStore, LmdbStore
 from timecoin.types import (
     TX_VERSION,
     BlockUndo,
     Certificate,
     CommitSignature,
+    EpochReport,
     OutPoint,
     Transaction,
     TxInput,
@@ -70,7 +72,6 @@ from timecoin.types import (
     compute_txid,
 )
 
-RESULTS = Path(__file__).resolve().parent / "results"
 BLOCK_INTERVAL_MS = 1_000
 MASTERNODES = 4
 FUNDING_KEYS = 16
@@ -78,23 +79,6 @@ FEE = 10_000
 CHANGE = 1_000
 """The second output; the first carries the rest to the next block's spend."""
 TARGET_RATIO = 0.40
-
-
-def measure_raw_verify(seconds: float) -> float:
-    """Raw libsodium verifications per second on one thread."""
-    key = SigningKey.from_seed(bytes(range(32)))
-    msg = b"x" * 80
-    smsg = key.sign(msg) + msg
-    pk = key.public_key
-    open_ = nacl.bindings.crypto_sign_open
-    n = 0
-    start = time.perf_counter()
-    deadline = start + seconds
-    while time.perf_counter() < deadline:
-        for _ in range(200):
-            open_(smsg, pk)
-        n += 200
-    return n / (time.perf_counter() - start)
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,6 +110,26 @@ def certify(state: ChainState, keys: dict[bytes, SigningKey], chain_id: int) -> 
             for i, v in enumerate(voting_set.voters)
         ],
     )
+
+
+def epoch_reports(state: ChainState, keys: dict[bytes, SigningKey]) -> list[EpochReport]:
+    """Empty epoch reports of the whole outgoing voting set, for the block after
+    `state`'s tip, the last of its epoch (the chain holds no final
+    transactions, so nothing is locked)."""
+    height = state.height + 1
+    voting_set = voting_set_at(state, height)
+    if voting_set is None:
+        raise RuntimeError(f"no voting set at height {height}")
+    return [
+        sign_epoch_report(
+            keys[v.operator_key],
+            state.params.chain_id,
+            state.params.epoch_of(height),
+            state.block_hash,
+            [],
+        )
+        for v in voting_set.voters
+    ]
 
 
 def spend(
@@ -217,6 +221,11 @@ def build_chain(server_dir: Path, blocks: int, txs_per_block: int) -> BuiltChain
             voting_set = voting_set_at(state, state.height + 1)
             if voting_set is None:
                 raise RuntimeError(f"no voting set for height {state.height + 1}")
+            reports = (
+                epoch_reports(state, keys)
+                if is_last_height_of_epoch(state.height + 1, params)
+                else []
+            )
             applied = build_block(
                 state,
                 utxo,
@@ -228,6 +237,7 @@ def build_chain(server_dir: Path, blocks: int, txs_per_block: int) -> BuiltChain
                 prev_certificate=certificate,
                 verifier=verify,
                 verify_batch=verifier.verify_all,
+                reports=reports,
             )
             state = applied.state_after
             certificate = certify(state, keys, params.chain_id)
@@ -302,29 +312,29 @@ def stop_node(proc: subprocess.Popen[bytes]) -> None:
             proc.wait()
 
 
-def block_count(datadir: Path, port: int) -> int | None:
-    """The node's tip height over RPC, or None while it does not answer."""
-    try:
-        client = RpcClient.from_cookie(datadir, f"http://127.0.0.1:{port}/", timeout_s=5.0)
-        return int(client.call("getblockcount"))
-    except (RpcClientError, OSError, ValueError):
-        return None
+@dataclass(frozen=True, slots=True)
+class LocalNode:
+    """A `timecoin node` process of this benchmark."""
+
+    name: str
+    datadir: Path
+    rpc_port: int
+
+    @property
+    def rpc_url(self) -> str:
+        """The node's JSON-RPC URL."""
+        return f"http://127.0.0.1:{self.rpc_port}/"
 
 
-def wait_height(
-    datadir: Path, port: int, height: int, timeout_s: float, proc: subprocess.Popen[bytes]
-) -> float:
-    """Poll until the node answers with a tip >= `height`; the monotonic time it did."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
+def alive(node: LocalNode, proc: subprocess.Popen[bytes]) -> Callable[[], None]:
+    """A check that raises, with the log's tail, once `proc` has exited."""
+
+    def check() -> None:
         if proc.poll() is not None:
-            tail = (datadir / "node.log").read_text(errors="replace").splitlines()[-20:]
-            raise RuntimeError(f"node in {datadir} exited:\n" + "\n".join(tail))
-        got = block_count(datadir, port)
-        if got is not None and got >= height:
-            return time.monotonic()
-        time.sleep(0.02)
-    raise RuntimeError(f"node in {datadir} not at height {height} after {timeout_s} s")
+            tail = (node.datadir / "node.log").read_text(errors="replace").splitlines()[-20:]
+            raise RuntimeError(f"node in {node.datadir} exited:\n" + "\n".join(tail))
+
+    return check
 
 
 def main() -> None:
@@ -336,7 +346,11 @@ def main() -> None:
     parser.add_argument(
         "--workdir", type=Path, default=None, help="keep the data directories and logs here"
     )
+    add_common_arguments(parser)
     args = parser.parse_args()
+    if args.smoke:
+        # Across an epoch boundary (20 blocks), so its last block carries reports.
+        args.blocks, args.txs, args.seconds = 22, 2, 0.05
 
     raw = measure_raw_verify(args.seconds)
     with contextlib.ExitStack() as stack:
@@ -357,15 +371,18 @@ def main() -> None:
         fresh_dir.mkdir()
         (fresh_dir / "genesis.block").write_bytes((server_dir / "genesis.block").read_bytes())
         write_config(fresh_dir, built.params, f_p2p, f_rpc, (f"127.0.0.1:{s_p2p}",))
+        server_node = LocalNode("server", server_dir, s_rpc)
+        fresh_node = LocalNode("fresh", fresh_dir, f_rpc)
         server = start_node(server_dir)
         fresh: subprocess.Popen[bytes] | None = None
         try:
             loaded_at = time.monotonic()
-            wait_height(server_dir, s_rpc, built.height, 120.0, server)
+            wait_height([server_node], built.height, 120.0, alive(server_node, server))
             server_load_s = time.monotonic() - loaded_at
             fresh = start_node(fresh_dir)
-            started = wait_height(fresh_dir, f_rpc, 0, 60.0, fresh)
-            done = wait_height(fresh_dir, f_rpc, built.height, 180.0, fresh)
+            fresh_alive = alive(fresh_node, fresh)
+            started = wait_height([fresh_node], 0, 60.0, fresh_alive)
+            done = wait_height([fresh_node], built.height, 180.0, fresh_alive)
         finally:
             if fresh is not None:
                 stop_node(fresh)
@@ -396,8 +413,7 @@ def main() -> None:
         "ratio_to_two_cores_raw": ratio,
         "targets": {"ratio_to_two_cores_raw": TARGET_RATIO},
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "sync.json").write_text(json.dumps(result, indent=2) + "\n")
+    path = write_result(args, "sync", result)
     print(f"raw Ed25519 verify (1 core): {baseline:,.0f}/s")
     print(f"serving node loaded the chain in {server_load_s:.1f} s")
     print(
@@ -405,7 +421,7 @@ def main() -> None:
         f"{elapsed:.2f} s, {blocks_per_s:.1f} blocks/s, {sigs_per_s:,.0f} sig/s "
         f"({ratio:.0%} of 2x raw single-core verify, target {TARGET_RATIO:.0%})"
     )
-    print(f"results: {RESULTS / 'sync.json'}")
+    print(f"results: {path}")
 
 
 if __name__ == "__main__":
