@@ -24,7 +24,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from timecoin.crypto import BatchVerifier, MuHash3072, SigningKey, address_from_public_key
 from timecoin.encoding import decode, encode
-from timecoin.ledger import compute_input_signing_message, connect_block, encode_utxo_element
+from timecoin.ledger import connect_block, encode_utxo_element
 from timecoin.node.loadgen import percentile
 from timecoin.params import COIN, MINIMAL
 from timecoin.rpc.client import RpcClient, RpcClientError
@@ -32,7 +32,8 @@ from timecoin.storage.chainstore import ChainStore
 from timecoin.storage.kv import WriteBatch
 from timecoin.storage.lmdb_store import LmdbStore
 from timecoin.storage.schema import utxo_key
-from timecoin.types import TX_VERSION, Coin, OutPoint, Transaction, TxInput, TxOutput, compute_txid
+from timecoin.testing import signed_transaction
+from timecoin.types import Coin, OutPoint, Transaction
 
 __all__ = [
     "PARAMS",
@@ -115,23 +116,14 @@ def build_workload(
     for t in range(n_tx):
         key = keys[t % len(keys)]
         address = address_from_public_key(key.public_key)
-        inputs = []
+        spends = []
         for i in range(n_inputs):
             outpoint = OutPoint(txid=(seed * 1_000_000 + t).to_bytes(32, "big"), index=i)
             coins.append((outpoint, Coin(amount=10 * COIN, address=address, height=0)))
-            inputs.append(TxInput(prevout=outpoint, public_key=key.public_key))
+            spends.append((outpoint, key))
         total = 10 * COIN * n_inputs - 100_000
-        outputs = [
-            TxOutput(amount=total // 2, address=address),
-            TxOutput(amount=total - total // 2, address=address),
-        ]
-        unsigned = Transaction(TX_VERSION, inputs, outputs, 0, None, [], None)
-        txid = compute_txid(unsigned)
-        sigs = [
-            key.sign(compute_input_signing_message(PARAMS.chain_id, txid, i))
-            for i in range(n_inputs)
-        ]
-        txs.append(encode(Transaction(TX_VERSION, inputs, outputs, 0, None, sigs, None)))
+        outputs = [(total // 2, address), (total - total // 2, address)]
+        txs.append(encode(signed_transaction(spends, outputs, PARAMS.chain_id)))
     return coins, txs
 
 

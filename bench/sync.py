@@ -3,10 +3,11 @@
 Set-up (not timed): a devnet genesis with four Bronze masternodes and
 allocations to a few funding keys, then BLOCKS blocks of TXS 1-in/2-out
 transactions each (every transaction spends the first output of its
-predecessor in the previous block), built with `chain.build_block` and
-certified by the masternodes' operator keys (each epoch's last block carries
-their empty epoch reports, as the rule active from height 1 requires),
-committed straight into the LMDB store of the serving node's data directory.
+predecessor in the previous block), built and certified by the
+masternodes' operator keys with `timecoin.testing.ChainBuilder` (each
+epoch's last block carries their empty epoch reports, as the rule active
+from height 1 requires), committed straight into the LMDB store of the
+serving node's data directory.
 
 Timed: the serving node (`timecoin node`, one masternode of four, so it
 produces nothing new) serves the chain; a fresh node that is not a
@@ -37,40 +38,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchlib import add_common_arguments, measure_raw_verify, wait_height, write_result
-from timecoin.chain import (
-    ChainState,
-    GenesisMasternode,
-    GenesisSpec,
-    build_block,
-    build_genesis,
-    chain_state_from_genesis,
-    compute_vote_signing_message,
-    voting_set_at,
-)
-from timecoin.consensus import sign_epoch_report
-from timecoin.crypto import BatchVerifier, MuHash3072, SigningKey, address_from_public_key, verify
+from timecoin.chain import GenesisSpec, build_genesis
+from timecoin.crypto import BatchVerifier, MuHash3072, SigningKey, address_from_public_key
 from timecoin.encoding import encode
-from timecoin.ledger import MemoryUtxoSet, compute_input_signing_message
-from timecoin.masternode import is_last_height_of_epoch
 from timecoin.node.config import NodeConfig, P2PSection, RpcSection, render_config
 from timecoin.node.keys import load_or_create_key
 from timecoin.node.store import save_tip_certificate
 from timecoin.node.testnet import find_free_ports, testnet_params
-from timecoin.params import COIN, ChainParams, Tier
+from timecoin.params import COIN, ChainParams
 from timecoin.storage import ChainStore, LmdbStore
-from timecoin.types import (
-    TX_VERSION,
-    BlockUndo,
-    Certificate,
-    CommitSignature,
-    EpochReport,
-    OutPoint,
-    Transaction,
-    TxInput,
-    TxOutput,
-    VoteType,
-    compute_txid,
-)
+from timecoin.testing import ChainBuilder, genesis_masternodes, signed_transaction
+from timecoin.types import BlockUndo, OutPoint, Transaction, compute_txid
 
 BLOCK_INTERVAL_MS = 1_000
 MASTERNODES = 4
@@ -93,59 +71,15 @@ class BuiltChain:
     build_s: float
 
 
-def certify(state: ChainState, keys: dict[bytes, SigningKey], chain_id: int) -> Certificate:
-    """Precommits of the whole voting set for `state`'s tip."""
-    voting_set = voting_set_at(state, state.height)
-    if voting_set is None:
-        raise RuntimeError(f"no voting set at height {state.height}")
-    message = compute_vote_signing_message(
-        chain_id, VoteType.PRECOMMIT, state.height, 0, state.block_hash
-    )
-    return Certificate(
-        height=state.height,
-        round=0,
-        block_hash=state.block_hash,
-        signatures=[
-            CommitSignature(i, keys[v.operator_key].sign(message))
-            for i, v in enumerate(voting_set.voters)
-        ],
-    )
-
-
-def epoch_reports(state: ChainState, keys: dict[bytes, SigningKey]) -> list[EpochReport]:
-    """Empty epoch reports of the whole outgoing voting set, for the block after
-    `state`'s tip, the last of its epoch (the chain holds no final
-    transactions, so nothing is locked)."""
-    height = state.height + 1
-    voting_set = voting_set_at(state, height)
-    if voting_set is None:
-        raise RuntimeError(f"no voting set at height {height}")
-    return [
-        sign_epoch_report(
-            keys[v.operator_key],
-            state.params.chain_id,
-            state.params.epoch_of(height),
-            state.block_hash,
-            [],
-        )
-        for v in voting_set.voters
-    ]
-
-
 def spend(
     outpoint: OutPoint, amount: int, key: SigningKey, address: bytes, chain_id: int
 ) -> Transaction:
     """A signed 1-in/2-out transaction paying `amount - FEE` back to `address`
     (CHANGE in the second output, the rest in the first)."""
-    inputs = [TxInput(prevout=outpoint, public_key=key.public_key)]
     left = amount - FEE
-    outputs = [
-        TxOutput(amount=left - CHANGE, address=address),
-        TxOutput(amount=CHANGE, address=address),
-    ]
-    unsigned = Transaction(TX_VERSION, inputs, outputs, 0, None, [], None)
-    signature = key.sign(compute_input_signing_message(chain_id, compute_txid(unsigned), 0))
-    return Transaction(TX_VERSION, inputs, outputs, 0, None, [signature], None)
+    return signed_transaction(
+        [(outpoint, key)], [(left - CHANGE, address), (CHANGE, address)], chain_id
+    )
 
 
 def build_chain(server_dir: Path, blocks: int, txs_per_block: int) -> BuiltChain:
@@ -166,41 +100,30 @@ def build_chain(server_dir: Path, blocks: int, txs_per_block: int) -> BuiltChain
             allocations=tuple(
                 (funder_addresses[i % FUNDING_KEYS], allocation) for i in range(txs_per_block)
             ),
-            masternodes=tuple(
-                GenesisMasternode(
-                    tier=Tier.BRONZE,
-                    owner_key=key.public_key,
-                    operator_key=key.public_key,
-                    reward_address=address_from_public_key(key.public_key),
-                    network_address=f"127.0.0.1:{24300 + i}".encode(),
-                )
-                for i, key in enumerate(operators)
-            ),
+            masternodes=genesis_masternodes(operators),
         )
     )
     (server_dir / "genesis.block").write_bytes(encode(genesis))
-    state, delta = chain_state_from_genesis(genesis, params)
-    utxo = MemoryUtxoSet(dict(delta.created))
+    builder = ChainBuilder(genesis, params, keys)
     genesis_txid = compute_txid(genesis.transactions[0])
     lanes = [
         (OutPoint(genesis_txid, i), allocation, funders[i % FUNDING_KEYS])
         for i in range(txs_per_block)
     ]
     for outpoint, amount, _ in lanes:
-        coin = delta.created.get(outpoint)
+        coin = builder.view.get_coin(outpoint)
         if coin is None or coin.amount != amount:
             raise RuntimeError("genesis allocations are not where the benchmark expects them")
     kv = LmdbStore(server_dir / "chain")
     chain = ChainStore(kv, max_block_bytes=params.sizes.max_block_bytes)
     chain.init_genesis(
         genesis,
-        state.block_hash,
+        builder.state.block_hash,
         BlockUndo(spent=[], utxo_state_before=MuHash3072().to_bytes()),
-        delta.created,
-        state.utxo_state.to_bytes(),
+        builder.view.coins,
+        builder.state.utxo_state.to_bytes(),
     )
     verifier = BatchVerifier(threads=2)
-    certificate: Certificate | None = None
     tx_signatures = 0
     certificate_signatures = 0
     try:
@@ -208,39 +131,13 @@ def build_chain(server_dir: Path, blocks: int, txs_per_block: int) -> BuiltChain
             transactions = []
             next_lanes = []
             for outpoint, amount, key in lanes:
-                tx = spend(
-                    outpoint,
-                    amount,
-                    key,
-                    address_from_public_key(key.public_key),
-                    params.chain_id,
-                )
+                address = address_from_public_key(key.public_key)
+                tx = spend(outpoint, amount, key, address, params.chain_id)
                 transactions.append(tx)
                 next_lanes.append((OutPoint(compute_txid(tx), 0), tx.outputs[0].amount, key))
             lanes = next_lanes
-            voting_set = voting_set_at(state, state.height + 1)
-            if voting_set is None:
-                raise RuntimeError(f"no voting set for height {state.height + 1}")
-            reports = (
-                epoch_reports(state, keys)
-                if is_last_height_of_epoch(state.height + 1, params)
-                else []
-            )
-            applied = build_block(
-                state,
-                utxo,
-                transactions,
-                timestamp_ms=state.header.timestamp_ms + BLOCK_INTERVAL_MS,
-                proposer=voting_set.voters[
-                    (state.height + 1) % len(voting_set.voters)
-                ].operator_key,
-                prev_certificate=certificate,
-                verifier=verify,
-                verify_batch=verifier.verify_all,
-                reports=reports,
-            )
-            state = applied.state_after
-            certificate = certify(state, keys, params.chain_id)
+            applied = builder.build(transactions, verify_batch=verifier.verify_all)
+            certificate = builder.accept(applied)
             save_tip_certificate(kv, certificate)
             chain.commit_block(
                 applied.block,
@@ -248,9 +145,8 @@ def build_chain(server_dir: Path, blocks: int, txs_per_block: int) -> BuiltChain
                 applied.undo,
                 applied.delta.created,
                 applied.delta.spent,
-                state.utxo_state.to_bytes(),
+                applied.state_after.utxo_state.to_bytes(),
             )
-            utxo.apply_delta(applied.delta)
             tx_signatures += len(transactions)
             certificate_signatures += len(certificate.signatures)
     finally:
