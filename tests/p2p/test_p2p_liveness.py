@@ -112,7 +112,7 @@ def test_backoff_grows_exponentially_with_jitter_and_cap() -> None:
     for attempts in range(1, 12):
         nominal = min(30.0, 2.0 ** (attempts - 1))
         for _ in range(20):
-            delay = manager._backoff_s(attempts)
+            delay = manager.dialer.backoff_s(attempts)
             assert 0.5 * nominal <= delay < nominal
 
 
