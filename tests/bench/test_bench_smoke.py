@@ -16,7 +16,7 @@ BENCHMARKS = sorted(p.stem for p in BENCH.glob("*.py") if p.stem != "benchlib")
 
 
 def test_every_benchmark_is_here() -> None:
-    assert {"consensus", "finality", "ledger", "network", "sync"} <= set(BENCHMARKS)
+    assert {"consensus", "finality", "ledger", "network", "p2p", "sync"} <= set(BENCHMARKS)
 
 
 @pytest.mark.timeout(180)
