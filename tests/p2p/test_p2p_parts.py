@@ -1,5 +1,6 @@
 """The peer manager's parts without sockets or an event loop: the inventory
-relay and peer exchange, driven with stand-in peers and explicit times."""
+relay, peer exchange and the choice of addresses to dial, driven with
+stand-in peers and explicit times."""
 
 from __future__ import annotations
 
@@ -12,11 +13,14 @@ from p2p_helpers import make_tx
 from timecoin.bounded import BoundedSet
 from timecoin.p2p import (
     AddressBook,
+    BanKind,
+    BanList,
     P2PConfig,
     Peer,
     compute_inventory_hash,
 )
 from timecoin.p2p.addrbook import pack_ip
+from timecoin.p2p.dialer import Dialer
 from timecoin.p2p.inventory import InventoryRelay
 from timecoin.p2p.messages import Addr, GetData, Inv, InvKind, Message, NetAddress, NotFound, Txs
 from timecoin.p2p.peer import Direction
@@ -197,3 +201,80 @@ def test_a_completed_dial_is_booked_as_a_success() -> None:
     pex.on_peer_registered(out, now=0.0, wall_ms=7_000)
     entry = book.get("10.0.2.1", 24100)
     assert entry is not None and entry.last_success_ms == 7_000
+
+
+class RecordingDialer(Dialer):
+    """A dialer whose attempts are recorded instead of made."""
+
+    def __init__(self, book: AddressBook, bans: BanList, **overrides: Any) -> None:
+        self.clock = 100.0
+        config = replace(CONFIG, backoff_base_s=1.0, backoff_max_s=8.0, **overrides)
+        persistent = [("10.0.3.1", 24100)]
+        seeds = [("10.0.4.1", 24100), ("10.0.4.2", 24100)]
+        super().__init__(
+            config,
+            persistent,
+            seeds,
+            book,
+            bans,
+            P2PStats(),
+            random.Random(3),
+            lambda: self.clock,
+            lambda address: cast(Peer, None),
+        )
+        self.dialed: list[tuple[str, int]] = []
+
+    def dial(self, address: tuple[str, int]) -> None:
+        self.dialed.append(address)
+        self.dialing[address] = cast(Any, None)  # in progress until `settle`
+
+    def settle(self) -> None:
+        """The attempts in progress are over (their outcome told separately)."""
+        self.dialing.clear()
+        self.dialed.clear()
+
+
+def test_dialing_takes_persistent_peers_then_book_entries_then_seeds() -> None:
+    book = AddressBook(100)
+    dialer = RecordingDialer(book, BanList(10), max_outbound=2)
+    dialer.fill_outbound(dialer.clock, busy=set(), outbound=0)
+    # The book is empty: the persistent peer, then one seed for the one slot left.
+    persistent, seed = dialer.dialed
+    assert persistent == ("10.0.3.1", 24100)
+    assert seed in {("10.0.4.1", 24100), ("10.0.4.2", 24100)}
+    dialer.settle()
+    book.add("10.0.5.1", 24100, 1_000)
+    dialer.fill_outbound(dialer.clock, busy={("10.0.3.1", 24100)}, outbound=1)
+    assert dialer.dialed == [("10.0.5.1", 24100)]  # the book before the seeds
+
+
+def test_a_failed_address_is_not_due_until_its_backoff_passed() -> None:
+    book = AddressBook(100)
+    book.add("10.0.5.1", 24100, 1_000)
+    dialer = RecordingDialer(book, BanList(10), max_outbound=8)
+    address = ("10.0.5.1", 24100)
+    dialer.record_failure(address)  # first failure: 1 s x U[0.5, 1)
+    busy = {("10.0.3.1", 24100)}
+    dialer.fill_outbound(dialer.clock, busy=set(busy), outbound=0)
+    assert address not in dialer.dialed
+    dialer.settle()
+    dialer.clock += 1.0
+    dialer.fill_outbound(dialer.clock, busy=set(busy), outbound=0)
+    assert address in dialer.dialed
+    dialer.settle()
+    dialer.on_connected(address)  # a success resets the count
+    dialer.record_failure(address)
+    dialer.clock += 1.0
+    dialer.fill_outbound(dialer.clock, busy=set(busy), outbound=0)
+    assert address in dialer.dialed
+
+
+def test_a_banned_host_is_not_dialed() -> None:
+    book = AddressBook(100)
+    book.add("10.0.5.1", 24100, 1_000)
+    bans = BanList(10)
+    bans.ban(BanKind.HOST, "10.0.5.1", 1e9, "test")
+    dialer = RecordingDialer(book, bans, max_outbound=8)
+    dialer.fill_outbound(dialer.clock, busy={("10.0.3.1", 24100)}, outbound=0)
+    assert ("10.0.5.1", 24100) not in dialer.dialed
+    assert dialer.dialed  # the seeds instead: the book offered nothing dialable
