@@ -414,7 +414,7 @@ def main() -> None:
         try:
             runner.start()
             wait_rpc_ready(nodes, time.monotonic(), 60.0)
-            wait_height(nodes, 2, 30.0)
+            wait_height(nodes, 2, 30.0, poll_s=0.1)
             targets = read_testnet(datadir)
             params = targets.params
             keys = [SigningKey(os.urandom(32)) for _ in range(64)]

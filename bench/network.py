@@ -175,7 +175,7 @@ def main() -> None:
             runner.start()
             startup = wait_rpc_ready(nodes, started, 60.0)
             print(f"start-up to RPC-ready (fresh chain): {startup} s")
-            wait_height(nodes, 2, 30.0)
+            wait_height(nodes, 2, 30.0, poll_s=0.1)
 
             idle = measure_idle(runner, args.idle_seconds)
             print(f"idle: CPU {idle['cpu_percent']} %, RSS {idle['rss_mb']} MB")
