@@ -40,6 +40,7 @@ test-net: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/ledger.py
 	$(BIN)/python bench/consensus.py
+	$(BIN)/python bench/p2p.py
 	$(BIN)/python bench/network.py
 	$(BIN)/python bench/sync.py
 	$(BIN)/python bench/finality.py

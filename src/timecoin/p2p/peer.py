@@ -24,9 +24,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol, cast
 
+from timecoin.bounded import BoundedSet
 from timecoin.encoding import DecodeError
 from timecoin.p2p.addrbook import normalize_host
-from timecoin.p2p.caches import BoundedSet
 from timecoin.p2p.channel import FRAME_OVERHEAD_BYTES, FrameBuffer, SecureChannel, encode_frame
 from timecoin.p2p.errors import (
     REJECT_FLOOD,
