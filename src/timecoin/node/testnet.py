@@ -53,6 +53,8 @@ GENESIS_FILENAME: Final = "genesis.block"
 WALLET_FILENAME: Final = "wallet.json"
 PASSWORD_FILENAME: Final = "wallet.password"  # noqa: S105 (a file name)
 COOKIE_FILENAME: Final = ".cookie"
+JOINED_MARKER: Final = "joined"
+"""A file in the directory of a node added after genesis (`add_testnet_node`)."""
 ALLOCATION_UNITS: Final = 1_000_000 * COIN
 """What genesis pays each node's wallet."""
 DEVNET_KDF: Final = KdfParams(MIN_OPSLIMIT, MIN_MEMLIMIT_BYTES)
@@ -151,9 +153,10 @@ def init_testnet(datadir: Path, count: int, block_interval_ms: int) -> list[Test
     names = node_names(count)
     existing = [name for name in names if (datadir / name / CONFIG_FILENAME).exists()]
     if existing:
-        if len(existing) != count or (datadir / f"node{count}").exists():
+        next_dir = datadir / f"node{count}"
+        if len(existing) != count or (next_dir.exists() and not is_joined_node(next_dir)):
             raise TestnetError(f"{datadir} holds a testnet of another size: use a new --datadir")
-        return [_read_node(datadir / name) for name in names]
+        return [_read_node(datadir / name) for name in names] + _joined_nodes(datadir, count)
     params = testnet_params(block_interval_ms)
     ports = find_free_ports(PORTS_PER_NODE * count)
     nodes = [
@@ -221,6 +224,105 @@ def init_testnet(datadir: Path, count: int, block_interval_ms: int) -> list[Test
         )
         (node.datadir / CONFIG_FILENAME).write_text(render_config(config), encoding="utf-8")
     return nodes
+
+
+def is_joined_node(node_dir: Path) -> bool:
+    """True for a node `add_testnet_node` created (not a genesis masternode)."""
+    return (node_dir / JOINED_MARKER).exists()
+
+
+def _joined_nodes(datadir: Path, first_index: int) -> list[TestnetNode]:
+    """The nodes added after genesis, node{first_index} onwards, in order."""
+    nodes = []
+    for index in range(first_index, first_index + MAX_NODES):
+        node_dir = datadir / f"node{index}"
+        if not is_joined_node(node_dir):
+            break
+        nodes.append(_read_node(node_dir))
+    return nodes
+
+
+def add_testnet_node(datadir: Path) -> TestnetNode:
+    """Create the data directory of a new, non-genesis node of the testnet in
+    `datadir`: its operator key, free ports, the testnet's genesis block and
+    block interval, and every existing node as a seed. Return it (not started).
+
+    The node is not a masternode until a wallet registers its operator key
+    (`masternoderegister`). Raises TestnetError when `datadir` holds no
+    testnet or already MAX_NODES nodes.
+    """
+    first = datadir / "node0"
+    if not (first / CONFIG_FILENAME).exists():
+        raise TestnetError(f"{datadir}: no testnet here (node0/{CONFIG_FILENAME} is missing)")
+    existing: list[TestnetNode] = []
+    for index in range(MAX_NODES):
+        node_dir = datadir / f"node{index}"
+        if not (node_dir / CONFIG_FILENAME).exists():
+            break
+        existing.append(_read_node(node_dir))
+    else:
+        raise TestnetError(f"{datadir} already holds {MAX_NODES} nodes")
+    base = load_config(first / CONFIG_FILENAME)
+    genesis_bytes = (first / GENESIS_FILENAME).read_bytes()
+    rpc_port, p2p_port, metrics_port = find_free_ports(PORTS_PER_NODE)
+    node = TestnetNode(
+        f"node{len(existing)}",
+        datadir / f"node{len(existing)}",
+        rpc_port=rpc_port,
+        p2p_port=p2p_port,
+        metrics_port=metrics_port,
+    )
+    node.datadir.mkdir(parents=True)
+    load_or_create_key(node.datadir / "operator.key")
+    (node.datadir / GENESIS_FILENAME).write_bytes(genesis_bytes)
+    config = NodeConfig(
+        network=base.network,
+        genesis_file=Path(GENESIS_FILENAME),
+        block_interval_ms=base.block_interval_ms,
+        p2p=P2PSection(
+            host="127.0.0.1",
+            port=p2p_port,
+            seeds=tuple(other.p2p for other in existing),
+            allow_local_addresses=True,
+        ),
+        rpc=RpcSection(host="127.0.0.1", port=rpc_port),
+        metrics=MetricsSection(enabled=True, host="127.0.0.1", port=metrics_port),
+    )
+    (node.datadir / CONFIG_FILENAME).write_text(render_config(config), encoding="utf-8")
+    (node.datadir / JOINED_MARKER).write_text("added after genesis\n", encoding="utf-8")
+    return node
+
+
+def start_joined_node(datadir: Path, node: TestnetNode) -> int:
+    """Start `node` in the background (log in its node.log), record it in
+    `testnet.json` and return its pid. It runs until stopped (`timecoin
+    stop` over RPC, or a signal)."""
+    log_file = (node.datadir / "node.log").open("ab")
+    try:
+        proc = subprocess.Popen(
+            node.argv(),
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    finally:
+        log_file.close()
+    path = datadir / TESTNET_FILENAME
+    document: dict[str, Any] = {"nodes": []}
+    if path.exists():
+        document = json.loads(path.read_text(encoding="utf-8"))
+    entries = [e for e in document.get("nodes", []) if e.get("name") != node.name]
+    entries += describe([node], {node.name: proc.pid})["nodes"]
+    document["nodes"] = entries
+    _write_json(path, document)
+    return proc.pid
+
+
+def _write_json(path: Path, document: dict[str, Any]) -> None:
+    partial = path.with_name(path.name + ".tmp")
+    partial.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    partial.replace(path)  # readers never see half a file
 
 
 def _read_node(datadir: Path) -> TestnetNode:
@@ -307,10 +409,7 @@ class TestnetRunner:
         pids = {name: proc.pid for name, proc in self.processes.items()}
         chain = read_testnet_chain(self.nodes[0]) if self.nodes else None
         document = describe(self.nodes, pids, chain)
-        path = self.datadir / TESTNET_FILENAME
-        partial = path.with_name(path.name + ".tmp")
-        partial.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
-        partial.replace(path)  # readers never see half a file
+        _write_json(self.datadir / TESTNET_FILENAME, document)
 
     def exited(self) -> list[str]:
         """Names of nodes whose process has ended."""

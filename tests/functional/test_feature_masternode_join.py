@@ -1,0 +1,151 @@
+"""A fifth node joins a running 4-node testnet as a masternode, votes, earns, and retires.
+
+The path of docs/operator.md on one host: `timecoin testnet add-node`, fund a
+collateral from a genesis wallet, `masternoderegister`, wait for the next
+epoch, see the node's signature in certificates and a reward paid to its
+reward address, then `masternodeunlock` and spend the released collateral.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from functional_framework import NodeHandle, Testnet, wait_until
+
+BRONZE_TIME = 1_000
+EPOCH_WAIT_S = 60.0
+"""Two devnet epochs (20 blocks of 0.5 s each) with ample margin."""
+
+
+def _add_node(testnet: Testnet) -> NodeHandle:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "timecoin.cli",
+            "testnet",
+            "add-node",
+            "--datadir",
+            str(testnet.datadir),
+        ],
+        capture_output=True,
+        timeout=60,
+        check=True,
+    )
+    assert b"operator key" in result.stdout
+    document = json.loads((testnet.datadir / "testnet.json").read_text(encoding="utf-8"))
+    entry = next(e for e in document["nodes"] if e["name"] == "node4")
+    node = NodeHandle(
+        name=entry["name"],
+        rpc_url=entry["rpc_url"],
+        datadir=Path(entry["datadir"]),
+        argv=list(entry["argv"]),
+        pid=entry["pid"],
+        p2p=entry["p2p"],
+        metrics_url=entry["metrics_url"],
+    )
+    testnet.nodes.append(node)  # stopped with the testnet
+    return node
+
+
+def _state(node: NodeHandle) -> dict[str, Any]:
+    status: dict[str, Any] = node.rpc("masternodestatus")
+    return status
+
+
+def _signed_a_certificate(node: NodeHandle, operator_key: str) -> bool:
+    """True when the tip block's certificate carries `node`'s signature."""
+    info = node.rpc("getconsensusinfo")
+    voters = [v["operatorkey"] for v in info["votingset"]["voters"]]
+    if operator_key not in voters:
+        return False
+    block = node.rpc("getblock", node.rpc("getbestblockhash"), 1)
+    certificate = block["prevcertificate"]
+    return (
+        certificate is not None
+        and certificate["height"] // 20 == info["epoch"]
+        and voters.index(operator_key) in certificate["signers"]
+    )
+
+
+def test_a_fifth_node_joins_as_a_masternode_votes_and_unlocks(testnet: Testnet) -> None:
+    owner = testnet.nodes[0]
+    testnet.wait_for_height(1)
+    joined = _add_node(testnet)
+    status = wait_until(lambda: _state(joined), 30.0, "node4 RPC")
+    assert status["state"] == "NOT_REGISTERED"
+    operator_key = status["operatorkey"]
+    testnet.wait_until_height(joined, owner.height())
+
+    # Fund a collateral of exactly the Bronze amount, then register it.
+    funding = owner.rpc("sendtoaddress", owner.rpc("getnewaddress"), BRONZE_TIME, 20)
+    assert funding["status"] in ("final", "confirmed"), funding
+    wait_until(
+        lambda: any(
+            c["txid"] == funding["txid"] and c["vout"] == 0 for c in owner.rpc("listunspent")
+        ),
+        20.0,
+        "the collateral among the owner's coins",
+    )
+    masternode_id = owner.rpc(
+        "masternoderegister", "bronze", funding["txid"], 0, operator_key, "", joined.p2p
+    )
+    pending = wait_until(
+        lambda: (s := _state(joined))["state"] == "PENDING" and s, 30.0, "node4 pending"
+    )
+    assert pending["masternodeid"] == masternode_id
+    assert pending["message"] == (
+        f"pending until epoch {pending['activefromepoch']} (now {pending['activefromepoch'] - 1})"
+    )
+    locked = owner.rpc("listlockedcollaterals")
+    assert [(c["txid"], c["vout"], c["tier"]) for c in locked] == [(masternode_id, 0, "bronze")]
+
+    # Active at the next epoch: in the voting set, its weight counted, its votes in certificates.
+    wait_until(lambda: _state(joined)["state"] == "ACTIVE", EPOCH_WAIT_S, "node4 active")
+    info = joined.rpc("getconsensusinfo")
+    assert info["isvoter"] is True
+    assert info["votingset"]["totalweight"] == 5
+    wait_until(
+        lambda: _signed_a_certificate(joined, operator_key),
+        EPOCH_WAIT_S,
+        "node4's signature in a certificate",
+    )
+    listed = owner.rpc("masternodelist", masternode_id)[0]
+    assert listed["invotingset"] is True and listed["committeeweight"] == 1
+    reward_address = listed["rewardaddress"]
+    wait_until(
+        lambda: any(
+            c["address"] == reward_address and c["txid"] != masternode_id
+            for c in owner.rpc("listunspent")
+        ),
+        EPOCH_WAIT_S,
+        "a block reward paid to node4's reward address",
+    )
+
+    # Retire: the collateral comes back, the node leaves at the next epoch.
+    unlock_txid = owner.rpc("masternodeunlock", masternode_id, 0)
+    wait_until(lambda: _state(joined)["state"] == "UNLOCKING", 30.0, "node4 unlocking")
+    wait_until(
+        lambda: _state(joined)["state"] == "NOT_REGISTERED", EPOCH_WAIT_S, "node4 out of the list"
+    )
+    assert joined.rpc("getconsensusinfo")["isvoter"] is False
+    assert owner.rpc("listlockedcollaterals") == []
+    released = wait_until(
+        lambda: next(
+            (c for c in owner.rpc("listunspent") if c["txid"] == unlock_txid and c["vout"] == 0),
+            None,
+        ),
+        20.0,
+        "the released collateral among the owner's coins",
+    )
+    assert Decimal(str(released["amount"])) > BRONZE_TIME - 1
+    spend = owner.rpc("sendtoaddress", owner.rpc("getnewaddress"), BRONZE_TIME - 1, 20)
+    assert spend["status"] in ("final", "confirmed"), spend
+    # The smallest coin that pays it is the released collateral.
+    inputs = owner.rpc("getrawtransaction", spend["txid"], True)["vin"]
+    assert {(i["txid"], i["vout"]) for i in inputs} == {(unlock_txid, 0)}
