@@ -2,49 +2,17 @@
 
 from __future__ import annotations
 
+from masternode_helpers import NEW_OPERATOR, commit_pooled, fund_collateral
 from rpc_helpers import OPERATORS, MemoryNode, RpcHttp, make_key
 
-from timecoin.crypto import sha256
-from timecoin.masternode import get_entry, process_block_registry
+from timecoin.masternode import get_entry
 from timecoin.params import Tier
 from timecoin.rpc.masternode_handlers import compute_masternode_state
-from timecoin.types import Coin, MasternodeRegistration, OutPoint, compute_txid
-
-NEW_OPERATOR = make_key(40)
-
-
-def _fund_collateral(
-    node: MemoryNode, tier: Tier = Tier.BRONZE, amount: int | None = None
-) -> OutPoint:
-    """Give the node's wallet an unspent coin of `amount` (default: the tier's collateral)."""
-    assert node.wallet is not None
-    units = node.params.tier_params(tier).collateral if amount is None else amount
-    outpoint = OutPoint(sha256(b"collateral" + units.to_bytes(8, "big")), 0)
-    coin = Coin(units, node.wallet.addresses()[0], 1)
-    node.utxo.coins[outpoint] = coin
-    node.wallet.add_coin(outpoint, coin)
-    return outpoint
-
-
-def _commit_pooled(node: MemoryNode, txid_hex: str) -> None:
-    """Put the pooled transaction `txid_hex` through the registry rules as block 2."""
-    tx = node.mempool.pop(bytes.fromhex(txid_hex)).tx
-    txid = compute_txid(tx)
-    node.registry, _ = process_block_registry(
-        node.registry, node.registry.height + 1, bytes(32), [tx], [txid], (), node.params
-    )
-    assert node.wallet is not None
-    node.wallet.remove_coins(txin.prevout for txin in tx.inputs)
-    for index, txout in enumerate(tx.outputs):
-        if node.wallet.is_mine(txout.address):
-            outpoint = OutPoint(txid, index)
-            coin = Coin(txout.amount, txout.address, node.registry.height)
-            node.utxo.coins[outpoint] = coin
-            node.wallet.add_coin(outpoint, coin)
+from timecoin.types import MasternodeRegistration, OutPoint
 
 
 async def test_register_then_list_update_and_unlock(rpc: RpcHttp, node: MemoryNode) -> None:
-    collateral = _fund_collateral(node)
+    collateral = fund_collateral(node)
     txid = await rpc.call(
         "masternoderegister",
         "bronze",
@@ -66,7 +34,7 @@ async def test_register_then_list_update_and_unlock(rpc: RpcHttp, node: MemoryNo
     )
     assert again["code"] == -8 and again["message"].startswith("collateral:")
 
-    _commit_pooled(node, txid)
+    commit_pooled(node, txid)
     locked = await rpc.call("listlockedcollaterals")
     assert [(c["txid"], c["vout"], c["tier"], c["state"]) for c in locked] == [
         (txid, 0, "bronze", "PENDING")
@@ -76,7 +44,7 @@ async def test_register_then_list_update_and_unlock(rpc: RpcHttp, node: MemoryNo
     assert listed[0]["collateral"] == f"{txid}:0"
 
     update = await rpc.call("masternodeupdate", txid, 0, make_key(42).public_key.hex())
-    _commit_pooled(node, update)
+    commit_pooled(node, update)
     entry = get_entry(node.registry, bytes.fromhex(txid))
     assert entry is not None and entry.operator_key == make_key(42).public_key
 
@@ -86,8 +54,8 @@ async def test_register_then_list_update_and_unlock(rpc: RpcHttp, node: MemoryNo
 
 
 async def test_register_refusals_name_the_field(rpc: RpcHttp, node: MemoryNode) -> None:
-    short = _fund_collateral(node, amount=node.params.tier_params(Tier.BRONZE).collateral - 1)
-    good = _fund_collateral(node)
+    short = fund_collateral(node, amount=node.params.tier_params(Tier.BRONZE).collateral - 1)
+    good = fund_collateral(node)
     operator = NEW_OPERATOR.public_key.hex()
     cases = [
         (("platinum", good.txid.hex(), 0, operator), -8, "tier: expected one of"),

@@ -122,7 +122,7 @@ def exit_status_for(code: int) -> int:
     return status if 0 < status <= MAX_EXIT_STATUS else 1
 
 
-def _make_client(
+def make_client(
     network: str,
     datadir: Path | None,
     rpc_url: str | None,
@@ -130,6 +130,8 @@ def _make_client(
     rpc_password: str | None,
     timeout_s: float,
 ) -> RpcClient:
+    """The client for a node found as `timecoin rpc` finds it; click.UsageError
+    when no credentials are given."""
     url = rpc_url if rpc_url is not None else resolve_rpc_url(network, datadir)
     try:
         if rpc_user is not None:
@@ -200,7 +202,7 @@ def rpc_cmd(
     network = str(obj.get("network", DEFAULT_NETWORK))
     params = build_params(method, args, named)
     try:
-        client = _make_client(network, datadir, rpc_url, rpc_user, rpc_password, timeout_s)
+        client = make_client(network, datadir, rpc_url, rpc_user, rpc_password, timeout_s)
         raw = client.call_json(method, params)
     except RpcCallError as exc:
         click.echo(f"error code: {exc.code}\nerror message:\n{exc.message}", err=True)
