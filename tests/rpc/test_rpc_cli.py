@@ -7,6 +7,7 @@ thread while the server answers on the test's event loop.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import socket
 from decimal import Decimal
@@ -28,7 +29,7 @@ from timecoin.rpc.client import (
     RpcConnectionError,
     default_rpc_url,
 )
-from timecoin.rpc.server import RpcServer
+from timecoin.rpc.server import RpcConfig, RpcServer
 
 
 async def _run(args: list[str], env: dict[str, str] | None = None) -> Result:
@@ -230,6 +231,7 @@ async def test_cli_takes_the_url_from_the_node_config(server: RpcServer, datadir
     # A testnet node's data directory holds its node.toml: no --rpc-url needed,
     # and a wildcard bind address means this host.
     port = server.port
+    (datadir / "rpc.url").unlink()  # as from a node that did not write one
     (datadir / "node.toml").write_text(
         f'network = "minimal"\n\n[rpc]\nhost = "0.0.0.0"\nport = {port}\n', encoding="utf-8"
     )
@@ -242,3 +244,22 @@ def test_rpc_url_defaults_to_the_network_port_without_a_node_config(tmp_path: Pa
     expected = default_rpc_url(get_preset("devnet"))
     assert resolve_rpc_url("devnet", tmp_path) == expected
     assert resolve_rpc_url("devnet", None) == expected
+
+
+async def test_cli_finds_a_node_started_on_port_zero(
+    node: MemoryNode, config: RpcConfig, datadir: Path
+) -> None:
+    # `[rpc] port = 0` in node.toml: the bound port is only in rpc.url.
+    (datadir / "node.toml").write_text('network = "minimal"\n\n[rpc]\nport = 0\n', encoding="utf-8")
+    server = RpcServer(node, dataclasses.replace(config, port=0))
+    await server.start()
+    try:
+        assert (datadir / "rpc.url").read_text(encoding="ascii") == (
+            f"http://127.0.0.1:{server.port}/\n"
+        )
+        result = await _run(["rpc", "--datadir", str(datadir), "getblockcount"])
+        assert result.exit_code == 0, result.output
+        assert result.stdout == "1\n"
+    finally:
+        await server.stop()
+    assert not (datadir / "rpc.url").exists()

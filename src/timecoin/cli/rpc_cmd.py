@@ -1,18 +1,19 @@
 """`timecoin rpc METHOD [ARGS...]`: call a running node, like bitcoin-cli.
 
-Credentials come from the node's cookie (`--datadir`) or from `--rpc-user`
-and `--rpc-password` (or $TIMECOIN_RPC_PASSWORD). Without `--rpc-url`, the
-URL comes from the `[rpc]` section of the data directory's `node.toml` when
-there is one (as `timecoin testnet` writes), else the network's default
-port. Each argument is parsed as JSON when it parses (numbers, true/false,
-null, arrays, objects) and is passed as a string otherwise; arguments the method declares as text
-(hashes, hex, addresses, labels) are always strings. With `--named`, the
-arguments are `name=value` pairs.
+Credentials come from the node's cookie (`--datadir`) or from `--rpc-user` and
+`--rpc-password` (or $TIMECOIN_RPC_PASSWORD). Without `--rpc-url`, the URL
+comes from the data directory's `rpc.url` (written by the running node), else
+from the `[rpc]` section of its `node.toml` when there is one (as `timecoin
+testnet` writes), else the network's default port. Each argument is parsed as
+JSON when it parses (numbers, true/false, null, arrays, objects) and is passed
+as a string otherwise; arguments the method declares as text (hashes, hex,
+addresses, labels) are always strings. With `--named`, the arguments are
+`name=value` pairs.
 
-Output is bitcoin-cli's: a string result is printed bare, null prints
-nothing, anything else is indented JSON with amounts exactly as sent. An
-error reply prints `error code: N` and `error message:` on stderr and exits
-with status |N| (1 when |N| does not fit an exit status).
+Output is bitcoin-cli's: a string result is printed bare, null prints nothing,
+anything else is indented JSON with amounts exactly as sent. An error reply
+prints `error code: N` and `error message:` on stderr and exits with status |N|
+(1 when |N| does not fit an exit status).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import msgspec
 from timecoin.node.config import ConfigError, load_config
 from timecoin.params import get_preset
 from timecoin.rpc.arguments import Param
+from timecoin.rpc.auth import read_rpc_url, rpc_url_path_for
 from timecoin.rpc.client import (
     DEFAULT_TIMEOUT_S,
     RpcCallError,
@@ -45,12 +47,17 @@ _ANY_ADDRESS = {"0.0.0.0": "127.0.0.1", "::": "::1"}
 
 
 def resolve_rpc_url(network: str, datadir: Path | None) -> str:
-    """The URL to call when none is given: from `DATADIR/node.toml`'s `[rpc]`
-    section when the file exists (a wildcard bind address means this host),
-    else the network's default port on 127.0.0.1.
+    """The URL to call when none is given: the one the running node wrote to
+    `DATADIR/rpc.url`, else from `DATADIR/node.toml`'s `[rpc]` section when
+    the file exists (a wildcard bind address means this host), else the
+    network's default port on 127.0.0.1.
 
     Raises click.UsageError for a node.toml that cannot be read.
     """
+    if datadir is not None:
+        running = read_rpc_url(rpc_url_path_for(datadir))
+        if running is not None:
+            return running
     config_path = None if datadir is None else datadir / NODE_CONFIG_FILENAME
     if config_path is None or not config_path.is_file():
         return default_rpc_url(get_preset(network))
