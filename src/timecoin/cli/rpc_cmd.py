@@ -26,7 +26,7 @@ from typing import NoReturn
 import click
 import msgspec
 
-from timecoin.node.config import ConfigError, load_config
+from timecoin.node.config import ConfigError, default_datadir, load_config
 from timecoin.params import get_preset
 from timecoin.rpc.arguments import Param
 from timecoin.rpc.auth import read_rpc_url, rpc_url_path_for
@@ -139,6 +139,10 @@ def make_client(
 ) -> RpcClient:
     """The client for a node found as `timecoin rpc` finds it; click.UsageError
     when no credentials are given."""
+    if datadir is None and rpc_user is None:
+        candidate = default_datadir(network)
+        if (candidate / ".cookie").is_file():
+            datadir = candidate  # a node run with its default data directory
     url = rpc_url if rpc_url is not None else resolve_rpc_url(network, datadir)
     try:
         if rpc_user is not None:
