@@ -7,6 +7,7 @@ import click
 from timecoin import __version__
 from timecoin.cli.common import network_option
 from timecoin.cli.devnet_cmd import devnet_cmd
+from timecoin.cli.genesis_cmd import genesis_group
 from timecoin.cli.loadgen_cmd import loadgen_cmd
 from timecoin.cli.masternode_cmd import masternode_group
 from timecoin.cli.node_cmd import node_cmd
@@ -51,6 +52,7 @@ cli.add_command(node_cmd)
 cli.add_command(testnet_cmd)
 cli.add_command(loadgen_cmd)
 cli.add_command(masternode_group)
+cli.add_command(genesis_group)
 
 
 def main() -> None:
