@@ -73,3 +73,14 @@ async def test_errors_name_the_field_and_set_the_exit_status(
     assert result.exit_code == 8
     assert result.stderr.startswith("error: tier: expected one of free, bronze, silver, gold")
     assert "Traceback" not in result.output
+
+
+async def test_operator_key_is_created_once_and_read_after(tmp_path: Path) -> None:
+    runner = CliRunner()
+    argv = ["masternode", "--datadir", str(tmp_path / "node"), "operator-key"]
+    first = await asyncio.to_thread(runner.invoke, cli, argv, catch_exceptions=False)
+    assert first.exit_code == 0, first.output
+    key_file = tmp_path / "node" / "operator.key"
+    assert oct(key_file.stat().st_mode & 0o777) == "0o600"
+    second = await asyncio.to_thread(runner.invoke, cli, argv, catch_exceptions=False)
+    assert second.stdout == first.stdout and len(first.stdout.strip()) == 64

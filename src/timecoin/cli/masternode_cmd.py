@@ -1,5 +1,6 @@
 """`timecoin masternode register|update|unlock|list|status`: the masternode
-RPC methods with human output (`--json` prints the RPC result instead).
+RPC methods with human output (`--json` prints the RPC result instead), and
+`operator-key`, which creates or reads the node's operator key offline.
 
 Each subcommand calls the method of the same name (`masternoderegister`,
 ...) on the node found as `timecoin rpc` finds it (`--datadir`, its
@@ -16,6 +17,8 @@ from typing import Any
 import click
 
 from timecoin.cli.rpc_cmd import DEFAULT_NETWORK, PASSWORD_ENV, exit_status_for, make_client
+from timecoin.node.config import default_datadir
+from timecoin.node.keys import KeyFileError, load_or_create_key
 from timecoin.rpc.client import DEFAULT_TIMEOUT_S, RpcCallError, RpcClientError
 
 
@@ -50,6 +53,7 @@ def masternode_group(
             network, datadir, rpc_url, rpc_user, rpc_password, DEFAULT_TIMEOUT_S
         ),
         "json": as_json,
+        "datadir": datadir if datadir is not None else default_datadir(network),
     }
 
 
@@ -203,3 +207,20 @@ def status_cmd(ctx: click.Context) -> None:
         click.echo(f"reward to     {status['rewardaddress']}")
     heartbeat = status.get("lastheartbeat")
     click.echo(f"heartbeat     {'never sent' if heartbeat is None else f'sent at {heartbeat}'}")
+
+
+@masternode_group.command("operator-key")
+@click.pass_context
+def operator_key_cmd(ctx: click.Context) -> None:
+    """Print this node's operator public key, creating DATADIR/operator.key
+    (mode 0600) when there is none; the node need not be running."""
+    path = Path(ctx.obj["datadir"]) / "operator.key"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        key = load_or_create_key(path)
+    except (KeyFileError, OSError) as exc:
+        raise click.ClickException(str(exc)) from None
+    if ctx.obj["json"]:
+        _echo_json({"operatorkey": key.public_key.hex(), "file": str(path)})
+        return
+    click.echo(key.public_key.hex())
