@@ -2,8 +2,9 @@
 
 The path of docs/operator.md on one host: `timecoin testnet add-node`, fund a
 collateral from a genesis wallet, `masternoderegister`, wait for the next
-epoch, see the node's signature in certificates and a reward paid to its
-reward address, then `masternodeunlock` and spend the released collateral.
+epoch, see the node's signature in certificates (again after a crash and
+restart) and a reward paid to its reward address, then `masternodeunlock`
+and spend the released collateral.
 """
 
 from __future__ import annotations
@@ -58,8 +59,9 @@ def _state(node: NodeHandle) -> dict[str, Any]:
     return status
 
 
-def _signed_a_certificate(node: NodeHandle, operator_key: str) -> bool:
-    """True when the tip block's certificate carries `node`'s signature."""
+def _signed_a_certificate(node: NodeHandle, operator_key: str, after_height: int = 0) -> bool:
+    """True when the tip block's certificate, of a block above `after_height`,
+    carries `node`'s signature."""
     info = node.rpc("getconsensusinfo")
     voters = [v["operatorkey"] for v in info["votingset"]["voters"]]
     if operator_key not in voters:
@@ -68,6 +70,7 @@ def _signed_a_certificate(node: NodeHandle, operator_key: str) -> bool:
     certificate = block["prevcertificate"]
     return (
         certificate is not None
+        and certificate["height"] > after_height
         and certificate["height"] // 20 == info["epoch"]
         and voters.index(operator_key) in certificate["signers"]
     )
@@ -114,6 +117,17 @@ def test_a_fifth_node_joins_as_a_masternode_votes_and_unlocks(testnet: Testnet) 
         lambda: _signed_a_certificate(joined, operator_key),
         EPOCH_WAIT_S,
         "node4's signature in a certificate",
+    )
+    # A restart (after a crash) changes nothing: it syncs and signs again.
+    joined.kill()
+    killed_at = owner.height()
+    joined.restart()
+    wait_until(lambda: _state(joined)["state"] == "ACTIVE", 30.0, "node4 back after a restart")
+    testnet.wait_until_height(joined, owner.height())
+    wait_until(
+        lambda: _signed_a_certificate(joined, operator_key, killed_at),
+        EPOCH_WAIT_S,
+        "node4's signature in a certificate after its restart",
     )
     listed = owner.rpc("masternodelist", masternode_id)[0]
     assert listed["invotingset"] is True and listed["committeeweight"] == 1
