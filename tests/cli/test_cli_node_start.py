@@ -8,6 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from timecoin.cli.main import cli
+from timecoin.crypto import SigningKey
 from timecoin.node.config import ConfigError, NodeConfig, apply_overrides, default_datadir
 
 
@@ -48,3 +49,25 @@ def test_overrides_add_seeds_and_replace_network_and_genesis() -> None:
     assert default_datadir("testnet") == Path.home() / ".timecoin" / "testnet"
     with pytest.raises(ConfigError, match="network = 'nonet'"):
         apply_overrides(NodeConfig(), network="nonet")
+
+
+def test_a_genesis_that_is_not_the_stores_names_both_hashes(tmp_path: Path) -> None:
+    datadir = tmp_path / "node"
+    made = CliRunner().invoke(cli, ["devnet", "--datadir", str(datadir)])
+    assert made.exit_code == 0, made.output
+    key = SigningKey.from_seed(bytes([3]) * 32).public_key.hex()
+    manifest = tmp_path / "net.toml"
+    manifest.write_text(
+        f'network = "devnet"\n[[masternodes]]\ntier = "bronze"\noperator_key = "{key}"\n',
+        encoding="utf-8",
+    )
+    other = tmp_path / "other.block"
+    built = CliRunner().invoke(
+        cli, ["genesis", "new", "--manifest", str(manifest), "--out", str(other)]
+    )
+    assert built.exit_code == 0, built.output
+    other_hash = built.output.split()[2]
+    result = CliRunner().invoke(cli, ["node", "--datadir", str(datadir), "--genesis", str(other)])
+    assert result.exit_code == 1
+    assert f"is genesis {other_hash}, but the chain store in {datadir / 'chain'}" in result.output
+    assert "belongs to genesis " in result.output and "Traceback" not in result.output

@@ -11,6 +11,7 @@ import click
 
 from timecoin.cli.common import CHAIN_DIRNAME
 from timecoin.crypto import configure_parallel_verification
+from timecoin.encoding import DecodeError, decode
 from timecoin.node.config import (
     ConfigError,
     NodeConfig,
@@ -21,9 +22,13 @@ from timecoin.node.config import (
 from timecoin.node.node import run_node
 from timecoin.p2p import install_uvloop
 from timecoin.params import PRESETS
+from timecoin.storage.chainstore import ChainStore
+from timecoin.storage.lmdb_store import LmdbStore
+from timecoin.types import Block, compute_block_hash
 
 CONFIG_FILENAME = "node.toml"
 DEFAULT_NETWORK = "devnet"
+MAX_GENESIS_BYTES = 16_000_000
 
 
 @click.command("node")
@@ -86,6 +91,7 @@ def node_cmd(
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
     _check_genesis_available(config, datadir)
+    _check_genesis_matches_store(config, datadir)
     datadir.mkdir(parents=True, exist_ok=True)
     logging.basicConfig(
         level=config.log_level.upper(),
@@ -125,3 +131,27 @@ def _check_genesis_available(config: NodeConfig, datadir: Path) -> None:
         "in node.toml. To launch a new network, build one with `timecoin genesis new`; "
         "for a local test network, run `timecoin testnet`. Nothing was created."
     )
+
+
+def _check_genesis_matches_store(config: NodeConfig, datadir: Path) -> None:
+    """Fail when the genesis file is not the genesis of the existing chain store."""
+    chain_dir = datadir / CHAIN_DIRNAME
+    genesis = config.resolve(datadir).genesis_file
+    if not chain_dir.is_dir() or not genesis.is_file():
+        return
+    try:
+        block = decode(genesis.read_bytes(), Block, MAX_GENESIS_BYTES)
+    except (OSError, DecodeError) as exc:
+        raise click.ClickException(f"{genesis}: not a genesis block: {exc}") from None
+    file_hash = compute_block_hash(block.header)
+    kv = LmdbStore(str(chain_dir))
+    try:
+        stored_hash = ChainStore(kv).get_genesis_hash()
+    finally:
+        kv.close()
+    if stored_hash is not None and stored_hash != file_hash:
+        raise click.ClickException(
+            f"{genesis} is genesis {file_hash.hex()}, but the chain store in {chain_dir} "
+            f"belongs to genesis {stored_hash.hex()}: use the data directory of that "
+            f"network, or move {chain_dir} away to start this one"
+        )
