@@ -91,7 +91,10 @@ async def test_cli_rpc_error_exits_with_the_code(server: RpcServer, datadir: Pat
     assert result.exit_code == 8
     result = await _rpc(server, datadir, "nosuchmethod")
     assert result.exit_code == 1
-    assert "error code: -32601" in result.stderr
+    assert result.stderr == (
+        "error code: -32601\nerror message:\n"
+        "Method not found: 'nosuchmethod' (`timecoin help` lists the methods)\n"
+    )
 
 
 async def test_cli_arguments_json_or_text(

@@ -37,6 +37,7 @@ from timecoin.rpc.client import (
     RpcClientError,
     default_rpc_url,
 )
+from timecoin.rpc.errors import RPC_METHOD_NOT_FOUND
 from timecoin.rpc.handlers import METHODS
 
 PASSWORD_ENV = "TIMECOIN_RPC_PASSWORD"  # noqa: S105 (a variable name)
@@ -216,7 +217,10 @@ def rpc_cmd(
         client = make_client(network, datadir, rpc_url, rpc_user, rpc_password, timeout_s)
         raw = client.call_json(method, params)
     except RpcCallError as exc:
-        click.echo(f"error code: {exc.code}\nerror message:\n{exc.message}", err=True)
+        message = exc.message
+        if exc.code == RPC_METHOD_NOT_FOUND:
+            message = f"{message}: {method!r:.80} (`timecoin help` lists the methods)"
+        click.echo(f"error code: {exc.code}\nerror message:\n{message}", err=True)
         ctx.exit(exit_status_for(exc.code))
     except RpcClientError as exc:
         click.echo(f"error: {exc}", err=True)
