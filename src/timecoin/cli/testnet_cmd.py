@@ -16,6 +16,7 @@ from timecoin.node.testnet import (
     TestnetError,
     TestnetRunner,
     add_testnet_node,
+    format_start_banner,
     init_testnet,
     run_status_loop,
     start_joined_node,
@@ -63,6 +64,8 @@ def testnet_cmd(
     try:
         runner.start()
         click.echo(f"{count} nodes started; {datadir / TESTNET_FILENAME}; Ctrl-C stops them")
+        for line in format_start_banner(datadir, nodes):
+            click.echo(line)
         tty = sys.stdout.isatty()
 
         def write(line: str) -> None:

@@ -464,13 +464,42 @@ def poll_status(nodes: list[TestnetNode], timeout_s: float = 1.0) -> StatusSampl
     return StatusSample(heights, peers, max(0, tx_count))
 
 
-def format_status(sample: StatusSample, tx_per_s: float) -> str:
-    """The status line: height per node, peers per node, transactions per second."""
+def format_status(sample: StatusSample, tx_per_s: float, stalled_s: float | None = None) -> str:
+    """The status line: height per node, peers per node, transactions per
+    second, and `STALLED` with the seconds since the last block when
+    `stalled_s` is given."""
 
     def show(values: list[int | None]) -> str:
         return " ".join("-" if v is None else str(v) for v in values)
 
-    return f"height [{show(sample.heights)}]  peers [{show(sample.peers)}]  tx/s {tx_per_s:.1f}"
+    line = f"height [{show(sample.heights)}]  peers [{show(sample.peers)}]  tx/s {tx_per_s:.1f}"
+    if stalled_s is not None:
+        line += f"  STALLED: no block for {stalled_s:.0f} s"
+    return line
+
+
+def format_start_banner(datadir: Path, nodes: list[TestnetNode]) -> list[str]:
+    """What a testnet prints once its nodes are started: each node's RPC URL
+    and the commands to try next."""
+    lines = [f"{node.name}  rpc {node.rpc_url}  datadir {node.datadir}" for node in nodes]
+    if nodes:
+        first = nodes[0].datadir
+        lines += [
+            f"try:  timecoin rpc --datadir {first} getblockchaininfo",
+            f"      timecoin masternode --datadir {first} list",
+            f"      timecoin testnet add-node --datadir {datadir}",
+        ]
+    return lines
+
+
+def compute_stall_after_s(nodes: list[TestnetNode]) -> float:
+    """How long without a new block marks the testnet stalled: ten block
+    intervals, at least 5 s."""
+    interval_ms = 1_000
+    if nodes:
+        config = load_config(nodes[0].datadir / CONFIG_FILENAME)
+        interval_ms = config.block_interval_ms or interval_ms
+    return max(5.0, 10 * interval_ms / 1000)
 
 
 def run_status_loop(
@@ -481,6 +510,8 @@ def run_status_loop(
 ) -> None:
     """Show the status line every `interval_s` until `should_stop()`."""
     last_height: int | None = None
+    last_change = time.monotonic()
+    stall_after_s = compute_stall_after_s(runner.nodes)
     tx_window: list[tuple[float, int]] = []
     while not should_stop():
         sample = poll_status(runner.nodes)
@@ -489,11 +520,13 @@ def run_status_loop(
         if height is not None and height != last_height:
             tx_window.append((now, sample.tx_count))
             last_height = height
+            last_change = now
         tx_window = [(t, c) for t, c in tx_window if now - t <= 10.0]
         span = (now - tx_window[0][0]) if len(tx_window) > 1 else 0.0
         tx_per_s = sum(c for _, c in tx_window[1:]) / span if span > 0 else 0.0
         dead = runner.exited()
-        line = format_status(sample, tx_per_s)
+        quiet_s = now - last_change
+        line = format_status(sample, tx_per_s, quiet_s if quiet_s > stall_after_s else None)
         if dead:
             line += f"  exited: {', '.join(dead)}"
         write(line)
