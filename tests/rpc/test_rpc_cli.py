@@ -266,3 +266,21 @@ async def test_cli_finds_a_node_started_on_port_zero(
     finally:
         await server.stop()
     assert not (datadir / "rpc.url").exists()
+
+
+async def test_cli_finds_a_node_in_the_default_data_directory(
+    node: MemoryNode, config: RpcConfig, tmp_path: Path
+) -> None:
+    # A node run without --datadir keeps its cookie and rpc.url in
+    # ~/.timecoin/NETWORK: `timecoin rpc` needs no flags.
+    home = tmp_path / "home"
+    datadir = home / ".timecoin" / "minimal"
+    datadir.mkdir(parents=True)
+    server = RpcServer(node, dataclasses.replace(config, port=0, datadir=datadir))
+    await server.start()
+    try:
+        result = await _run(["rpc", "getblockcount"], env={"HOME": str(home)})
+        assert result.exit_code == 0, result.output
+        assert result.stdout == "1\n"
+    finally:
+        await server.stop()
