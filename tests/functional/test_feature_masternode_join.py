@@ -54,6 +54,16 @@ def _add_node(testnet: Testnet) -> NodeHandle:
     return node
 
 
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "timecoin.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
 def _state(node: NodeHandle) -> dict[str, Any]:
     status: dict[str, Any] = node.rpc("masternodestatus")
     return status
@@ -95,6 +105,15 @@ def test_a_fifth_node_joins_as_a_masternode_votes_and_unlocks(testnet: Testnet) 
         20.0,
         "the collateral among the owner's coins",
     )
+    # The CLI's exit status tells a settled wait from a timed-out one.
+    waited = _cli(
+        "rpc", "--datadir", str(owner.datadir), "waittransactionfinality", funding["txid"], "5"
+    )
+    assert waited.returncode == 0 and '"status": "' in waited.stdout, waited.stderr
+    timed_out = _cli(
+        "rpc", "--datadir", str(owner.datadir), "waittransactionfinality", "00" * 32, "0"
+    )
+    assert timed_out.returncode == 1 and '"status": "unknown"' in timed_out.stdout
     masternode_id = owner.rpc(
         "masternoderegister", "bronze", funding["txid"], 0, operator_key, "", joined.p2p
     )

@@ -19,7 +19,13 @@ from click.testing import CliRunner, Result
 from rpc_helpers import PAYEE, RPC_PASSWORD, RPC_USER, ChainFacts, MemoryNode, address_of
 
 from timecoin.cli.main import cli
-from timecoin.cli.rpc_cmd import build_params, exit_status_for, format_result, resolve_rpc_url
+from timecoin.cli.rpc_cmd import (
+    build_params,
+    exit_status_for,
+    format_result,
+    is_settled_status,
+    resolve_rpc_url,
+)
 from timecoin.crypto import encode_address
 from timecoin.params import get_preset
 from timecoin.rpc.client import (
@@ -284,3 +290,10 @@ async def test_cli_finds_a_node_in_the_default_data_directory(
         assert result.stdout == "1\n"
     finally:
         await server.stop()
+
+
+def test_a_wait_that_timed_out_is_not_settled() -> None:
+    assert is_settled_status(b'{"txid": "ab", "status": "final"}')
+    assert is_settled_status(b'{"txid": "ab", "status": "conflicted"}')
+    assert not is_settled_status(b'{"txid": "ab", "status": "pending"}')
+    assert not is_settled_status(b'{"txid": "ab", "status": "unknown"}')

@@ -13,7 +13,8 @@ addresses, labels) are always strings. With `--named`, the arguments are
 Output is bitcoin-cli's: a string result is printed bare, null prints nothing,
 anything else is indented JSON with amounts exactly as sent. An error reply
 prints `error code: N` and `error message:` on stderr and exits with status |N|
-(1 when |N| does not fit an exit status).
+(1 when |N| does not fit an exit status). `waittransactionfinality` whose wait
+timed out prints the status and exits with status 1.
 """
 
 from __future__ import annotations
@@ -44,6 +45,10 @@ PASSWORD_ENV = "TIMECOIN_RPC_PASSWORD"  # noqa: S105 (a variable name)
 DEFAULT_NETWORK = "devnet"
 MAX_EXIT_STATUS = 255
 NODE_CONFIG_FILENAME = "node.toml"
+WAIT_METHODS = frozenset({"waittransactionfinality"})
+SETTLED_STATUSES = frozenset({"final", "confirmed", "conflicted"})
+WAIT_TIMED_OUT_STATUS = 1
+"""The exit status of a wait method whose wait timed out (the status is printed)."""
 _ANY_ADDRESS = {"0.0.0.0": "127.0.0.1", "::": "::1"}
 
 
@@ -228,3 +233,15 @@ def rpc_cmd(
     text = format_result(raw)
     if text is not None:
         click.echo(text)
+    if method in WAIT_METHODS and not is_settled_status(raw):
+        ctx.exit(WAIT_TIMED_OUT_STATUS)
+
+
+def is_settled_status(raw: bytes) -> bool:
+    """Whether a finality status reply says the wait ended (final, confirmed
+    or conflicted) rather than timed out."""
+    try:
+        status = msgspec.json.decode(raw)
+    except msgspec.DecodeError:
+        return True
+    return not isinstance(status, dict) or status.get("status") in SETTLED_STATUSES
