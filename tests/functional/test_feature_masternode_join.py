@@ -3,8 +3,9 @@
 The path of docs/operator.md on one host: `timecoin testnet add-node`, fund a
 collateral from a genesis wallet, `masternoderegister`, wait for the next
 epoch, see the node's signature in certificates (again after a crash and
-restart) and a reward paid to its reward address, then `masternodeunlock`
-and spend the released collateral.
+restart) and a reward paid to its reward address, upgrade it to Silver
+(unlock, register again with the same operator key), then retire it with
+`masternodeunlock` and spend the released Bronze collateral.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ from typing import Any
 from functional_framework import NodeHandle, Testnet, wait_until
 
 BRONZE_TIME = 1_000
+SILVER_TIME = 10_000
+LEAVING = ("UNLOCKING", "NOT_REGISTERED")
+"""UNLOCKING until the epoch ends, which may come within a block or two."""
 EPOCH_WAIT_S = 60.0
 """Two devnet epochs (20 blocks of 0.5 s each) with ample margin."""
 
@@ -86,7 +90,7 @@ def _signed_a_certificate(node: NodeHandle, operator_key: str, after_height: int
     )
 
 
-def test_a_fifth_node_joins_as_a_masternode_votes_and_unlocks(testnet: Testnet) -> None:
+def test_a_fifth_node_joins_as_a_masternode_votes_upgrades_and_unlocks(testnet: Testnet) -> None:
     owner = testnet.nodes[0]
     testnet.wait_for_height(1)
     joined = _add_node(testnet)
@@ -117,14 +121,20 @@ def test_a_fifth_node_joins_as_a_masternode_votes_and_unlocks(testnet: Testnet) 
     masternode_id = owner.rpc(
         "masternoderegister", "bronze", funding["txid"], 0, operator_key, "", joined.p2p
     )
-    pending = wait_until(
-        lambda: (s := _state(joined))["state"] == "PENDING" and s, 30.0, "node4 pending"
+    # PENDING until the next epoch, which may come within a block or two.
+    registered = wait_until(
+        lambda: (s := _state(joined))["state"] in ("PENDING", "ACTIVE") and s,
+        30.0,
+        "node4 registered",
     )
-    assert pending["masternodeid"] == masternode_id
-    assert pending["message"] == (
-        f"pending until epoch {pending['activefromepoch']} (now {pending['activefromepoch'] - 1})"
+    assert registered["masternodeid"] == masternode_id
+    if registered["state"] == "PENDING":
+        epoch = registered["activefromepoch"]
+        assert registered["message"] == f"pending until epoch {epoch} (now {epoch - 1})"
+    # The owner's node may hold the registration's block a moment later.
+    locked = wait_until(
+        lambda: owner.rpc("listlockedcollaterals"), 10.0, "the owner's locked collateral"
     )
-    locked = owner.rpc("listlockedcollaterals")
     assert [(c["txid"], c["vout"], c["tier"]) for c in locked] == [(masternode_id, 0, "bronze")]
 
     # Active at the next epoch: in the voting set, its weight counted, its votes in certificates.
@@ -160,14 +170,50 @@ def test_a_fifth_node_joins_as_a_masternode_votes_and_unlocks(testnet: Testnet) 
         "a block reward paid to node4's reward address",
     )
 
-    # Retire: the collateral comes back, the node leaves at the next epoch.
+    # Upgrade to Silver (docs/operator.md): fund the new collateral, unlock
+    # the Bronze one, register Silver with the same operator key.
+    silver = owner.rpc("sendtoaddress", owner.rpc("getnewaddress"), SILVER_TIME, 20)
+    assert silver["status"] in ("final", "confirmed"), silver
+    wait_until(
+        lambda: any(c["txid"] == silver["txid"] for c in owner.rpc("listunspent")),
+        20.0,
+        "the Silver collateral among the owner's coins",
+    )
     unlock_txid = owner.rpc("masternodeunlock", masternode_id, 0)
-    wait_until(lambda: _state(joined)["state"] == "UNLOCKING", 30.0, "node4 unlocking")
+    wait_until(lambda: _state(joined)["state"] in LEAVING, 30.0, "node4 unlocking")
+    # The owner's wallet checks its own node's registry: wait for it there too.
+    wait_until(
+        lambda: all(e["state"] == "UNLOCKING" for e in owner.rpc("masternodelist", masternode_id)),
+        10.0,
+        "the Bronze entry unlocking on the owner's node",
+    )
+    upgraded_id = owner.rpc(
+        "masternoderegister", "silver", silver["txid"], 0, operator_key, "", joined.p2p
+    )
+    upgraded = wait_until(
+        lambda: (s := _state(joined))["masternodeid"] == upgraded_id and s, 30.0, "node4 silver"
+    )
+    assert upgraded["state"] in ("PENDING", "ACTIVE") and upgraded["tier"] == "silver"
+    wait_until(
+        lambda: joined.rpc("getconsensusinfo")["votingset"]["totalweight"] == 14,
+        EPOCH_WAIT_S,
+        "node4 voting with the Silver weight",
+    )
+    assert _state(joined)["state"] == "ACTIVE"
+    wait_until(
+        lambda: [c["tier"] for c in owner.rpc("listlockedcollaterals")] == ["silver"],
+        10.0,
+        "the Silver collateral locked",
+    )
+
+    # Retire: the collateral comes back, the node leaves at the next epoch.
+    owner.rpc("masternodeunlock", upgraded_id, 0)
+    wait_until(lambda: _state(joined)["state"] in LEAVING, 30.0, "node4 unlocking")
     wait_until(
         lambda: _state(joined)["state"] == "NOT_REGISTERED", EPOCH_WAIT_S, "node4 out of the list"
     )
     assert joined.rpc("getconsensusinfo")["isvoter"] is False
-    assert owner.rpc("listlockedcollaterals") == []
+    wait_until(lambda: owner.rpc("listlockedcollaterals") == [], 10.0, "no locked collateral")
     released = wait_until(
         lambda: next(
             (c for c in owner.rpc("listunspent") if c["txid"] == unlock_txid and c["vout"] == 0),

@@ -444,9 +444,13 @@ class NodeApiImpl:
         key = self._node.operator_key
         if key is None:
             return None
+        # A live entry wins over one whose collateral is spent: after a tier
+        # upgrade both name the key until the old one leaves at the boundary.
         masternode_id = None
         for entry in self._driver().state.registry.entries:
-            if entry.operator_key == key.public_key:
+            if entry.operator_key == key.public_key and (
+                masternode_id is None or not entry.is_deregistered
+            ):
                 masternode_id = entry.masternode_id
         heartbeats = self._node.heartbeats
         history = None if heartbeats is None else heartbeats.history
