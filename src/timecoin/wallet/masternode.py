@@ -12,8 +12,8 @@ address. So a registration spends the coin the operator funded (exactly the
 tier's collateral) into output 0 of the registration, paid to a fresh owner
 key of the wallet; the fee comes from one other coin of the wallet. The
 masternode id is the registration's txid and its collateral is
-`(masternode id, 0)`; `find_entry_by_collateral` also accepts the coin the
-registration spent, so an operator may keep naming the outpoint they funded.
+`(masternode id, 0)`: update and unlock name that outpoint, not the coin the
+operator funded (which the registration spent).
 
 An operator update spends one fee coin and carries the owner's signature.
 Unlocking spends the collateral back to the wallet (the owner's address),
@@ -31,7 +31,7 @@ from typing import Final
 from timecoin.crypto import address_from_public_key
 from timecoin.ledger import compute_tx_size
 from timecoin.masternode import MasternodeEntry, RegistryState
-from timecoin.params import COIN, Tier
+from timecoin.params import COIN, MAX_MONEY, Tier
 from timecoin.types import (
     TX_VERSION,
     Coin,
@@ -56,7 +56,8 @@ PUBLIC_KEY_BYTES: Final = 32
 COLLATERAL_INDEX: Final = 0
 """Where a registration built here puts its collateral."""
 _PLACEHOLDER_SIGNATURE: Final = bytes(64)
-_WIDEST_AMOUNT: Final = 2**63 - 1
+_WIDEST_AMOUNT: Final = MAX_MONEY
+"""An amount whose encoding is as long as any amount's (change is sized at it)."""
 
 
 class MasternodeRequestError(WalletError):
