@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from masternode_helpers import NEW_OPERATOR, commit_pooled, fund_collateral
+from msgspec.structs import replace
 from rpc_helpers import OPERATORS, MemoryNode, RpcHttp, make_key
 
-from timecoin.masternode import get_entry
+from timecoin.masternode import compute_reward_window, get_entry
 from timecoin.params import Tier
 from timecoin.rpc.masternode_handlers import compute_masternode_state
-from timecoin.types import MasternodeRegistration, OutPoint
+from timecoin.types import MasternodeRegistration, OutPoint, VotingSet
 
 
 async def test_register_then_list_update_and_unlock(rpc: RpcHttp, node: MemoryNode) -> None:
@@ -91,15 +92,33 @@ async def test_masternodestatus_says_what_it_waits_for(rpc: RpcHttp, node: Memor
     assert status["operatorkey"] == OPERATORS[0].public_key.hex()
     params = node.params
     entry = node.registry.entries[0]
-    pending = entry.__class__(**{**_fields(entry), "active_from_epoch": 7})
+    pending = replace(entry, active_from_epoch=7)
     assert compute_masternode_state(pending, node.registry, params) == (
         "PENDING",
         f"pending until epoch 7 (now {node.registry.epoch})",
     )
     assert compute_masternode_state(None, node.registry, params)[0] == "NOT_REGISTERED"
-    leaving = entry.__class__(**{**_fields(entry), "deregistered_from_epoch": 1})
+    leaving = replace(entry, deregistered_from_epoch=1)
     assert compute_masternode_state(leaving, node.registry, params)[0] == "UNLOCKING"
 
 
-def _fields(entry: object) -> dict[str, object]:
-    return {name: getattr(entry, name) for name in entry.__struct_fields__}  # type: ignore[attr-defined]
+def test_removed_standby_and_banned_states(node: MemoryNode) -> None:
+    params = node.params
+    entry = node.registry.entries[0]
+    later = 10 * params.reward_window_blocks * params.heartbeat_removal_windows
+    epoch = later // params.epoch_length
+    others = [v for v in node.registry.voting_set.voters if v.masternode_id != entry.masternode_id]
+    state = replace(node.registry, voting_set=VotingSet(epoch, others))
+    boundary = epoch * params.epoch_length - 1
+    silent = replace(entry, last_heartbeat_window=0)
+    assert compute_masternode_state(silent, state, params) == (
+        "REMOVED",
+        f"removed from the voting set for missed heartbeats at height {boundary}",
+    )
+    recent = replace(entry, last_heartbeat_window=compute_reward_window(boundary, params))
+    assert compute_masternode_state(recent, state, params)[0] == "STANDBY"
+    banned = replace(entry, banned_from_epoch=epoch)
+    assert compute_masternode_state(banned, state, params) == (
+        "BANNED",
+        f"banned by evidence from epoch {epoch}",
+    )
