@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck layers unit bench sim clean test-net
+.PHONY: run test lint typecheck layers unit bench sim clean test-net image
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ test-net: $(STAMP)
 	@command -v ip >/dev/null 2>&1 || [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1 \
 		|| { apt-get update -qq && apt-get install -y -qq iproute2; }
 	TIMECOIN_NETNS=1 $(BIN)/python -m pytest -s -p no:xdist tests/netns
+
+# The container image (contrib/docker); needs a running container engine.
+image:
+	docker build -f contrib/docker/Dockerfile -t timecoin .
 
 bench: $(STAMP)
 	$(BIN)/python bench/ledger.py

@@ -73,6 +73,14 @@ from timecoin.types import (
     compute_txid,
 )
 from timecoin.wallet import KdfParams, Wallet
+from timecoin.wallet.masternode import (
+    RegistrationRequest,
+    UpdateRequest,
+    build_operator_update,
+    build_registration,
+    build_unlock,
+    live_collaterals,
+)
 
 FAST_KDF = KdfParams(opslimit=1, memlimit_bytes=8192)
 WALLET_PASSWORD = "wallet password"
@@ -409,8 +417,32 @@ class MemoryNode:
 
     async def wallet_send_to_address(self, address: bytes, amount_units: int) -> bytes:
         await self._ready()
-        tx = self._wallet().build_and_sign(address, amount_units)
+        tx = self._wallet().build_and_sign(
+            address, amount_units, exclude=live_collaterals(self.registry)
+        )
         return await self.submit_transaction(tx)
+
+    async def _submit_signed(self, tx: Transaction) -> bytes:
+        try:
+            return await self.submit_transaction(tx)
+        except BaseException:
+            self._wallet().release(compute_txid(tx))
+            raise
+
+    async def wallet_register_masternode(self, request: RegistrationRequest) -> bytes:
+        await self._ready()
+        tx = build_registration(self._wallet(), self.registry, request)
+        return await self._submit_signed(tx)
+
+    async def wallet_update_masternode(self, request: UpdateRequest) -> bytes:
+        await self._ready()
+        tx = build_operator_update(self._wallet(), self.registry, request)
+        return await self._submit_signed(tx)
+
+    async def wallet_unlock_masternode(self, collateral: OutPoint) -> bytes:
+        await self._ready()
+        tx = build_unlock(self._wallet(), self.registry, collateral)
+        return await self._submit_signed(tx)
 
     # ------------------------------------------------------------ control
 

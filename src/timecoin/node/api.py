@@ -48,6 +48,14 @@ from timecoin.rpc.api import (
 )
 from timecoin.types import Block, BlockHeader, Coin, OutPoint, Transaction, compute_txid
 from timecoin.wallet import Wallet
+from timecoin.wallet.masternode import (
+    RegistrationRequest,
+    UpdateRequest,
+    build_operator_update,
+    build_registration,
+    build_unlock,
+    live_collaterals,
+)
 
 if TYPE_CHECKING:
     from timecoin.node.driver import ConsensusDriver
@@ -437,9 +445,13 @@ class NodeApiImpl:
         key = self._node.operator_key
         if key is None:
             return None
+        # A live entry wins over one whose collateral is spent: after a tier
+        # upgrade both name the key until the old one leaves at the boundary.
         masternode_id = None
         for entry in self._driver().state.registry.entries:
-            if entry.operator_key == key.public_key:
+            if entry.operator_key == key.public_key and (
+                masternode_id is None or not entry.is_deregistered
+            ):
                 masternode_id = entry.masternode_id
         heartbeats = self._node.heartbeats
         history = None if heartbeats is None else heartbeats.history
@@ -479,12 +491,40 @@ class NodeApiImpl:
     async def wallet_send_to_address(self, address: bytes, amount_units: int) -> bytes:
         """Build, sign and submit a payment; return its txid."""
         wallet = self._wallet()
-        tx = await self._io(lambda: wallet.build_and_sign(address, amount_units))
+        collaterals = live_collaterals(self._driver().state.registry)
+        tx = await self._io(
+            lambda: wallet.build_and_sign(address, amount_units, exclude=collaterals)
+        )
+        return await self._submit_signed(wallet, tx)
+
+    async def _submit_signed(self, wallet: Wallet, tx: Transaction) -> bytes:
+        """Submit a transaction `wallet` signed; release its coins if refused."""
         try:
             return await self.submit_transaction(tx)
         except BaseException:
             await self._io(lambda: wallet.release(compute_txid(tx)))
             raise
+
+    async def wallet_register_masternode(self, request: RegistrationRequest) -> bytes:
+        """Build, sign and submit a masternode registration; its txid."""
+        wallet = self._wallet()
+        registry = self._driver().state.registry
+        tx = await self._io(lambda: build_registration(wallet, registry, request))
+        return await self._submit_signed(wallet, tx)
+
+    async def wallet_update_masternode(self, request: UpdateRequest) -> bytes:
+        """Build, sign and submit an operator update; its txid."""
+        wallet = self._wallet()
+        registry = self._driver().state.registry
+        tx = await self._io(lambda: build_operator_update(wallet, registry, request))
+        return await self._submit_signed(wallet, tx)
+
+    async def wallet_unlock_masternode(self, collateral: OutPoint) -> bytes:
+        """Build, sign and submit the spend of a collateral; its txid."""
+        wallet = self._wallet()
+        registry = self._driver().state.registry
+        tx = await self._io(lambda: build_unlock(wallet, registry, collateral))
+        return await self._submit_signed(wallet, tx)
 
     # ------------------------------------------------------------------ node
 

@@ -314,6 +314,35 @@ def _check(config: NodeConfig, source: str) -> None:
         raise ConfigError(f"{source}: sync.checkpoint must be HEIGHT:HASH (64 hex digits)")
 
 
+def apply_overrides(
+    config: NodeConfig,
+    *,
+    network: str | None = None,
+    genesis_file: Path | None = None,
+    seeds: tuple[str, ...] = (),
+) -> NodeConfig:
+    """`config` with the command line's `--network`, `--genesis` and `--seed`
+    (added to the configured seeds) applied and checked like the file.
+
+    Raises ConfigError naming the flag's key.
+    """
+    updated = dataclasses.replace(
+        config,
+        network=config.network if network is None else network,
+        genesis_file=config.genesis_file if genesis_file is None else genesis_file,
+        p2p=dataclasses.replace(
+            config.p2p, seeds=tuple(dict.fromkeys((*config.p2p.seeds, *seeds)))
+        ),
+    )
+    _check(updated, "command line")
+    return updated
+
+
+def default_datadir(network: str) -> Path:
+    """`~/.timecoin/NETWORK`: where a node of `network` keeps its data by default."""
+    return Path.home() / ".timecoin" / network
+
+
 def parse_checkpoint(text: str) -> tuple[int, bytes] | None:
     """(height, block hash) from "HEIGHT:HASH", or None when malformed."""
     height, sep, digest = text.partition(":")

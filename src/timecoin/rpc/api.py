@@ -18,7 +18,9 @@ Errors an implementation raises and what the client sees:
   with its reject code: -25 for a missing input, -26 otherwise;
   `TransactionAlreadyInChainError`: -27.
 - wallet methods: `WalletUnavailableError` (-18), the wallet's own
-  `WalletError`s (`InsufficientFundsError` -6, others -4).
+  `WalletError`s (`InsufficientFundsError` -6, others -4); the masternode
+  methods' `MasternodeRequestError` -8 (bad value), -5 (not the wallet's
+  or not found).
 - `add_node`: `PeerAlreadyAddedError` (-23), `PeerNotAddedError` (-24),
   `InvalidPeerAddressError` (-8).
 - any other `NodeApiError`: -1 with its message. Any other exception is a
@@ -42,6 +44,7 @@ from timecoin.types import (
     Transaction,
     VotingSet,
 )
+from timecoin.wallet.masternode import RegistrationRequest, UpdateRequest
 
 REJECT_ALREADY_IN_CHAIN = "already-in-chain"
 
@@ -483,6 +486,29 @@ class NodeApi(Protocol):
 
         Raises the wallet's errors (InsufficientFundsError, ...) and, if the
         node rejects the signed transaction, the errors of `submit_transaction`.
+        """
+        ...
+
+    async def wallet_register_masternode(self, request: RegistrationRequest) -> bytes:
+        """Build, sign and submit the registration `request` asks for; its txid
+        (the masternode id).
+
+        Raises MasternodeRequestError before anything is signed, the wallet's
+        errors, and the errors of `submit_transaction`.
+        """
+        ...
+
+    async def wallet_update_masternode(self, request: UpdateRequest) -> bytes:
+        """Build, sign (as the owner) and submit an operator update; its txid.
+
+        Raises as `wallet_register_masternode`.
+        """
+        ...
+
+    async def wallet_unlock_masternode(self, collateral: OutPoint) -> bytes:
+        """Spend the collateral `collateral` back to its owner; the txid.
+
+        Raises as `wallet_register_masternode`.
         """
         ...
 
