@@ -290,6 +290,7 @@ def add_testnet_node(datadir: Path) -> TestnetNode:
         network=base.network,
         genesis_file=Path(GENESIS_FILENAME),
         block_interval_ms=base.block_interval_ms,
+        epoch_length=base.epoch_length,
         p2p=P2PSection(
             host="127.0.0.1",
             port=p2p_port,
