@@ -47,7 +47,7 @@ from timecoin.chain import (
     compute_vote_signing_message,
     voting_set_at,
 )
-from timecoin.crypto import BatchVerifier, MuHash3072, SigningKey, address_from_public_key, verify
+from timecoin.crypto import BatchVerifier, SigningKey, address_from_public_key, verify
 from timecoin.encoding import encode
 from timecoin.ledger import MemoryUtxoSet, compute_input_signing_message
 from timecoin.node.config import NodeConfig, P2PSection, RpcSection, render_config
@@ -57,9 +57,9 @@ from timecoin.node.testnet import find_free_ports, testnet_params
 from timecoin.params import COIN, ChainParams, Tier
 from timecoin.rpc.client import RpcClient, RpcClientError
 from timecoin.storage import ChainStore, LmdbStore
+from timecoin.storage.chainstate import commit_applied, init_genesis_state
 from timecoin.types import (
     TX_VERSION,
-    BlockUndo,
     Certificate,
     CommitSignature,
     OutPoint,
@@ -188,13 +188,7 @@ def build_chain(server_dir: Path, blocks: int, txs_per_block: int) -> BuiltChain
             raise RuntimeError("genesis allocations are not where the benchmark expects them")
     kv = LmdbStore(server_dir / "chain")
     chain = ChainStore(kv, max_block_bytes=params.sizes.max_block_bytes)
-    chain.init_genesis(
-        genesis,
-        state.block_hash,
-        BlockUndo(spent=[], utxo_state_before=MuHash3072().to_bytes()),
-        delta.created,
-        state.utxo_state.to_bytes(),
-    )
+    init_genesis_state(chain, genesis, state, delta)
     verifier = BatchVerifier(threads=2)
     certificate: Certificate | None = None
     tx_signatures = 0
@@ -232,14 +226,7 @@ def build_chain(server_dir: Path, blocks: int, txs_per_block: int) -> BuiltChain
             state = applied.state_after
             certificate = certify(state, keys, params.chain_id)
             save_tip_certificate(kv, certificate)
-            chain.commit_block(
-                applied.block,
-                applied.block_hash,
-                applied.undo,
-                applied.delta.created,
-                applied.delta.spent,
-                state.utxo_state.to_bytes(),
-            )
+            commit_applied(chain, applied)
             utxo.apply_delta(applied.delta)
             tx_signatures += len(transactions)
             certificate_signatures += len(certificate.signatures)

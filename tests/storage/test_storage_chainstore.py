@@ -85,8 +85,8 @@ def test_another_schema_version_is_refused(tmp_path: Path) -> None:
         LmdbStore(tmp_path / "db") as kv,
         pytest.raises(
             StorageError,
-            match=f"schema version {schema.SCHEMA_VERSION + 1}, this node reads version "
-            f"{schema.SCHEMA_VERSION}",
+            match=f"schema version {schema.SCHEMA_VERSION + 1}, written by a newer node; "
+            f"this node reads versions up to {schema.SCHEMA_VERSION}",
         ),
     ):
         ChainStore(kv)

@@ -19,15 +19,15 @@ import signal
 import statistics
 import sys
 import time
+from collections.abc import MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Final
 
-from timecoin.chain import AppliedBlock, ChainState, chain_state_from_genesis, validate_block
-from timecoin.crypto import MuHash3072, SigningKey, verify
+from timecoin.chain import AppliedBlock, ChainState, chain_state_from_genesis
+from timecoin.crypto import SigningKey, verify
 from timecoin.crypto.batch import BatchVerifier
 from timecoin.encoding import DecodeError, decode
-from timecoin.ledger import MemoryUtxoSet
 from timecoin.mempool import MempoolPolicy
 from timecoin.node.api import NodeApiImpl
 from timecoin.node.config import NodeConfig, parse_checkpoint
@@ -66,14 +66,18 @@ from timecoin.p2p.messages import (
 from timecoin.p2p.peer import Peer
 from timecoin.params import ChainParams, Checkpoint, get_preset
 from timecoin.rpc.server import RpcConfig, RpcServer
-from timecoin.storage import ChainStore, LmdbStore, StorageError
+from timecoin.storage import SCHEMA_VERSION, ChainStore, LmdbStore, StorageError
+from timecoin.storage.chainstate import (
+    StoredVotingSets,
+    init_genesis_state,
+    migrate_chain_state,
+    read_chain_state,
+)
 from timecoin.sync import SyncConfig
 from timecoin.types import (
     Block,
-    BlockUndo,
     Certificate,
     Evidence,
-    InvalidBlock,
     Proposal,
     TimecoinError,
     Transaction,
@@ -115,43 +119,6 @@ def read_genesis(path: Path, params: ChainParams) -> Block:
         return decode(data, Block, max(params.sizes.max_block_bytes, MAX_GENESIS_BYTES))
     except DecodeError as exc:
         raise NodeError(f"{path}: not a genesis block: {exc}") from None
-
-
-def load_chain_state(
-    chain: ChainStore,
-    genesis: Block,
-    params: ChainParams,
-    voting_sets: dict[int, VotingSet] | None = None,
-) -> ChainState:
-    """The state after the stored tip: genesis, then every stored block replayed
-    through `validate_block` over an in-memory UTXO set (the registry is not
-    stored separately yet). Raises NodeError when the store disagrees.
-
-    `voting_sets`, when given, receives the voting set of every epoch met
-    (sync serves them with the headers where they change)."""
-    state, delta = chain_state_from_genesis(genesis, params)
-    if voting_sets is not None:
-        voting_sets[state.registry.voting_set.epoch] = state.registry.voting_set
-    utxo = MemoryUtxoSet(dict(delta.created))
-    tip = chain.get_tip()
-    if tip is None:
-        raise NodeError("the chain store has no tip")
-    for height in range(1, tip.height + 1):
-        block_hash = chain.get_block_hash(height)
-        block = None if block_hash is None else chain.get_block(block_hash)
-        if block is None:
-            raise NodeError(f"the chain store lacks block {height}")
-        try:
-            applied = validate_block(block, state, utxo, verifier=verify)
-        except InvalidBlock as exc:
-            raise NodeError(f"stored block {height} is invalid: {exc}") from None
-        utxo.apply_delta(applied.delta)
-        state = applied.state_after
-        if voting_sets is not None:
-            voting_sets[state.registry.voting_set.epoch] = state.registry.voting_set
-    if state.block_hash != tip.block_hash:
-        raise NodeError("replayed chain does not end at the stored tip")
-    return state
 
 
 class _Network:
@@ -198,7 +165,7 @@ class Node:
         self.driver: ConsensusDriver | None = None
         self.peers: PeerManager
         self.syncer: Syncer | None = None
-        self.voting_sets: dict[int, VotingSet] = {}
+        self.voting_sets: MutableMapping[int, VotingSet] = {}
         self._progress_shown = False
         self.metrics: NodeMetrics | None = None
         self.rpc: RpcServer | None = None
@@ -215,35 +182,34 @@ class Node:
     # ------------------------------------------------------------ start-up
 
     def _open_store(self) -> tuple[ChainStore, ChainState]:
-        """Open (or create) the chain store and rebuild the tip state."""
-        genesis_block: Block | None = None
+        """Open (or create) the chain store and read the chain state of the
+        tip (ADR 0010); a store of an older schema is migrated first."""
         kv = LmdbStore(self.datadir / CHAIN_DIRNAME)
         self.kv = kv
         chain = ChainStore(kv, max_block_bytes=self.params.sizes.max_block_bytes)
+        self.voting_sets = StoredVotingSets(kv)
         tip = chain.get_tip()
         if tip is None:
             genesis_block = read_genesis(self.config.genesis_file, self.params)
             state, delta = chain_state_from_genesis(genesis_block, self.params)
-            undo = BlockUndo(spent=[], utxo_state_before=_empty_utxo_state())
-            chain.init_genesis(
-                genesis_block,
-                state.block_hash,
-                undo,
-                delta.created,
-                state.utxo_state.to_bytes(),
-            )
-        else:
-            genesis_hash = chain.get_block_hash(0)
-            genesis_block = None if genesis_hash is None else chain.get_block(genesis_hash)
-            if genesis_block is None:
-                raise NodeError("the chain store has no genesis block")
+            init_genesis_state(chain, genesis_block, state, delta)
         if chain.get_chain_id() != self.params.chain_id:
             raise NodeError(
                 f"the store in {self.datadir} belongs to chain id {chain.get_chain_id()}, "
                 f"not {self.params.name}"
             )
-        state = load_chain_state(chain, genesis_block, self.params, self.voting_sets)
-        return chain, state
+        if chain.stored_schema_version < SCHEMA_VERSION:
+            genesis_hash = chain.get_block_hash(0)
+            stored = None if genesis_hash is None else chain.get_block(genesis_hash)
+            if stored is None:
+                raise NodeError("the chain store has no genesis block")
+            log.info(
+                "the store has schema version %d: migrating it to %d in place",
+                chain.stored_schema_version,
+                SCHEMA_VERSION,
+            )
+            return chain, migrate_chain_state(chain, stored, self.params)
+        return chain, read_chain_state(chain, self.params)
 
     def _sync_config(self) -> SyncConfig:
         """The checkpoint from the config, else the last of the preset's."""
@@ -682,10 +648,6 @@ def tune_garbage_collector() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLDS)
-
-
-def _empty_utxo_state() -> bytes:
-    return MuHash3072().to_bytes()
 
 
 async def run_node(config: NodeConfig, datadir: Path) -> int:

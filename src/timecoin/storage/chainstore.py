@@ -52,6 +52,9 @@ UTXO_STATE_BYTES: Final = 384
 """Size of a MuHash3072 state (`timecoin.crypto.MuHash3072.to_bytes`)."""
 MAX_COIN_BYTES: Final = 128
 MAX_HEADER_BYTES: Final = 1_024
+MIGRATABLE_SCHEMA_VERSIONS: Final = (3,)
+"""Older versions whose blocks this node reads: the chain state they lack is
+rebuilt from the stored blocks at start-up (ADR 0010)."""
 UNDO_OVERHEAD_BYTES: Final = 1_024
 """Undo data is at most a block's size plus this: each spent coin encodes in
 fewer bytes than the input (outpoint, key, signature) that spent it."""
@@ -75,6 +78,9 @@ class ChainStore:
         self._kv = kv
         self._max_block_bytes = max_block_bytes
         self._write_lock = threading.Lock()
+        self.stored_schema_version = SCHEMA_VERSION
+        """The version found at open: below SCHEMA_VERSION until the store
+        is migrated (`timecoin.storage.chainstate.migrate_chain_state`)."""
         self._open_schema()
 
     @property
@@ -96,11 +102,28 @@ class ChainStore:
         if len(stored) != 4:
             raise StoreCorruptError(f"schema version: expected 4 bytes, got {len(stored)}")
         version = int.from_bytes(stored, "big")
-        if version != SCHEMA_VERSION:
+        if version > SCHEMA_VERSION:
             raise StorageError(
-                f"store has schema version {version}, this node reads version "
-                f"{SCHEMA_VERSION}: use a node that matches the data directory, or resync"
+                f"store has schema version {version}, written by a newer node; this node "
+                f"reads versions up to {SCHEMA_VERSION}: run the newer node, or resync "
+                "into an empty data directory"
             )
+        if version not in MIGRATABLE_SCHEMA_VERSIONS and version != SCHEMA_VERSION:
+            raise StorageError(
+                f"store has schema version {version}, which this node (version "
+                f"{SCHEMA_VERSION}) cannot migrate: its blocks are in an older format; "
+                "resync into an empty data directory"
+            )
+        self.stored_schema_version = version
+
+    def set_schema_version(self, batch: WriteBatch) -> None:
+        """Add to `batch` the write of the current SCHEMA_VERSION (the last
+        step of a migration, in its final batch)."""
+        batch.put(META_SCHEMA_VERSION_KEY, u32be(SCHEMA_VERSION))
+
+    def note_migrated(self) -> None:
+        """Record that the batch from `set_schema_version` was written."""
+        self.stored_schema_version = SCHEMA_VERSION
 
     # -- reads ------------------------------------------------------------------
 
@@ -220,6 +243,7 @@ class ChainStore:
         utxo_state: bytes,
         *,
         sync: bool = True,
+        extra: WriteBatch | None = None,
     ) -> None:
         """Commit block 0 into an empty chain store, with the chain id and genesis hash.
 
@@ -238,6 +262,7 @@ class ChainStore:
             batch.put(META_CHAIN_ID_KEY, u32be(block.header.chain_id))
             batch.put(META_GENESIS_HASH_KEY, block_hash)
             self._stage_block(batch, block, block_hash, undo, created, (), utxo_state, 0)
+            _stage_extra(batch, extra)
             self._kv.write(batch, sync=sync)
 
     def commit_block(
@@ -252,12 +277,14 @@ class ChainStore:
         sync: bool = True,
         locks_created: Mapping[OutPoint, bytes | None] | None = None,
         locks_released: Sequence[OutPoint] = (),
+        extra: WriteBatch | None = None,
     ) -> None:
         """Append `block` to the main chain in one atomic write.
 
         `locks_created` and `locks_released` (a `UtxoDelta`'s) are the
         reported-lock changes, written to the `reported_lock` key space in
-        the same batch (ADR 0004).
+        the same batch (ADR 0004). `extra` holds further writes that must
+        land with the block (the chain state after it, ADR 0010).
 
         Writes the UTXO changes (`spent` deleted, `created` added; disjoint,
         as in ledger's `UtxoDelta`), the block, its header, the height index,
@@ -268,6 +295,7 @@ class ChainStore:
         already present, or `utxo_state` is not 384 bytes.
         """
         with self._write_lock:
+            self._check_writable()
             tip = self.get_tip()
             if tip is None:
                 raise StorageError("commit_block: no chain yet; call init_genesis first")
@@ -282,6 +310,7 @@ class ChainStore:
             batch = WriteBatch()
             self._stage_block(batch, block, block_hash, undo, created, spent, utxo_state, count)
             _stage_locks(batch, locks_created or {}, locks_released)
+            _stage_extra(batch, extra)
             self._kv.write(batch, sync=sync)
 
     def revert_tip(
@@ -340,6 +369,13 @@ class ChainStore:
             self._kv.write(batch, sync=sync)
             return new_tip
 
+    def _check_writable(self) -> None:
+        if self.stored_schema_version != SCHEMA_VERSION:
+            raise StorageError(
+                f"the store has schema version {self.stored_schema_version}: it must be "
+                f"migrated to {SCHEMA_VERSION} before blocks are added"
+            )
+
     def _check_utxo_state(self, utxo_state: bytes) -> None:
         if len(utxo_state) != UTXO_STATE_BYTES:
             raise StorageError(f"utxo state: {len(utxo_state)} bytes, expected {UTXO_STATE_BYTES}")
@@ -393,6 +429,15 @@ def _decode_lock_value(data: bytes) -> bytes | None:
     if len(data) != HASH_BYTES:
         raise StoreCorruptError(f"reported lock: {len(data)} bytes, expected 0 or {HASH_BYTES}")
     return data
+
+
+def _stage_extra(batch: WriteBatch, extra: WriteBatch | None) -> None:
+    if extra is not None:
+        for key, value in extra:
+            if value is None:
+                batch.delete(key)
+            else:
+                batch.put(key, value)
 
 
 def _stage_locks(

@@ -20,10 +20,11 @@ from timecoin.encoding import u64be
 from timecoin.storage.kv import StoreCorruptError
 from timecoin.types import OutPoint, encode_outpoint_key
 
-SCHEMA_VERSION: Final = 3
+SCHEMA_VERSION: Final = 4
 """Version of this key layout, stored under `META_SCHEMA_VERSION_KEY` (2: the
 `reported_lock` key space and blocks with epoch reports, ADR 0004; 3: blocks
-carry the reports deduplicated, ADR 0006)."""
+carry the reports deduplicated, ADR 0006; 4: the chain state after the tip,
+`chain_state`, `voting_set` and `masternode`, ADR 0010)."""
 
 HASH_BYTES: Final = 32
 OUTPOINT_KEY_BYTES: Final = 36
@@ -43,6 +44,8 @@ TIP_KEY: Final = b"\x06"
 UTXO_STATE_KEY: Final = b"\x07"
 UTXO_COUNT_KEY: Final = b"\x08"
 REPORTED_LOCK_PREFIX: Final = b"\x09"
+CHAIN_STATE_KEY: Final = b"\x0a"
+VOTING_SET_PREFIX: Final = b"\x0b"
 MASTERNODE_PREFIX: Final = b"\x10"
 CONSENSUS_WAL_PREFIX: Final = b"\x11"
 FINAL_TX_PREFIX: Final = b"\x12"
@@ -94,10 +97,22 @@ KEY_SPACES: Final[tuple[KeySpace, ...]] = (
         "locked txid (32), or empty for a lock to no transaction (ADR 0004)",
     ),
     KeySpace(
+        "chain_state",
+        CHAIN_STATE_KEY,
+        "none",
+        "encode(StateHead): the block the chain state is at, registry head (ADR 0010)",
+    ),
+    KeySpace(
+        "voting_set",
+        VOTING_SET_PREFIX,
+        "epoch, u64 BE (8)",
+        "encode(VotingSet) of that epoch",
+    ),
+    KeySpace(
         "masternode",
         MASTERNODE_PREFIX,
         "masternode id = registration txid (32)",
-        "registry entry (encoding owned by timecoin.masternode)",
+        "encode(MasternodeEntry): registry entry after the chain state's block",
     ),
     KeySpace(
         "consensus_wal",
@@ -197,6 +212,12 @@ def parse_reported_lock_key(key: bytes) -> OutPoint:
     if len(key) != 1 + OUTPOINT_KEY_BYTES or key[:1] != REPORTED_LOCK_PREFIX:
         raise StoreCorruptError(f"not a reported-lock key: {key.hex()}")
     return OutPoint(txid=key[1:33], index=int.from_bytes(key[33:], "big"))
+
+
+def voting_set_key(epoch: int) -> bytes:
+    """The key of the stored voting set of `epoch`."""
+    _check_u64("epoch", epoch)
+    return VOTING_SET_PREFIX + u64be(epoch)
 
 
 def undo_key(block_hash: bytes) -> bytes:

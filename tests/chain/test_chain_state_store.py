@@ -1,0 +1,126 @@
+"""The chain state stored with each block (ADR 0010): read back without a
+replay, refused when it disagrees with the tip, migrated from schema 3."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import msgspec
+import pytest
+from chain_helpers import ALICE, ALLOCATION_AMOUNT, BOB, GENESIS, PARAMS, Node, allocation, transfer
+
+from timecoin.chain import chain_state_from_genesis
+from timecoin.encoding import decode, encode, u32be
+from timecoin.masternode import MasternodeEntry
+from timecoin.storage import SCHEMA_VERSION, ChainStore, LmdbStore, StorageError, WriteBatch
+from timecoin.storage.chainstate import (
+    ChainStateError,
+    commit_applied,
+    init_genesis_state,
+    migrate_chain_state,
+    read_chain_state,
+)
+from timecoin.storage.schema import (
+    CHAIN_STATE_KEY,
+    MASTERNODE_PREFIX,
+    META_SCHEMA_VERSION_KEY,
+    UTXO_STATE_KEY,
+    VOTING_SET_PREFIX,
+)
+
+BLOCKS = 6
+
+
+def _build_store(path: Path) -> Node:
+    """An LMDB store at `path` with genesis and BLOCKS blocks; the node that built them."""
+    node = Node.from_genesis()
+    with LmdbStore(path) as kv:
+        store = ChainStore(kv)
+        init_genesis_state(store, GENESIS, *chain_state_from_genesis(GENESIS, PARAMS))
+        for height in range(BLOCKS):
+            txs = (
+                [transfer(allocation(height), ALLOCATION_AMOUNT, ALICE, BOB)] if height < 3 else []
+            )
+            applied = node.build(txs)
+            commit_applied(store, applied)
+            node.accept(applied)
+    return node
+
+
+def _edit(path: Path, puts: dict[bytes, bytes], deletes: tuple[bytes, ...] = ()) -> None:
+    with LmdbStore(path) as kv:
+        batch = WriteBatch()
+        for key, value in puts.items():
+            batch.put(key, value)
+        for key in deletes:
+            batch.delete(key)
+        kv.write(batch)
+
+
+def test_state_reads_back_as_the_builders(tmp_path: Path) -> None:
+    node = _build_store(tmp_path)
+    with LmdbStore(tmp_path) as kv:
+        state = read_chain_state(ChainStore(kv), PARAMS)
+    assert state.height == BLOCKS and state.block_hash == node.state.block_hash
+    assert state.registry == node.state.registry
+    assert state.header == node.state.header
+    assert state.utxo_state.digest() == node.state.utxo_state.digest()
+
+
+def test_a_changed_registry_entry_is_refused(tmp_path: Path) -> None:
+    _build_store(tmp_path)
+    with LmdbStore(tmp_path) as kv:
+        key, value = next(iter(kv.iter_prefix(MASTERNODE_PREFIX)))
+    entry = decode(value, MasternodeEntry, 1_024)
+    changed = msgspec.structs.replace(entry, network_address=b"10.0.0.1:1")
+    _edit(tmp_path, {key: encode(changed)})
+    with LmdbStore(tmp_path) as kv, pytest.raises(ChainStateError, match="--reindex-chainstate"):
+        read_chain_state(ChainStore(kv), PARAMS)
+
+
+def test_a_missing_voting_set_or_head_is_refused(tmp_path: Path) -> None:
+    _build_store(tmp_path)
+    with LmdbStore(tmp_path) as kv:
+        voting_set_keys = tuple(key for key, _ in kv.iter_prefix(VOTING_SET_PREFIX))
+    _edit(tmp_path, {}, voting_set_keys)
+    with LmdbStore(tmp_path) as kv, pytest.raises(ChainStateError, match="no voting set"):
+        read_chain_state(ChainStore(kv), PARAMS)
+    _edit(tmp_path, {}, (CHAIN_STATE_KEY,))
+    with LmdbStore(tmp_path) as kv, pytest.raises(ChainStateError, match="no chain state"):
+        read_chain_state(ChainStore(kv), PARAMS)
+
+
+def test_a_utxo_state_off_the_tip_commitment_is_refused(tmp_path: Path) -> None:
+    node = _build_store(tmp_path)
+    _edit(tmp_path, {UTXO_STATE_KEY: node.applied[0].state_after.utxo_state.to_bytes()})
+    with LmdbStore(tmp_path) as kv, pytest.raises(ChainStateError, match="UTXO state"):
+        read_chain_state(ChainStore(kv), PARAMS)
+
+
+def test_a_schema_3_store_is_migrated_in_place(tmp_path: Path) -> None:
+    node = _build_store(tmp_path)
+    with LmdbStore(tmp_path) as kv:
+        registry_keys = [key for key, _ in kv.iter_prefix(MASTERNODE_PREFIX)]
+        registry_keys += [key for key, _ in kv.iter_prefix(VOTING_SET_PREFIX)]
+    _edit(tmp_path, {META_SCHEMA_VERSION_KEY: u32be(3)}, (CHAIN_STATE_KEY, *registry_keys))
+    with LmdbStore(tmp_path) as kv:
+        store = ChainStore(kv)
+        assert store.stored_schema_version == 3
+        with pytest.raises(StorageError, match="migrated"):
+            commit_applied(store, node.applied[-1])
+        state = migrate_chain_state(store, GENESIS, PARAMS)
+        assert state.registry == node.state.registry
+    with LmdbStore(tmp_path) as kv:
+        store = ChainStore(kv)
+        assert store.stored_schema_version == SCHEMA_VERSION
+        assert read_chain_state(store, PARAMS).registry == node.state.registry
+
+
+@pytest.mark.parametrize(("version", "match"), [(SCHEMA_VERSION + 1, "newer"), (2, "resync")])
+def test_newer_and_unmigratable_stores_are_refused(
+    tmp_path: Path, version: int, match: str
+) -> None:
+    _build_store(tmp_path)
+    _edit(tmp_path, {META_SCHEMA_VERSION_KEY: u32be(version)})
+    with LmdbStore(tmp_path) as kv, pytest.raises(StorageError, match=match):
+        ChainStore(kv)
