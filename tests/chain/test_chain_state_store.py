@@ -1,5 +1,6 @@
 """The chain state stored with each block (ADR 0010): read back without a
-replay, refused when it disagrees with the tip, migrated from schema 3."""
+replay, refused when it disagrees with the tip; coin records checked at
+every read; stores of schemas 3 and 4 migrated in place."""
 
 from __future__ import annotations
 
@@ -17,15 +18,18 @@ from timecoin.storage.chainstate import (
     ChainStateError,
     commit_applied,
     init_genesis_state,
-    migrate_chain_state,
     read_chain_state,
 )
+from timecoin.storage.chainstore import COIN_CHECK_BYTES, DamagedRecordError
+from timecoin.storage.migrate import MIGRATION_CURSOR_KEY, migrate_store
 from timecoin.storage.schema import (
     CHAIN_STATE_KEY,
     MASTERNODE_PREFIX,
     META_SCHEMA_VERSION_KEY,
+    UTXO_PREFIX,
     UTXO_STATE_KEY,
     VOTING_SET_PREFIX,
+    parse_utxo_key,
 )
 
 BLOCKS = 6
@@ -97,23 +101,73 @@ def test_a_utxo_state_off_the_tip_commitment_is_refused(tmp_path: Path) -> None:
         read_chain_state(ChainStore(kv), PARAMS)
 
 
+def _strip_coin_checks(path: Path) -> dict[bytes, bytes]:
+    """Rewrite the coin records as schema 4 stored them (no check value)."""
+    with LmdbStore(path) as kv:
+        stripped = {key: value[:-COIN_CHECK_BYTES] for key, value in kv.iter_prefix(UTXO_PREFIX)}
+    _edit(path, stripped)
+    return stripped
+
+
+def test_a_changed_coin_is_never_served(tmp_path: Path) -> None:
+    _build_store(tmp_path)
+    with LmdbStore(tmp_path) as kv:
+        key, value = next(iter(kv.iter_prefix(UTXO_PREFIX)))
+    # another amount (off by 64 units), the encoding still valid
+    assert value[1] == 0xCF
+    _edit(tmp_path, {key: value[:9] + bytes([value[9] ^ 0x40]) + value[10:]})
+    outpoint = parse_utxo_key(key)
+    damaged: list[DamagedRecordError] = []
+    with LmdbStore(tmp_path) as kv:
+        store = ChainStore(kv)
+        store.on_damage = damaged.append
+        with pytest.raises(DamagedRecordError, match=f"{outpoint.txid.hex()}:{outpoint.index}"):
+            store.get_coin(outpoint)
+        with pytest.raises(DamagedRecordError, match="--reindex-chainstate"):
+            list(store.iter_utxos())
+    assert [error.key for error in damaged] == [key, key]
+
+
+def test_a_schema_4_store_gains_coin_checks_resuming_after_a_crash(tmp_path: Path) -> None:
+    node = _build_store(tmp_path)
+    with LmdbStore(tmp_path) as kv:
+        checked = dict(kv.iter_prefix(UTXO_PREFIX))
+    stripped = _strip_coin_checks(tmp_path)
+    first = min(stripped)
+    # a migration killed after its first batch: the cursor names its last key
+    _edit(
+        tmp_path,
+        {META_SCHEMA_VERSION_KEY: u32be(4), MIGRATION_CURSOR_KEY: first, first: checked[first]},
+    )
+    with LmdbStore(tmp_path) as kv:
+        store = ChainStore(kv)
+        assert store.stored_schema_version == 4
+        assert migrate_store(store, GENESIS, PARAMS).block_hash == node.state.block_hash
+        assert dict(kv.iter_prefix(UTXO_PREFIX)) == checked
+        assert kv.get(MIGRATION_CURSOR_KEY) is None
+        assert store.stored_schema_version == SCHEMA_VERSION
+        assert dict(store.iter_utxos()) == node.view.coins
+
+
 def test_a_schema_3_store_is_migrated_in_place(tmp_path: Path) -> None:
     node = _build_store(tmp_path)
     with LmdbStore(tmp_path) as kv:
         registry_keys = [key for key, _ in kv.iter_prefix(MASTERNODE_PREFIX)]
         registry_keys += [key for key, _ in kv.iter_prefix(VOTING_SET_PREFIX)]
+    _strip_coin_checks(tmp_path)
     _edit(tmp_path, {META_SCHEMA_VERSION_KEY: u32be(3)}, (CHAIN_STATE_KEY, *registry_keys))
     with LmdbStore(tmp_path) as kv:
         store = ChainStore(kv)
         assert store.stored_schema_version == 3
         with pytest.raises(StorageError, match="migrated"):
             commit_applied(store, node.applied[-1])
-        state = migrate_chain_state(store, GENESIS, PARAMS)
+        state = migrate_store(store, GENESIS, PARAMS)
         assert state.registry == node.state.registry
     with LmdbStore(tmp_path) as kv:
         store = ChainStore(kv)
         assert store.stored_schema_version == SCHEMA_VERSION
         assert read_chain_state(store, PARAMS).registry == node.state.registry
+        assert dict(store.iter_utxos()) == node.view.coins
 
 
 @pytest.mark.parametrize(("version", "match"), [(SCHEMA_VERSION + 1, "newer"), (2, "resync")])

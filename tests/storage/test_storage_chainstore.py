@@ -24,6 +24,7 @@ from timecoin.storage import (
     WriteBatch,
     schema,
 )
+from timecoin.storage.chainstore import compute_coin_check
 from timecoin.types import BlockUndo, Coin, OutPoint, SpentCoin
 
 SEED = 20_240_601
@@ -385,12 +386,10 @@ def test_corrupt_values_raise_store_corrupt_error(kv: KVStore) -> None:
 def test_non_minimal_integer_encoding_is_corruption(kv: KVStore) -> None:
     store = ChainStore(kv)
     outpoint = OutPoint(txid=b"\x01" * 32, index=0)
-    # [amount=1 as uint64 (non-minimal), address, height=0]
-    raw_put(
-        kv,
-        schema.utxo_key(outpoint),
-        b"\x93\xcf" + (1).to_bytes(8, "big") + b"\xc4\x14" + bytes(20) + b"\x00",
-    )
+    # [amount=1 as uint64 (non-minimal), address, height=0], its check value right
+    key = schema.utxo_key(outpoint)
+    encoded = b"\x93\xcf" + (1).to_bytes(8, "big") + b"\xc4\x14" + bytes(20) + b"\x00"
+    raw_put(kv, key, encoded + compute_coin_check(key, encoded))
     with pytest.raises(StoreCorruptError, match="non-canonical"):
         store.get_coin(outpoint)
 

@@ -36,6 +36,7 @@ from timecoin.rpc.api import (
     NetworkInfo,
     NodeApiError,
     PeerInfo,
+    StoreDamagedError,
     TransactionAlreadyInChainError,
     TransactionFinality,
     TransactionLookup,
@@ -46,6 +47,7 @@ from timecoin.rpc.api import (
     WalletUnavailableError,
     WarmingUpError,
 )
+from timecoin.storage import StoreCorruptError
 from timecoin.types import Block, BlockHeader, Coin, OutPoint, Transaction, compute_txid
 from timecoin.wallet import Wallet
 
@@ -107,7 +109,12 @@ class NodeApiImpl:
         return wallet
 
     async def _io(self, func: Callable[[], T]) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._node.rpc_executor, func)
+        """Run a store read on the RPC thread; a damaged record is an error
+        reply naming it, never a value."""
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._node.rpc_executor, func)
+        except StoreCorruptError as exc:
+            raise StoreDamagedError(str(exc)) from None
 
     # ----------------------------------------------------------------- chain
 

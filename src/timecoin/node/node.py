@@ -67,12 +67,9 @@ from timecoin.p2p.peer import Peer
 from timecoin.params import ChainParams, Checkpoint, get_preset
 from timecoin.rpc.server import RpcConfig, RpcServer
 from timecoin.storage import SCHEMA_VERSION, ChainStore, LmdbStore, StorageError
-from timecoin.storage.chainstate import (
-    StoredVotingSets,
-    init_genesis_state,
-    migrate_chain_state,
-    read_chain_state,
-)
+from timecoin.storage.chainstate import StoredVotingSets, init_genesis_state, read_chain_state
+from timecoin.storage.chainstore import DamagedRecordError
+from timecoin.storage.migrate import migrate_store
 from timecoin.sync import SyncConfig
 from timecoin.types import (
     Block,
@@ -95,6 +92,8 @@ MAINTENANCE_INTERVAL_S: Final = 0.25
 REBROADCAST_AFTER_S: Final = 1.0
 """Own messages are sent again when the round has not moved for this long."""
 MAX_GENESIS_BYTES: Final = 16_000_000
+EXIT_STORE_DAMAGED: Final = 3
+"""Exit status of a node stopped by a damaged stored record."""
 
 
 class NodeError(Exception):
@@ -178,6 +177,9 @@ class Node:
         self._last_marker: tuple[int, int, int] | None = None
         self._marker_since = time.monotonic()
         self._stopped = False
+        self.store_damage: str | None = None
+        """Why the node stops: a damaged stored record (exit EXIT_STORE_DAMAGED)."""
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     # ------------------------------------------------------------ start-up
 
@@ -187,6 +189,7 @@ class Node:
         kv = LmdbStore(self.datadir / CHAIN_DIRNAME)
         self.kv = kv
         chain = ChainStore(kv, max_block_bytes=self.params.sizes.max_block_bytes)
+        chain.on_damage = self._on_store_damage
         self.voting_sets = StoredVotingSets(kv)
         tip = chain.get_tip()
         if tip is None:
@@ -208,8 +211,18 @@ class Node:
                 chain.stored_schema_version,
                 SCHEMA_VERSION,
             )
-            return chain, migrate_chain_state(chain, stored, self.params)
+            return chain, migrate_store(chain, stored, self.params)
         return chain, read_chain_state(chain, self.params)
+
+    def _on_store_damage(self, error: DamagedRecordError) -> None:
+        """A stored record failed its check (in any thread): the node stops
+        rather than run on, or serve, damaged state."""
+        if self.store_damage is None:
+            self.store_damage = str(error)
+            log.error("stopping: %s", error)
+            loop = self._loop
+            if loop is not None:
+                loop.call_soon_threadsafe(self.request_stop)
 
     def _sync_config(self) -> SyncConfig:
         """The checkpoint from the config, else the last of the preset's."""
@@ -238,6 +251,7 @@ class Node:
     async def start(self) -> None:
         """Open everything and join the network. Raises NodeError, StorageError."""
         loop = asyncio.get_running_loop()
+        self._loop = loop
         started = time.monotonic()
         chain, state = await loop.run_in_executor(self.executor, self._open_store)
         self.chain = chain
@@ -661,7 +675,7 @@ async def run_node(config: NodeConfig, datadir: Path) -> int:
     except (NodeError, StorageError, TimecoinError, OSError) as exc:
         log.error("cannot start: %s", exc)
         await node.stop()
-        return 1
+        return EXIT_STORE_DAMAGED if isinstance(exc, DamagedRecordError) else 1
     tune_garbage_collector()
     await node.stop_requested.wait()
     log.info("shutting down")
@@ -670,6 +684,9 @@ async def run_node(config: NodeConfig, datadir: Path) -> int:
     except TimeoutError:
         log.error("shutdown took longer than %.1f s", config.shutdown_timeout_s)
         return 1
+    if node.store_damage is not None:
+        log.error("stopped on a damaged store: %s", node.store_damage)
+        return EXIT_STORE_DAMAGED
     return 0
 
 

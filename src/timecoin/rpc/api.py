@@ -21,6 +21,8 @@ Errors an implementation raises and what the client sees:
   `WalletError`s (`InsufficientFundsError` -6, others -4).
 - `add_node`: `PeerAlreadyAddedError` (-23), `PeerNotAddedError` (-24),
   `InvalidPeerAddressError` (-8).
+- `StoreDamagedError` from any method: -20 (a stored record failed its
+  check; the node stops).
 - any other `NodeApiError`: -1 with its message. Any other exception is a
   bug: -32603 and the traceback in the log.
 """
@@ -77,6 +79,10 @@ class PeerNotAddedError(NodeApiError):
 
 class InvalidPeerAddressError(NodeApiError):
     """A peer address that is not a valid `host:port`."""
+
+
+class StoreDamagedError(NodeApiError):
+    """A stored record the answer needs failed its check: it is not served."""
 
 
 class TransactionAlreadyInChainError(TimecoinError):

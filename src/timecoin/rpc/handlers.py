@@ -24,6 +24,7 @@ from timecoin.rpc.api import (
     NodeApiError,
     PeerAlreadyAddedError,
     PeerNotAddedError,
+    StoreDamagedError,
     TransactionAlreadyInChainError,
     TransactionFinality,
     TransactionLookup,
@@ -47,6 +48,7 @@ from timecoin.rpc.arguments import (
 from timecoin.rpc.errors import (
     RPC_CLIENT_NODE_ALREADY_ADDED,
     RPC_CLIENT_NODE_NOT_ADDED,
+    RPC_DATABASE_ERROR,
     RPC_DESERIALIZATION_ERROR,
     RPC_IN_WARMUP,
     RPC_INVALID_ADDRESS_OR_KEY,
@@ -861,6 +863,8 @@ async def invoke(api: NodeApi, name: str, params: Sequence[object] | Mapping[str
         ) from None
     except InvalidPeerAddressError as exc:
         raise RpcError(RPC_INVALID_PARAMETER, f"Invalid node address: {exc}") from None
+    except StoreDamagedError as exc:
+        raise RpcError(RPC_DATABASE_ERROR, str(exc)) from None
     except NodeApiError as exc:
         raise RpcError(RPC_MISC_ERROR, str(exc)) from None
     except InsufficientFundsError as exc:

@@ -20,8 +20,8 @@ adds the registry, in the same write batch:
 these records alone, at a cost set by the number of masternodes, never by
 the length of the chain, and checks it against the tip header: the stored
 tip hash, the header's hash, the UTXO commitment, the next-voting-set
-commitment and the registry digest. A store of schema version 3, which has
-no registry records, is migrated in place by `migrate_chain_state`.
+commitment and the registry digest. Older stores are migrated in place by
+`timecoin.storage.migrate`.
 """
 
 from __future__ import annotations
@@ -29,17 +29,16 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, MutableMapping
 from typing import Final
 
 import msgspec
 
-from timecoin.chain import AppliedBlock, ChainState, chain_state_from_genesis, validate_block
+from timecoin.chain import AppliedBlock, ChainState
 from timecoin.crypto import MuHash3072
 from timecoin.encoding import DecodeError, decode, encode, read_u64be
-from timecoin.ledger import MemoryUtxoSet, UtxoDelta
+from timecoin.ledger import UtxoDelta
 from timecoin.masternode import MasternodeEntry, RegistryState, next_voting_set_hash
 from timecoin.params import ChainParams
 from timecoin.storage.chainstore import ChainStore
@@ -54,7 +53,6 @@ from timecoin.storage.schema import (
 from timecoin.types import (
     Block,
     BlockUndo,
-    InvalidBlock,
     VotingSet,
     compute_block_hash,
 )
@@ -295,55 +293,6 @@ def read_chain_state(chain: ChainStore, params: ChainParams) -> ChainState:
         utxo_state=utxo_state,
         reported_locks=dict(chain.iter_reported_locks()),
     )
-
-
-def migrate_chain_state(
-    chain: ChainStore,
-    genesis: Block,
-    params: ChainParams,
-    *,
-    clock: Callable[[], float] = time.monotonic,
-) -> ChainState:
-    """Migrate a store of schema version 3 in place: rebuild the registry by
-    replaying the stored blocks (as version 3 did at every start), then
-    write it with the new schema version in ONE batch. A crash before that
-    write leaves the store at version 3, and the next start begins again.
-    Progress is logged every PROGRESS_INTERVAL_S.
-
-    Raises ChainStateError when a stored block is missing or invalid."""
-    tip = chain.get_tip()
-    if tip is None:
-        raise ChainStateError("the chain store has no tip")
-    state, delta = chain_state_from_genesis(genesis, params)
-    utxo = MemoryUtxoSet(dict(delta.created))
-    progress = Progress("migrating the chain state", tip.height, clock)
-    for height in range(1, tip.height + 1):
-        block_hash = chain.get_block_hash(height)
-        block = None if block_hash is None else chain.get_block(block_hash)
-        if block is None:
-            raise ChainStateError(f"the chain store lacks block {height}; resync")
-        try:
-            applied = validate_block(block, state, utxo, verifier=_trusted)
-        except InvalidBlock as exc:
-            raise ChainStateError(f"stored block {height} is invalid: {exc}; resync") from None
-        utxo.apply_delta(applied.delta)
-        state = applied.state_after
-        progress.update(height)
-    if state.block_hash != tip.block_hash:
-        raise ChainStateError("the replayed chain does not end at the stored tip; resync")
-    batch = WriteBatch()
-    stage_full_state(batch, state)
-    chain.set_schema_version(batch)
-    chain.kv.write(batch)
-    chain.note_migrated()
-    progress.done()
-    return read_chain_state(chain, params)
-
-
-def _trusted(public_key: bytes, message: bytes, signature: bytes) -> bool:
-    """Signatures of blocks this node stored were checked when they were
-    committed: a migration of its own store does not check them again."""
-    return True
 
 
 class Progress:

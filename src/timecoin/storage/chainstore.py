@@ -8,7 +8,11 @@ undo data, the new tip and the new commitment state, in ONE write batch, so
 after a crash the store holds exactly the state after some committed block.
 
 Stored values are canonical encodings (`timecoin.encoding`) and are decoded
-with a size cap; bytes that do not decode raise StoreCorruptError.
+with a size cap; bytes that do not decode raise StoreCorruptError. A coin
+record also carries a check value bound to its outpoint (`COIN_CHECK_BYTES`
+of BLAKE2b over key and coin), verified at every read: a record changed on
+disk, even to another valid encoding, raises DamagedRecordError and is never
+served (ADR 0010).
 
 One writer at a time: `init_genesis`, `commit_block` and `revert_tip` check
 the stored state (tip, coins) before writing, under a lock. Reads may run in
@@ -17,8 +21,9 @@ any thread.
 
 from __future__ import annotations
 
+import hashlib
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Final, NamedTuple, TypeVar
 
 from timecoin.encoding import DecodeError, decode, encode, read_u64be, u32be, u64be
@@ -51,13 +56,39 @@ T = TypeVar("T")
 UTXO_STATE_BYTES: Final = 384
 """Size of a MuHash3072 state (`timecoin.crypto.MuHash3072.to_bytes`)."""
 MAX_COIN_BYTES: Final = 128
+"""Cap on a coin's encoding (without its check value)."""
 MAX_HEADER_BYTES: Final = 1_024
-MIGRATABLE_SCHEMA_VERSIONS: Final = (3,)
+MIGRATABLE_SCHEMA_VERSIONS: Final = (3, 4)
 """Older versions whose blocks this node reads: the chain state they lack is
 rebuilt from the stored blocks at start-up (ADR 0010)."""
 UNDO_OVERHEAD_BYTES: Final = 1_024
 """Undo data is at most a block's size plus this: each spent coin encodes in
 fewer bytes than the input (outpoint, key, signature) that spent it."""
+
+
+COIN_CHECK_BYTES: Final = 8
+"""Length of the check value after each coin record's encoding."""
+REINDEX_HINT: Final = "run `timecoin node --reindex-chainstate` to rebuild the chain state"
+
+
+class DamagedRecordError(StoreCorruptError):
+    """A stored record fails its check: its bytes changed after they were
+    written. `key` is the record's key."""
+
+    def __init__(self, key: bytes, message: str) -> None:
+        super().__init__(message)
+        self.key = key
+
+
+def compute_coin_check(key: bytes, encoded_coin: bytes) -> bytes:
+    """The check value of a coin record: BLAKE2b of its key and its encoding."""
+    return hashlib.blake2b(key + encoded_coin, digest_size=COIN_CHECK_BYTES).digest()
+
+
+def encode_coin_record(key: bytes, coin: Coin) -> bytes:
+    """The stored value of `coin` under `key`: its encoding, then its check value."""
+    encoded = encode(coin)
+    return encoded + compute_coin_check(key, encoded)
 
 
 class ChainTip(NamedTuple):
@@ -78,9 +109,12 @@ class ChainStore:
         self._kv = kv
         self._max_block_bytes = max_block_bytes
         self._write_lock = threading.Lock()
+        self.on_damage: Callable[[DamagedRecordError], None] | None = None
+        """Called (in the reading thread) before a DamagedRecordError is
+        raised: the node stops on it."""
         self.stored_schema_version = SCHEMA_VERSION
         """The version found at open: below SCHEMA_VERSION until the store
-        is migrated (`timecoin.storage.chainstate.migrate_chain_state`)."""
+        is migrated (`timecoin.storage.migrate.migrate_store`)."""
         self._open_schema()
 
     @property
@@ -116,15 +150,6 @@ class ChainStore:
             )
         self.stored_schema_version = version
 
-    def set_schema_version(self, batch: WriteBatch) -> None:
-        """Add to `batch` the write of the current SCHEMA_VERSION (the last
-        step of a migration, in its final batch)."""
-        batch.put(META_SCHEMA_VERSION_KEY, u32be(SCHEMA_VERSION))
-
-    def note_migrated(self) -> None:
-        """Record that the batch from `set_schema_version` was written."""
-        self.stored_schema_version = SCHEMA_VERSION
-
     # -- reads ------------------------------------------------------------------
 
     def _decode(self, what: str, data: bytes, type_: type[T], max_bytes: int) -> T:
@@ -133,12 +158,33 @@ class ChainStore:
         except DecodeError as exc:
             raise StoreCorruptError(f"{what}: {exc}") from None
 
+    def _read_coin(self, key: bytes, data: bytes) -> Coin:
+        """The coin of a stored record, its check value verified."""
+        encoded = data[:-COIN_CHECK_BYTES]
+        if (
+            len(data) <= COIN_CHECK_BYTES
+            or compute_coin_check(key, encoded) != data[-COIN_CHECK_BYTES:]
+        ):
+            outpoint = parse_utxo_key(key)
+            error = DamagedRecordError(
+                key,
+                f"the stored coin {outpoint.txid.hex()}:{outpoint.index} is damaged (its check "
+                f"value does not match its bytes); it is not served: {REINDEX_HINT}",
+            )
+            if self.on_damage is not None:
+                self.on_damage(error)
+            raise error
+        return self._decode("coin", encoded, Coin, MAX_COIN_BYTES)
+
     def get_coin(self, outpoint: OutPoint) -> Coin | None:
-        """The unspent coin at `outpoint`, or None (a ledger `UtxoView`)."""
-        data = self._kv.get(utxo_key(outpoint))
+        """The unspent coin at `outpoint`, or None (a ledger `UtxoView`).
+
+        Raises DamagedRecordError when the stored record fails its check."""
+        key = utxo_key(outpoint)
+        data = self._kv.get(key)
         if data is None:
             return None
-        return self._decode("coin", data, Coin, MAX_COIN_BYTES)
+        return self._read_coin(key, data)
 
     def has_coin(self, outpoint: OutPoint) -> bool:
         """True if `outpoint` is unspent (without decoding the coin)."""
@@ -200,9 +246,10 @@ class ChainStore:
             raise StoreCorruptError(f"utxo count: {exc}") from None
 
     def iter_utxos(self) -> Iterator[tuple[OutPoint, Coin]]:
-        """Every (outpoint, coin) of the UTXO set, by txid then output index."""
+        """Every (outpoint, coin) of the UTXO set, by txid then output index;
+        DamagedRecordError at the first record that fails its check."""
         for key, value in self._kv.iter_prefix(UTXO_PREFIX):
-            yield parse_utxo_key(key), self._decode("coin", value, Coin, MAX_COIN_BYTES)
+            yield parse_utxo_key(key), self._read_coin(key, value)
 
     def get_reported_lock(self, outpoint: OutPoint) -> tuple[bool, bytes | None]:
         """(whether `outpoint` is reported-locked, the locked txid or None)."""
@@ -359,7 +406,8 @@ class ChainStore:
             for outpoint in removed:
                 batch.delete(utxo_key(outpoint))
             for outpoint, coin in restored.items():
-                batch.put(utxo_key(outpoint), encode(coin))
+                key = utxo_key(outpoint)
+                batch.put(key, encode_coin_record(key, coin))
             batch.delete(height_key(tip.height))
             batch.delete(undo_key(block_hash))
             batch.put(TIP_KEY, u64be(new_tip.height) + new_tip.block_hash)
@@ -413,7 +461,8 @@ class ChainStore:
         for outpoint in spent:
             batch.delete(utxo_key(outpoint))
         for outpoint, coin in created.items():
-            batch.put(utxo_key(outpoint), encode(coin))
+            key = utxo_key(outpoint)
+            batch.put(key, encode_coin_record(key, coin))
         batch.put(block_key(block_hash), encode(block))
         batch.put(header_key(block_hash), encode(block.header))
         batch.put(height_key(height), block_hash)

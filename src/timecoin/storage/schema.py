@@ -20,11 +20,12 @@ from timecoin.encoding import u64be
 from timecoin.storage.kv import StoreCorruptError
 from timecoin.types import OutPoint, encode_outpoint_key
 
-SCHEMA_VERSION: Final = 4
+SCHEMA_VERSION: Final = 5
 """Version of this key layout, stored under `META_SCHEMA_VERSION_KEY` (2: the
 `reported_lock` key space and blocks with epoch reports, ADR 0004; 3: blocks
 carry the reports deduplicated, ADR 0006; 4: the chain state after the tip,
-`chain_state`, `voting_set` and `masternode`, ADR 0010)."""
+`chain_state`, `voting_set` and `masternode`, ADR 0010; 5: coin records
+end with a check value, ADR 0010)."""
 
 HASH_BYTES: Final = 32
 OUTPOINT_KEY_BYTES: Final = 36
@@ -84,7 +85,7 @@ KEY_SPACES: Final[tuple[KeySpace, ...]] = (
         "utxo",
         UTXO_PREFIX,
         "encode_outpoint_key: txid (32) + output index u32 BE (4)",
-        "encode(Coin)",
+        "encode(Coin) + check value: BLAKE2b-64 of key and encode(Coin) (8)",
     ),
     KeySpace("undo", UNDO_PREFIX, "block hash (32)", "encode(BlockUndo)"),
     KeySpace("tip", TIP_KEY, "none", "height u64 BE (8) + block hash (32)"),
