@@ -30,7 +30,22 @@ from timecoin.p2p import install_uvloop
     show_default=True,
     help="Data directory (chain store, keys, cookie).",
 )
-def node_cmd(config_path: Path | None, datadir: Path) -> None:
+@click.option(
+    "--reindex",
+    "reindex_all",
+    is_flag=True,
+    help="Rebuild the chain state and the indexes from the stored blocks, "
+    "with full validation, then run (resumed after a crash).",
+)
+@click.option(
+    "--reindex-chainstate",
+    is_flag=True,
+    help="Rebuild the chain state (coins, registry, locks) from the stored "
+    "blocks, with full validation, then run (resumed after a crash).",
+)
+def node_cmd(
+    config_path: Path | None, datadir: Path, reindex_all: bool, reindex_chainstate: bool
+) -> None:
     """Run a TimeCoin node."""
     try:
         config = load_config(config_path)
@@ -44,6 +59,7 @@ def node_cmd(config_path: Path | None, datadir: Path) -> None:
     )
     install_uvloop()
     configure_parallel_verification()
-    status = asyncio.run(run_node(config, datadir))
+    reindex = "--reindex" if reindex_all else "--reindex-chainstate" if reindex_chainstate else None
+    status = asyncio.run(run_node(config, datadir, reindex=reindex))
     if status != 0:
         sys.exit(status)

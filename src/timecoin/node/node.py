@@ -70,6 +70,7 @@ from timecoin.storage import SCHEMA_VERSION, ChainStore, LmdbStore, StorageError
 from timecoin.storage.chainstate import StoredVotingSets, init_genesis_state, read_chain_state
 from timecoin.storage.chainstore import DamagedRecordError
 from timecoin.storage.migrate import migrate_store
+from timecoin.storage.reindex import is_reindexing, reindex, request_reindex
 from timecoin.sync import SyncConfig
 from timecoin.types import (
     Block,
@@ -142,9 +143,13 @@ class _Network:
 class Node:
     """One TimeCoin node: store, consensus, peers, mempool, RPC, metrics."""
 
-    def __init__(self, config: NodeConfig, datadir: Path) -> None:
-        """A node over `datadir` as `config` says (nothing opened yet)."""
+    def __init__(self, config: NodeConfig, datadir: Path, *, reindex: str | None = None) -> None:
+        """A node over `datadir` as `config` says (nothing opened yet).
+
+        `reindex` (`--reindex` or `--reindex-chainstate`) asks for the chain
+        state to be rebuilt from the stored blocks before the node starts."""
         self.datadir = datadir
+        self.reindex = reindex
         self.config = config.resolve(datadir)
         self.params = resolve_params(config)
         self.started_monotonic = time.monotonic()
@@ -201,11 +206,19 @@ class Node:
                 f"the store in {self.datadir} belongs to chain id {chain.get_chain_id()}, "
                 f"not {self.params.name}"
             )
+        if self.reindex is not None:
+            log.info("%s requested: rebuilding the chain state from the blocks", self.reindex)
+            request_reindex(chain)
+        if is_reindexing(kv):
+            return chain, reindex(
+                chain,
+                self._stored_genesis(chain),
+                self.params,
+                verifier=verify,
+                verify_batch=self.batch_verifier.verify_all,
+            )
         if chain.stored_schema_version < SCHEMA_VERSION:
-            genesis_hash = chain.get_block_hash(0)
-            stored = None if genesis_hash is None else chain.get_block(genesis_hash)
-            if stored is None:
-                raise NodeError("the chain store has no genesis block")
+            stored = self._stored_genesis(chain)
             log.info(
                 "the store has schema version %d: migrating it to %d in place",
                 chain.stored_schema_version,
@@ -213,6 +226,13 @@ class Node:
             )
             return chain, migrate_store(chain, stored, self.params)
         return chain, read_chain_state(chain, self.params)
+
+    def _stored_genesis(self, chain: ChainStore) -> Block:
+        genesis_hash = chain.get_block_hash(0)
+        stored = None if genesis_hash is None else chain.get_block(genesis_hash)
+        if stored is None:
+            raise NodeError("the chain store has no genesis block")
+        return stored
 
     def _on_store_damage(self, error: DamagedRecordError) -> None:
         """A stored record failed its check (in any thread): the node stops
@@ -664,9 +684,10 @@ def tune_garbage_collector() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
-async def run_node(config: NodeConfig, datadir: Path) -> int:
-    """Run a node until SIGINT or SIGTERM; return the process exit status."""
-    node = Node(config, datadir)
+async def run_node(config: NodeConfig, datadir: Path, *, reindex: str | None = None) -> int:
+    """Run a node until SIGINT or SIGTERM; return the process exit status.
+    `reindex` names a requested rebuild (`--reindex`, `--reindex-chainstate`)."""
+    node = Node(config, datadir, reindex=reindex)
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, node.request_stop)

@@ -260,11 +260,24 @@ def read_chain_state(chain: ChainStore, params: ChainParams) -> ChainState:
             f"the chain state is at height {head.height} ({head.block_hash.hex()[:16]}), "
             f"the blocks at {tip.height} ({tip.block_hash.hex()[:16]}); {REPAIR_HINT}"
         )
-    header = chain.get_header(tip.block_hash)
-    if header is None or compute_block_hash(header) != tip.block_hash:
+    return read_state_at_head(chain, params, head)
+
+
+def read_state_at_head(chain: ChainStore, params: ChainParams, head: StateHead) -> ChainState:
+    """The chain state the store holds for the block `head` names (the tip,
+    or a lower block while a reindex runs), checked against that block's
+    header: its hash, UTXO commitment and next-voting-set commitment, and
+    the registry digest. Raises ChainStateError naming the repair."""
+    if chain.get_block_hash(head.height) != head.block_hash:
         raise ChainStateError(
-            f"the header of tip {tip.height} is missing or damaged; run `timecoin node "
-            "--reindex` after restoring the block from a peer, or resync"
+            f"the chain state names block {head.block_hash.hex()[:16]} at height "
+            f"{head.height}, which is not on the stored chain; {REPAIR_HINT}"
+        )
+    header = chain.get_header(head.block_hash)
+    if header is None or compute_block_hash(header) != head.block_hash:
+        raise ChainStateError(
+            f"the header of block {head.height} is missing or damaged; the blocks "
+            "must be fetched again: resync into an empty data directory"
         )
     stored_utxo_state = chain.get_utxo_state()
     if stored_utxo_state is None:
@@ -275,19 +288,19 @@ def read_chain_state(chain: ChainStore, params: ChainParams) -> ChainState:
         raise ChainStateError(f"UTXO state: {exc}; {REPAIR_HINT}") from None
     if utxo_state.digest() != header.utxo_commitment:
         raise ChainStateError(
-            f"the stored UTXO state does not match the commitment of tip {tip.height}; "
+            f"the stored UTXO state does not match the commitment of block {head.height}; "
             f"{REPAIR_HINT}"
         )
     registry = read_registry(chain.kv, head)
     if next_voting_set_hash(registry) != header.next_voting_set_hash:
         raise ChainStateError(
-            f"the stored registry does not match the next-voting-set commitment of tip "
-            f"{tip.height}; {REPAIR_HINT}"
+            f"the stored registry does not match the next-voting-set commitment of block "
+            f"{head.height}; {REPAIR_HINT}"
         )
     return ChainState(
         params=params,
-        height=tip.height,
-        block_hash=tip.block_hash,
+        height=head.height,
+        block_hash=head.block_hash,
         header=header,
         registry=registry,
         utxo_state=utxo_state,

@@ -455,21 +455,63 @@ class ChainStore:
         count_before: int,
     ) -> None:
         """Check and add to `batch` everything one block commit writes."""
+        height = block.header.height
+        self._stage_state(batch, block_hash, undo, created, spent, utxo_state, count_before)
+        batch.put(block_key(block_hash), encode(block))
+        batch.put(header_key(block_hash), encode(block.header))
+        batch.put(height_key(height), block_hash)
+        batch.put(TIP_KEY, u64be(height) + block_hash)
+
+    def _stage_state(
+        self,
+        batch: WriteBatch,
+        block_hash: bytes,
+        undo: BlockUndo,
+        created: Mapping[OutPoint, Coin],
+        spent: Sequence[OutPoint],
+        utxo_state: bytes,
+        count_before: int,
+    ) -> None:
+        """Check and add to `batch` the coin changes, the undo data, the UTXO
+        state and count of one block (what a reindex rewrites)."""
         self._check_utxo_state(utxo_state)
         self._check_coin_changes(created=created, spent=spent, what="commit")
-        height = block.header.height
         for outpoint in spent:
             batch.delete(utxo_key(outpoint))
         for outpoint, coin in created.items():
             key = utxo_key(outpoint)
             batch.put(key, encode_coin_record(key, coin))
-        batch.put(block_key(block_hash), encode(block))
-        batch.put(header_key(block_hash), encode(block.header))
-        batch.put(height_key(height), block_hash)
         batch.put(undo_key(block_hash), encode(undo))
-        batch.put(TIP_KEY, u64be(height) + block_hash)
         batch.put(UTXO_STATE_KEY, utxo_state)
         batch.put(UTXO_COUNT_KEY, u64be(count_before + len(created) - len(spent)))
+
+    def commit_state(
+        self,
+        block_hash: bytes,
+        undo: BlockUndo,
+        created: Mapping[OutPoint, Coin],
+        spent: Sequence[OutPoint],
+        utxo_state: bytes,
+        *,
+        sync: bool = True,
+        locks_created: Mapping[OutPoint, bytes | None] | None = None,
+        locks_released: Sequence[OutPoint] = (),
+        extra: WriteBatch | None = None,
+    ) -> None:
+        """Apply the chain-state changes of an already stored block, in one
+        atomic write: coins, undo data, UTXO state and count, reported locks
+        and `extra` (the registry); blocks, heights and the tip are left as
+        they are. Used by a reindex, which rebuilds the state from the
+        stored blocks. Refused (StorageError, nothing written) when the coin
+        changes do not fit the stored set."""
+        with self._write_lock:
+            self._check_writable()
+            batch = WriteBatch()
+            count = self.utxo_count()
+            self._stage_state(batch, block_hash, undo, created, spent, utxo_state, count)
+            _stage_locks(batch, locks_created or {}, locks_released)
+            _stage_extra(batch, extra)
+            self._kv.write(batch, sync=sync)
 
 
 def _decode_lock_value(data: bytes) -> bytes | None:
