@@ -1,6 +1,6 @@
 """Crash test: SIGKILL a process that commits real blocks with their chain
-state, and check that the reopened store reads back (without a replay) the
-chain state of exactly one committed block.
+state and indexes, and check that the reopened store reads back (without a
+replay) the chain state and the indexes of exactly one committed block.
 
 The child (chain_state_crash_child.py) commits the deterministic chain of
 `build_crash_chain` (transfers, a registration, a deregistration, epoch
@@ -26,9 +26,16 @@ from pathlib import Path
 from chain_helpers import GENESIS, PARAMS, Node
 from chain_state_crash_chain import CRASH_CHAIN_BLOCKS, build_crash_chain
 
-from timecoin.chain import AppliedBlock
-from timecoin.storage import ChainStore, LmdbStore
-from timecoin.storage.chainstate import read_chain_state
+from timecoin.chain import AppliedBlock, chain_state_from_genesis
+from timecoin.storage import ChainStore, KVStore, LmdbStore, MemoryStore
+from timecoin.storage.chainstate import commit_applied, init_genesis_state, read_chain_state
+from timecoin.storage.indexes import INDEX_NAMES
+from timecoin.storage.schema import (
+    ADDRESS_INDEX_PREFIX,
+    INDEX_STATE_PREFIX,
+    SPENT_INDEX_PREFIX,
+    TX_INDEX_PREFIX,
+)
 
 CHILD = Path(__file__).with_name("chain_state_crash_child.py")
 RUNS = 8
@@ -81,7 +88,23 @@ def _check(datadir: Path, blocks: tuple[AppliedBlock, ...], reported: int, seed:
             for applied in blocks[: state.height]:
                 model.accept(applied)
             assert dict(store.iter_utxos()) == model.view.coins, f"seed {seed}: UTXO set"
+        assert _indexes(kv) == _expected_indexes(blocks[: state.height]), f"seed {seed}: indexes"
         return state.height
+
+
+def _indexes(kv: KVStore) -> dict[bytes, bytes]:
+    prefixes = (TX_INDEX_PREFIX, SPENT_INDEX_PREFIX, ADDRESS_INDEX_PREFIX, INDEX_STATE_PREFIX)
+    return {k: v for prefix in prefixes for k, v in kv.iter_prefix(prefix)}
+
+
+def _expected_indexes(blocks: tuple[AppliedBlock, ...]) -> dict[bytes, bytes]:
+    """The index entries of genesis and `blocks`, written in memory."""
+    store = ChainStore(MemoryStore())
+    store.indexes = frozenset(INDEX_NAMES)
+    init_genesis_state(store, GENESIS, *chain_state_from_genesis(GENESIS, PARAMS))
+    for applied in blocks:
+        commit_applied(store, applied)
+    return _indexes(store.kv)
 
 
 def test_sigkill_during_commits_leaves_one_committed_chain_state(tmp_path: Path) -> None:

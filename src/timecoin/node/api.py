@@ -29,6 +29,7 @@ from timecoin.rpc.api import (
     ConsensusInfo,
     ConsensusStep,
     HeartbeatEntry,
+    IndexDisabledError,
     InvalidPeerAddressError,
     LocalMasternode,
     MempoolEntry,
@@ -48,6 +49,19 @@ from timecoin.rpc.api import (
     WarmingUpError,
 )
 from timecoin.storage import StoreCorruptError
+from timecoin.storage.indexes import (
+    ADDRESSINDEX,
+    INDEX_NAMES,
+    SPENTINDEX,
+    TXINDEX,
+    AddressEvent,
+    IndexState,
+    Spender,
+    get_address_events,
+    get_index_state,
+    get_spender,
+    get_tx_location,
+)
 from timecoin.types import Block, BlockHeader, Coin, OutPoint, Transaction, compute_txid
 from timecoin.wallet import Wallet
 
@@ -168,7 +182,7 @@ class NodeApiImpl:
             return TransactionLookup(tx=known[0], block_hash=None, is_final=known[1])
         chain = self._chain()
         tip_height = self._driver().state.height
-        return await self._io(lambda: _find_in_blocks(chain, txid, tip_height))
+        return await self._io(lambda: _find_in_chain(chain, txid, tip_height))
 
     async def get_coin(self, outpoint: OutPoint, *, include_mempool: bool) -> UtxoLookup | None:
         """The unspent coin at `outpoint`, or None."""
@@ -209,6 +223,35 @@ class NodeApiImpl:
             commitment=state.header.utxo_commitment,
             disk_size_bytes=None,
         )
+
+    # --------------------------------------------------------------- indexes
+
+    async def get_index_info(self) -> list[IndexState]:
+        """Every index: whether it is kept, and the last block it holds."""
+        chain = self._chain()
+        return await self._io(
+            lambda: [get_index_state(chain.kv, name, name in chain.indexes) for name in INDEX_NAMES]
+        )
+
+    async def get_spender(self, outpoint: OutPoint) -> Spender | None:
+        """The block transaction that spent `outpoint` (spent index), or None."""
+        chain = self._require_index(SPENTINDEX)
+        return await self._io(lambda: get_spender(chain.kv, outpoint))
+
+    async def get_address_events(
+        self, address: bytes, start_height: int, limit: int
+    ) -> list[AddressEvent]:
+        """The history of `address` (address index), in chain order."""
+        chain = self._require_index(ADDRESSINDEX)
+        return await self._io(
+            lambda: get_address_events(chain.kv, address, start_height=start_height, limit=limit)
+        )
+
+    def _require_index(self, name: str) -> ChainStore:
+        chain = self._chain()
+        if name not in chain.indexes:
+            raise IndexDisabledError(f"this node does not keep the {name} ([index] {name} = true)")
+        return chain
 
     # --------------------------------------------------------------- mempool
 
@@ -274,7 +317,7 @@ class NodeApiImpl:
             return status
         chain = self._chain()
         tip_height = self._driver().state.height
-        found = await self._io(lambda: _find_in_blocks(chain, txid, tip_height))
+        found = await self._io(lambda: _find_in_chain(chain, txid, tip_height))
         if found is None or found.block_hash is None:
             return status
         block_hash = found.block_hash
@@ -501,6 +544,30 @@ class NodeApiImpl:
     def request_stop(self) -> None:
         """Begin a graceful shutdown (after this reply is sent)."""
         asyncio.get_running_loop().call_later(0.05, self._node.request_stop)
+
+
+def _find_in_chain(chain: ChainStore, txid: bytes, tip_height: int) -> TransactionLookup | None:
+    """The block transaction `txid`: through the tx index at any depth when
+    the node keeps it, else by a scan of the last TX_LOOKUP_BLOCKS blocks."""
+    if TXINDEX not in chain.indexes:
+        return _find_in_blocks(chain, txid, tip_height)
+    location = get_tx_location(chain.kv, txid)
+    if location is None or location.height > tip_height:
+        return None
+    block_hash = chain.get_block_hash(location.height)
+    block = None if block_hash is None else chain.get_block(block_hash)
+    if block_hash is None or block is None or location.position >= len(block.transactions):
+        raise StoreCorruptError(
+            f"the tx index places {txid.hex()} at block {location.height} position "
+            f"{location.position}, which does not exist: run `timecoin node --reindex`"
+        )
+    tx = block.transactions[location.position]
+    if compute_txid(tx) != txid:
+        raise StoreCorruptError(
+            f"the tx index places {txid.hex()} at block {location.height} position "
+            f"{location.position}, which holds another transaction: run `timecoin node --reindex`"
+        )
+    return TransactionLookup(tx=tx, block_hash=block_hash, is_final=True)
 
 
 def _find_in_blocks(

@@ -69,6 +69,13 @@ from timecoin.rpc.server import RpcConfig, RpcServer
 from timecoin.storage import SCHEMA_VERSION, ChainStore, LmdbStore, StorageError
 from timecoin.storage.chainstate import StoredVotingSets, init_genesis_state, read_chain_state
 from timecoin.storage.chainstore import DamagedRecordError
+from timecoin.storage.indexes import (
+    ADDRESSINDEX,
+    SPENTINDEX,
+    TXINDEX,
+    build_indexes,
+    reset_indexes,
+)
 from timecoin.storage.migrate import migrate_store
 from timecoin.storage.reindex import is_reindexing, reindex, request_reindex
 from timecoin.sync import SyncConfig
@@ -119,6 +126,18 @@ def read_genesis(path: Path, params: ChainParams) -> Block:
         return decode(data, Block, max(params.sizes.max_block_bytes, MAX_GENESIS_BYTES))
     except DecodeError as exc:
         raise NodeError(f"{path}: not a genesis block: {exc}") from None
+
+
+def _log_index_progress(name: str, height: int, tip_height: int, rate: float) -> None:
+    left = (tip_height - height) / rate if rate > 0 else float("inf")
+    log.info(
+        "building the %s index: height=%d target=%d rate=%.1f blocks/s remaining_s=%.0f",
+        name,
+        height,
+        tip_height,
+        rate,
+        left,
+    )
 
 
 class _Network:
@@ -209,23 +228,39 @@ class Node:
         if self.reindex is not None:
             log.info("%s requested: rebuilding the chain state from the blocks", self.reindex)
             request_reindex(chain)
+            if self.reindex == "--reindex":
+                reset_indexes(kv)
         if is_reindexing(kv):
-            return chain, reindex(
+            state = reindex(
                 chain,
                 self._stored_genesis(chain),
                 self.params,
                 verifier=verify,
                 verify_batch=self.batch_verifier.verify_all,
             )
-        if chain.stored_schema_version < SCHEMA_VERSION:
+        elif chain.stored_schema_version < SCHEMA_VERSION:
             stored = self._stored_genesis(chain)
             log.info(
                 "the store has schema version %d: migrating it to %d in place",
                 chain.stored_schema_version,
                 SCHEMA_VERSION,
             )
-            return chain, migrate_store(chain, stored, self.params)
-        return chain, read_chain_state(chain, self.params)
+            state = migrate_store(chain, stored, self.params)
+        else:
+            state = read_chain_state(chain, self.params)
+        enabled = self._enabled_indexes()
+        build_indexes(chain, enabled, log_progress=_log_index_progress)
+        chain.indexes = enabled
+        return chain, state
+
+    def _enabled_indexes(self) -> frozenset[str]:
+        section = self.config.index
+        flags = {
+            TXINDEX: section.txindex,
+            SPENTINDEX: section.spentindex,
+            ADDRESSINDEX: section.addressindex,
+        }
+        return frozenset(name for name, on in flags.items() if on)
 
     def _stored_genesis(self, chain: ChainStore) -> Block:
         genesis_hash = chain.get_block_hash(0)

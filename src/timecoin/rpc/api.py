@@ -34,6 +34,7 @@ from typing import Literal, Protocol
 
 from timecoin.masternode import RegistryState
 from timecoin.params import ChainParams
+from timecoin.storage.indexes import AddressEvent, IndexState, Spender
 from timecoin.types import (
     Block,
     BlockHeader,
@@ -83,6 +84,10 @@ class InvalidPeerAddressError(NodeApiError):
 
 class StoreDamagedError(NodeApiError):
     """A stored record the answer needs failed its check: it is not served."""
+
+
+class IndexDisabledError(NodeApiError):
+    """The answer needs an index this node does not keep (its config)."""
 
 
 class TransactionAlreadyInChainError(TimecoinError):
@@ -406,6 +411,26 @@ class NodeApi(Protocol):
 
     async def get_utxo_set_info(self) -> UtxoSetInfo:
         """Statistics of the UTXO set at the tip (may scan the set: slow)."""
+        ...
+
+    # The index read protocol (docs/spec/storage.md, "Indexes"): what the
+    # RPC, REST and explorer layers read the block indexes through.
+
+    async def get_index_info(self) -> list[IndexState]:
+        """Every index: whether it is kept, and the last block it holds."""
+        ...
+
+    async def get_spender(self, outpoint: OutPoint) -> Spender | None:
+        """The block transaction that spent `outpoint`, or None (unspent or
+        unknown). Raises IndexDisabledError without the spent index."""
+        ...
+
+    async def get_address_events(
+        self, address: bytes, start_height: int, limit: int
+    ) -> list[AddressEvent]:
+        """The history of `address` from `start_height`, in chain order, at
+        most `limit` events. Raises IndexDisabledError without the address
+        index."""
         ...
 
     async def get_mempool_info(self) -> MempoolInfo:

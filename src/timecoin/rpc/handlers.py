@@ -64,6 +64,7 @@ from timecoin.rpc.errors import (
     RPC_WALLET_NOT_FOUND,
     RpcError,
 )
+from timecoin.rpc.index_methods import INDEX_METHODS
 from timecoin.rpc.jsonshape import (
     MEDIAN_TIME_SPAN,
     JsonObject,
@@ -704,6 +705,7 @@ def _method(category: str, handler: Any, *params: Param, name: str | None = None
 METHODS: Final[Mapping[str, Method]] = {
     m.name: m
     for m in (
+        *INDEX_METHODS,
         _method("Blockchain", getblockchaininfo),
         _method("Blockchain", getblockcount),
         _method("Blockchain", getbestblockhash),

@@ -42,6 +42,7 @@ from timecoin.ledger import UtxoDelta
 from timecoin.masternode import MasternodeEntry, RegistryState, next_voting_set_hash
 from timecoin.params import ChainParams
 from timecoin.storage.chainstore import ChainStore
+from timecoin.storage.indexes import stage_block_indexes
 from timecoin.storage.kv import KVStore, StorageError, StoreCorruptError, WriteBatch
 from timecoin.storage.schema import (
     CHAIN_STATE_KEY,
@@ -148,9 +149,11 @@ def stage_applied(batch: WriteBatch, applied: AppliedBlock) -> None:
 
 def commit_applied(chain: ChainStore, applied: AppliedBlock, *, sync: bool = True) -> None:
     """Commit `applied` (a block `validate_block` accepted) with the chain
-    state after it, in ONE atomic write."""
+    state after it and its entries in the store's indexes
+    (`chain.indexes`), in ONE atomic write."""
     extra = WriteBatch()
     stage_applied(extra, applied)
+    stage_block_indexes(extra, chain.indexes, applied.block, applied.block_hash, applied.undo.spent)
     delta = applied.delta
     chain.commit_block(
         applied.block,
@@ -173,6 +176,7 @@ def init_genesis_state(
     into an empty store, in one write."""
     extra = WriteBatch()
     stage_full_state(extra, state)
+    stage_block_indexes(extra, chain.indexes, block, state.block_hash, ())
     undo = BlockUndo(spent=[], utxo_state_before=MuHash3072().to_bytes())
     chain.init_genesis(
         block, state.block_hash, undo, delta.created, state.utxo_state.to_bytes(), extra=extra

@@ -109,6 +109,10 @@ class ChainStore:
         self._kv = kv
         self._max_block_bytes = max_block_bytes
         self._write_lock = threading.Lock()
+        self.indexes: frozenset[str] = frozenset()
+        """The indexes (`timecoin.storage.indexes` names) written with each
+        block by `chainstate.commit_applied`; the node sets them from its
+        config once they are built up to the tip."""
         self.on_damage: Callable[[DamagedRecordError], None] | None = None
         """Called (in the reading thread) before a DamagedRecordError is
         raised: the node stops on it."""

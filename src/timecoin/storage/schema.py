@@ -28,6 +28,7 @@ carry the reports deduplicated, ADR 0006; 4: the chain state after the tip,
 end with a check value, ADR 0010)."""
 
 HASH_BYTES: Final = 32
+ADDRESS_BYTES: Final = 20
 OUTPOINT_KEY_BYTES: Final = 36
 MAX_U64: Final = 2**63 - 1
 """Largest height or sequence number (the encoding caps integers at 2**63 - 1)."""
@@ -47,6 +48,10 @@ UTXO_COUNT_KEY: Final = b"\x08"
 REPORTED_LOCK_PREFIX: Final = b"\x09"
 CHAIN_STATE_KEY: Final = b"\x0a"
 VOTING_SET_PREFIX: Final = b"\x0b"
+TX_INDEX_PREFIX: Final = b"\x0c"
+SPENT_INDEX_PREFIX: Final = b"\x0d"
+ADDRESS_INDEX_PREFIX: Final = b"\x0e"
+INDEX_STATE_PREFIX: Final = b"\x0f"
 MASTERNODE_PREFIX: Final = b"\x10"
 CONSENSUS_WAL_PREFIX: Final = b"\x11"
 FINAL_TX_PREFIX: Final = b"\x12"
@@ -108,6 +113,31 @@ KEY_SPACES: Final[tuple[KeySpace, ...]] = (
         VOTING_SET_PREFIX,
         "epoch, u64 BE (8)",
         "encode(VotingSet) of that epoch",
+    ),
+    KeySpace(
+        "tx_index",
+        TX_INDEX_PREFIX,
+        "txid (32)",
+        "height u64 BE (8) + position in the block u32 BE (4)",
+    ),
+    KeySpace(
+        "spent_index",
+        SPENT_INDEX_PREFIX,
+        "encode_outpoint_key: txid (32) + output index u32 BE (4)",
+        "spending txid (32) + input index u32 BE (4) + height u64 BE (8)",
+    ),
+    KeySpace(
+        "address_index",
+        ADDRESS_INDEX_PREFIX,
+        "address (20) + height u64 BE (8) + position u32 BE (4) + kind (1: 0 funding, "
+        "1 spending) + output or input index u32 BE (4)",
+        "txid (32) + amount u64 BE (8), then for spending the spent outpoint key (36)",
+    ),
+    KeySpace(
+        "index_state",
+        INDEX_STATE_PREFIX,
+        "index name, ASCII: `txindex`, `spentindex`, `addressindex`",
+        "height u64 BE (8) + block hash (32) of the last block the index holds",
     ),
     KeySpace(
         "masternode",
@@ -219,6 +249,32 @@ def voting_set_key(epoch: int) -> bytes:
     """The key of the stored voting set of `epoch`."""
     _check_u64("epoch", epoch)
     return VOTING_SET_PREFIX + u64be(epoch)
+
+
+def tx_index_key(txid: bytes) -> bytes:
+    """The key of the tx index entry of `txid`."""
+    _check_hash("txid", txid)
+    return TX_INDEX_PREFIX + txid
+
+
+def spent_index_key(outpoint: OutPoint) -> bytes:
+    """The key of the spent index entry of `outpoint`."""
+    _check_hash("outpoint txid", outpoint.txid)
+    return SPENT_INDEX_PREFIX + encode_outpoint_key(outpoint)
+
+
+def address_index_prefix(address: bytes) -> bytes:
+    """The prefix of every address index entry of `address` (20 bytes)."""
+    if len(address) != ADDRESS_BYTES:
+        raise ValueError(f"address: expected {ADDRESS_BYTES} bytes, got {len(address)}")
+    return ADDRESS_INDEX_PREFIX + address
+
+
+def index_state_key(name: bytes) -> bytes:
+    """The key of the state of index `name` (ASCII)."""
+    if not 0 < len(name) <= MAX_NAME_BYTES or not name.isascii():
+        raise ValueError(f"index name: expected 1 to {MAX_NAME_BYTES} ASCII bytes, got {name!r}")
+    return INDEX_STATE_PREFIX + name
 
 
 def undo_key(block_hash: bytes) -> bytes:
