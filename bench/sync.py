@@ -47,6 +47,7 @@ from timecoin.chain import (
     compute_vote_signing_message,
     voting_set_at,
 )
+from timecoin.consensus.finality_votes import sign_epoch_report
 from timecoin.crypto import BatchVerifier, SigningKey, address_from_public_key, verify
 from timecoin.encoding import encode
 from timecoin.ledger import MemoryUtxoSet, compute_input_signing_message
@@ -211,6 +212,22 @@ def build_chain(server_dir: Path, blocks: int, txs_per_block: int) -> BuiltChain
             voting_set = voting_set_at(state, state.height + 1)
             if voting_set is None:
                 raise RuntimeError(f"no voting set for height {state.height + 1}")
+            reports = []
+            next_height = state.height + 1
+            if params.activation.is_epoch_reports_active(next_height) and params.epoch_of(
+                next_height + 1
+            ) != params.epoch_of(next_height):
+                # an epoch's last block carries the members' (empty) reports
+                reports = [
+                    sign_epoch_report(
+                        keys[v.operator_key],
+                        params.chain_id,
+                        params.epoch_of(next_height),
+                        state.block_hash,
+                        [],
+                    )
+                    for v in voting_set.voters
+                ]
             applied = build_block(
                 state,
                 utxo,
@@ -222,6 +239,7 @@ def build_chain(server_dir: Path, blocks: int, txs_per_block: int) -> BuiltChain
                 prev_certificate=certificate,
                 verifier=verify,
                 verify_batch=verifier.verify_all,
+                reports=reports,
             )
             state = applied.state_after
             certificate = certify(state, keys, params.chain_id)
