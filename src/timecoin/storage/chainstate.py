@@ -35,14 +35,14 @@ from typing import Final
 
 import msgspec
 
-from timecoin.chain import AppliedBlock, ChainState
+from timecoin.chain import AppliedBlock, ChainState, undo_applied_block
 from timecoin.crypto import MuHash3072
 from timecoin.encoding import DecodeError, decode, encode, read_u64be
 from timecoin.ledger import UtxoDelta
 from timecoin.masternode import MasternodeEntry, RegistryState, next_voting_set_hash
 from timecoin.params import ChainParams
 from timecoin.storage.chainstore import ChainStore
-from timecoin.storage.indexes import stage_block_indexes
+from timecoin.storage.indexes import stage_block_index_removal, stage_block_indexes
 from timecoin.storage.kv import KVStore, StorageError, StoreCorruptError, WriteBatch
 from timecoin.storage.schema import (
     CHAIN_STATE_KEY,
@@ -54,6 +54,7 @@ from timecoin.storage.schema import (
 from timecoin.types import (
     Block,
     BlockUndo,
+    InvalidBlock,
     VotingSet,
     compute_block_hash,
 )
@@ -167,6 +168,44 @@ def commit_applied(chain: ChainStore, applied: AppliedBlock, *, sync: bool = Tru
         locks_released=delta.locks_released,
         extra=extra,
     )
+
+
+def revert_applied(chain: ChainStore, applied: AppliedBlock) -> ChainState:
+    """Undo the tip block `applied` in ONE atomic write: its coins and locks
+    (`ChainStore.revert_tip`), the registry entries it changed, the head,
+    and its entries in the store's indexes. Return the chain state before
+    it. Committed blocks are final: this serves a block applied but not
+    committed, and tests of apply/undo.
+
+    Raises StorageError (nothing written) when `applied` is not the tip."""
+    block = applied.block
+    prev_header = chain.get_header(block.header.prev_hash)
+    if prev_header is None:
+        raise ChainStateError(f"revert: no header for the parent of block {block.header.height}")
+    try:
+        state_before, delta = undo_applied_block(
+            applied.state_after, block, applied.undo, applied.registry_undo, prev_header
+        )
+    except InvalidBlock as exc:
+        raise ChainStateError(f"revert of block {block.header.height}: {exc}") from None
+    extra = WriteBatch()
+    for record in applied.registry_undo.entries_before:
+        if record.entry_before is None:
+            extra.delete(masternode_key(record.masternode_id))
+        else:
+            extra.put(masternode_key(record.masternode_id), encode(record.entry_before))
+    extra.put(CHAIN_STATE_KEY, encode(_head_of(state_before.registry, state_before.block_hash)))
+    stage_block_index_removal(extra, chain.indexes, block, applied.undo.spent)
+    chain.revert_tip(
+        applied.block_hash,
+        delta.created,
+        delta.spent,
+        state_before.utxo_state.to_bytes(),
+        locks_restored=delta.locks_created,
+        locks_removed=delta.locks_released,
+        extra=extra,
+    )
+    return state_before
 
 
 def init_genesis_state(

@@ -374,12 +374,14 @@ class ChainStore:
         sync: bool = True,
         locks_restored: Mapping[OutPoint, bytes | None] | None = None,
         locks_removed: Sequence[OutPoint] = (),
+        extra: WriteBatch | None = None,
     ) -> ChainTip:
         """Undo the tip block in one atomic write; returns the new tip (its parent).
 
         `locks_restored` and `locks_removed` are the reported-lock changes of
         the undo (the delta of `undo_applied_block`: its `locks_created` and
-        `locks_released`).
+        `locks_released`); `extra` holds further writes of the same undo
+        (the chain state and indexes, `chainstate.revert_applied`).
 
         The caller computes the change (from `get_undo` and the block):
         `restored` are the coins the block spent, put back; `removed` are the
@@ -418,6 +420,7 @@ class ChainStore:
             batch.put(UTXO_STATE_KEY, utxo_state)
             batch.put(UTXO_COUNT_KEY, u64be(count))
             _stage_locks(batch, locks_restored or {}, locks_removed)
+            _stage_extra(batch, extra)
             self._kv.write(batch, sync=sync)
             return new_tip
 
