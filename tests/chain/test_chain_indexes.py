@@ -4,6 +4,7 @@ model computed from the blocks themselves."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from chain_helpers import GENESIS, PARAMS
@@ -17,6 +18,7 @@ from timecoin.storage.indexes import (
     INDEX_NAMES,
     SPENDING,
     build_indexes,
+    catch_up_index,
     get_address_events,
     get_index_state,
     get_spender,
@@ -125,3 +127,21 @@ def test_reset_indexes_then_build_gives_the_same_indexes() -> None:
     assert _index_snapshot(store.kv) == {}
     build_indexes(store, ALL)
     assert _index_snapshot(store.kv) == written
+
+
+def test_an_index_built_while_blocks_commit_holds_every_block() -> None:
+    blocks = build_crash_chain()
+    reference = ChainStore(MemoryStore())
+    reference.indexes = ALL
+    _commit_all(reference, blocks)
+    store = ChainStore(MemoryStore())
+    _commit_all(store, blocks[:20])
+    builders = [threading.Thread(target=catch_up_index, args=(store, name)) for name in INDEX_NAMES]
+    for builder in builders:
+        builder.start()
+    for applied in blocks[20:]:
+        commit_applied(store, applied)
+    for builder in builders:
+        builder.join(timeout=60)
+    assert store.indexes == ALL
+    assert _index_snapshot(store.kv) == _index_snapshot(reference.kv)

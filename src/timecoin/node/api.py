@@ -229,8 +229,9 @@ class NodeApiImpl:
     async def get_index_info(self) -> list[IndexState]:
         """Every index: whether it is kept, and the last block it holds."""
         chain = self._chain()
+        kept = chain.indexes | set(self._node.indexes_to_build)
         return await self._io(
-            lambda: [get_index_state(chain.kv, name, name in chain.indexes) for name in INDEX_NAMES]
+            lambda: [get_index_state(chain.kv, name, name in kept) for name in INDEX_NAMES]
         )
 
     async def get_spender(self, outpoint: OutPoint) -> Spender | None:
@@ -249,9 +250,15 @@ class NodeApiImpl:
 
     def _require_index(self, name: str) -> ChainStore:
         chain = self._chain()
-        if name not in chain.indexes:
-            raise IndexDisabledError(f"this node does not keep the {name} ([index] {name} = true)")
-        return chain
+        if name in chain.indexes:
+            return chain
+        if name in self._node.indexes_to_build:
+            state = get_index_state(chain.kv, name, True)
+            raise IndexDisabledError(
+                f"the {name} index is being built (at height {state.height} of "
+                f"{self._driver().state.height}): see getindexinfo"
+            )
+        raise IndexDisabledError(f"this node does not keep the {name} ([index] {name} = true)")
 
     # --------------------------------------------------------------- mempool
 

@@ -18,6 +18,7 @@ import logging
 import signal
 import statistics
 import sys
+import threading
 import time
 from collections.abc import MutableMapping
 from concurrent.futures import ThreadPoolExecutor
@@ -73,7 +74,8 @@ from timecoin.storage.indexes import (
     ADDRESSINDEX,
     SPENTINDEX,
     TXINDEX,
-    build_indexes,
+    catch_up_index,
+    is_index_behind,
     reset_indexes,
 )
 from timecoin.storage.migrate import migrate_store
@@ -201,6 +203,9 @@ class Node:
         self._last_marker: tuple[int, int, int] | None = None
         self._marker_since = time.monotonic()
         self._stopped = False
+        self.indexes_to_build: list[str] = []
+        """Enabled indexes behind the tip at start, built in the background."""
+        self._index_thread: threading.Thread | None = None
         self.store_damage: str | None = None
         """Why the node stops: a damaged stored record (exit EXIT_STORE_DAMAGED)."""
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -248,10 +253,30 @@ class Node:
             state = migrate_store(chain, stored, self.params)
         else:
             state = read_chain_state(chain, self.params)
-        enabled = self._enabled_indexes()
-        build_indexes(chain, enabled, log_progress=_log_index_progress)
-        chain.indexes = enabled
+        for name in sorted(self._enabled_indexes()):
+            if is_index_behind(chain, name):
+                self.indexes_to_build.append(name)
+            else:
+                catch_up_index(chain, name)
         return chain, state
+
+    def _build_indexes(self, chain: ChainStore) -> None:
+        """In the index thread: build the indexes that are behind the tip."""
+        for name in self.indexes_to_build:
+            log.info("building the %s index in the background", name)
+            try:
+                done = catch_up_index(
+                    chain,
+                    name,
+                    log_progress=_log_index_progress,
+                    should_stop=lambda: self._stopped,
+                )
+            except StorageError as exc:
+                log.error("cannot build the %s index: %s", name, exc)
+                return
+            if not done:
+                return
+            log.info("the %s index is built", name)
 
     def _enabled_indexes(self) -> frozenset[str]:
         section = self.config.index
@@ -402,6 +427,11 @@ class Node:
         await self.driver.start()
         self.heartbeats.start()
         self._maintenance = asyncio.create_task(self._maintain(), name="node-maintenance")
+        if self.indexes_to_build:
+            self._index_thread = threading.Thread(
+                target=self._build_indexes, args=(chain,), name="index-build"
+            )
+            self._index_thread.start()
         self.ready = True
         log.info(
             "node started at height %d in %.2f s (p2p %s)",
@@ -450,6 +480,9 @@ class Node:
         if self.metrics is not None:
             await self.metrics.stop()
         loop = asyncio.get_running_loop()
+        index_thread = self._index_thread
+        if index_thread is not None:
+            await loop.run_in_executor(None, index_thread.join)
         await loop.run_in_executor(None, self.rpc_executor.shutdown, True)
         await loop.run_in_executor(None, self.executor.shutdown, True)
         self.batch_verifier.close()

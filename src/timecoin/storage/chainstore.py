@@ -108,7 +108,7 @@ class ChainStore:
     def __init__(self, kv: KVStore, *, max_block_bytes: int = SizeLimits().max_block_bytes) -> None:
         self._kv = kv
         self._max_block_bytes = max_block_bytes
-        self._write_lock = threading.Lock()
+        self._write_lock = threading.RLock()
         self.indexes: frozenset[str] = frozenset()
         """The indexes (`timecoin.storage.indexes` names) written with each
         block by `chainstate.commit_applied`; the node sets them from its
@@ -125,6 +125,12 @@ class ChainStore:
     def kv(self) -> KVStore:
         """The underlying store."""
         return self._kv
+
+    @property
+    def write_lock(self) -> threading.RLock:
+        """The writers' lock (re-entrant): held by every write of this store;
+        hold it to make a read-then-write of your own atomic with them."""
+        return self._write_lock
 
     def _open_schema(self) -> None:
         stored = self._kv.get(META_SCHEMA_VERSION_KEY)

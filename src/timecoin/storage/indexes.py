@@ -7,7 +7,9 @@ with it (`stage_block_index_removal`), so after a crash an index holds
 exactly the blocks of the chain state. `index_state` records, per index,
 the height and hash of the last block it holds; an index turned on later,
 or one that fell behind while turned off, is brought up to the tip from the
-stored blocks by `build_indexes` before the node starts (progress logged).
+stored blocks by `catch_up_index` in the background while the node runs
+(progress logged and in `getindexinfo`), and joins `ChainStore.indexes`
+once it holds the tip.
 
 - `tx_index`: txid -> height (8) + position in the block (4);
 - `spent_index`: outpoint -> spending txid (32) + input index (4) +
@@ -250,39 +252,66 @@ def build_indexes(
     clock: Callable[[], float] = time.monotonic,
     log_progress: Callable[[str, int, int, float], None] | None = None,
 ) -> None:
-    """Bring every `enabled` index up to the stored tip from the stored
-    blocks and undo data (one batch per block, synced every
-    BUILD_SYNC_EVERY_BLOCKS: resumable from its `index_state` after a
-    crash). `log_progress(name, height, tip, rate)` is called every few
-    seconds."""
-    tip = chain.get_tip()
-    if tip is None:
-        return
-    kv = chain.kv
+    """Bring every `enabled` index up to the stored tip and add it to
+    `chain.indexes` (see `catch_up_index`)."""
     for name in enabled:
-        state = get_index_state(kv, name, True)
-        if state.height > tip.height or (
-            state.block_hash is not None and chain.get_block_hash(state.height) != state.block_hash
-        ):
-            raise StoreCorruptError(
-                f"the {name} index is at a block that is not on the chain: run "
-                "`timecoin node --reindex`"
-            )
-        started = last_log = clock()
-        for height in range(state.height + 1, tip.height + 1):
-            block_hash = chain.get_block_hash(height)
-            block = None if block_hash is None else chain.get_block(block_hash)
-            undo = None if block_hash is None else chain.get_undo(block_hash)
-            if block_hash is None or block is None or undo is None:
-                raise StoreCorruptError(f"building the {name} index: block {height} is missing")
-            batch = WriteBatch()
-            stage_block_indexes(batch, (name,), block, block_hash, undo.spent)
-            kv.write(batch, sync=height == tip.height or height % BUILD_SYNC_EVERY_BLOCKS == 0)
-            now = clock()
-            if log_progress is not None and now - last_log >= 5.0:
-                last_log = now
-                rate = (height - state.height) / max(now - started, 1e-9)
-                log_progress(name, height, tip.height, rate)
+        catch_up_index(chain, name, clock=clock, log_progress=log_progress)
+
+
+def is_index_behind(chain: ChainStore, name: str) -> bool:
+    """True when index `name` does not hold the stored tip."""
+    tip = chain.get_tip()
+    state = get_index_state(chain.kv, name, True)
+    return tip is not None and state.height < tip.height
+
+
+def catch_up_index(
+    chain: ChainStore,
+    name: str,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+    log_progress: Callable[[str, int, int, float], None] | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> bool:
+    """Build index `name` from the stored blocks and undo data up to the tip,
+    one batch per block (synced every BUILD_SYNC_EVERY_BLOCKS: resumable
+    from its `index_state` after a crash), while blocks may keep being
+    committed; then, under the chain's write lock, add it to
+    `chain.indexes` so every later commit writes it. Return False if
+    `should_stop` ended it first. `log_progress(name, height, tip, rate)`
+    is called every few seconds. Raises StoreCorruptError when the index
+    names a block off the chain or a block is missing."""
+    kv = chain.kv
+    state = get_index_state(kv, name, True)
+    if state.block_hash is not None and chain.get_block_hash(state.height) != state.block_hash:
+        raise StoreCorruptError(
+            f"the {name} index is at a block that is not on the chain: "
+            "run `timecoin node --reindex`"
+        )
+    started = last_log = clock()
+    height = state.height
+    while True:
+        with chain.write_lock:
+            tip = chain.get_tip()
+            if tip is None or height >= tip.height:
+                chain.indexes = chain.indexes | {name}
+                return True
+        if should_stop():
+            return False
+        height += 1
+        block_hash = chain.get_block_hash(height)
+        block = None if block_hash is None else chain.get_block(block_hash)
+        undo = None if block_hash is None else chain.get_undo(block_hash)
+        if block_hash is None or block is None or undo is None:
+            raise StoreCorruptError(f"building the {name} index: block {height} is missing")
+        batch = WriteBatch()
+        stage_block_indexes(batch, (name,), block, block_hash, undo.spent)
+        kv.write(batch, sync=height == tip.height or height % BUILD_SYNC_EVERY_BLOCKS == 0)
+        now = clock()
+        if log_progress is not None and now - last_log >= 5.0:
+            last_log = now
+            rate = (height - state.height) / max(now - started, 1e-9)
+            log_progress(name, height, tip.height, rate)
 
 
 def reset_indexes(kv: KVStore) -> None:
@@ -324,10 +353,12 @@ __all__ = [
     "Spender",
     "TxLocation",
     "build_indexes",
+    "catch_up_index",
     "get_address_events",
     "get_index_state",
     "get_spender",
     "get_tx_location",
+    "is_index_behind",
     "reset_indexes",
     "stage_block_index_removal",
     "stage_block_indexes",
