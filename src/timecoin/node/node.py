@@ -31,6 +31,13 @@ from timecoin.crypto.batch import BatchVerifier
 from timecoin.encoding import DecodeError, decode
 from timecoin.mempool import MempoolPolicy
 from timecoin.node.api import NodeApiImpl
+from timecoin.node.chainload import (
+    build_indexes,
+    check_coin_records,
+    enabled_indexes,
+    load_chain_state,
+    open_indexes,
+)
 from timecoin.node.config import NodeConfig, parse_checkpoint
 from timecoin.node.driver import ConsensusDriver
 from timecoin.node.finality import CountingSignatureCache, FinalityNetwork, FinalityService
@@ -67,19 +74,9 @@ from timecoin.p2p.messages import (
 from timecoin.p2p.peer import Peer
 from timecoin.params import ChainParams, Checkpoint, get_preset
 from timecoin.rpc.server import RpcConfig, RpcServer
-from timecoin.storage import SCHEMA_VERSION, ChainStore, LmdbStore, StorageError
-from timecoin.storage.chainstate import StoredVotingSets, init_genesis_state, read_chain_state
+from timecoin.storage import ChainStore, LmdbStore, StorageError
+from timecoin.storage.chainstate import StoredVotingSets, init_genesis_state
 from timecoin.storage.chainstore import DamagedRecordError
-from timecoin.storage.indexes import (
-    ADDRESSINDEX,
-    SPENTINDEX,
-    TXINDEX,
-    catch_up_index,
-    is_index_behind,
-    reset_indexes,
-)
-from timecoin.storage.migrate import migrate_store
-from timecoin.storage.reindex import is_reindexing, reindex, request_reindex
 from timecoin.sync import SyncConfig
 from timecoin.types import (
     Block,
@@ -128,18 +125,6 @@ def read_genesis(path: Path, params: ChainParams) -> Block:
         return decode(data, Block, max(params.sizes.max_block_bytes, MAX_GENESIS_BYTES))
     except DecodeError as exc:
         raise NodeError(f"{path}: not a genesis block: {exc}") from None
-
-
-def _log_index_progress(name: str, height: int, tip_height: int, rate: float) -> None:
-    left = (tip_height - height) / rate if rate > 0 else float("inf")
-    log.info(
-        "building the %s index: height=%d target=%d rate=%.1f blocks/s remaining_s=%.0f",
-        name,
-        height,
-        tip_height,
-        rate,
-        left,
-    )
 
 
 class _Network:
@@ -205,7 +190,8 @@ class Node:
         self._stopped = False
         self.indexes_to_build: list[str] = []
         """Enabled indexes behind the tip at start, built in the background."""
-        self._index_thread: threading.Thread | None = None
+        self._store_threads: list[threading.Thread] = []
+        """The coin record check and the index build, joined at stop."""
         self.store_damage: str | None = None
         """Why the node stops: a damaged stored record (exit EXIT_STORE_DAMAGED)."""
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -230,69 +216,14 @@ class Node:
                 f"the store in {self.datadir} belongs to chain id {chain.get_chain_id()}, "
                 f"not {self.params.name}"
             )
-        if self.reindex is not None:
-            log.info("%s requested: rebuilding the chain state from the blocks", self.reindex)
-            request_reindex(chain)
-            if self.reindex == "--reindex":
-                reset_indexes(kv)
-        if is_reindexing(kv):
-            state = reindex(
-                chain,
-                self._stored_genesis(chain),
-                self.params,
-                verifier=verify,
-                verify_batch=self.batch_verifier.verify_all,
-            )
-        elif chain.stored_schema_version < SCHEMA_VERSION:
-            stored = self._stored_genesis(chain)
-            log.info(
-                "the store has schema version %d: migrating it to %d in place",
-                chain.stored_schema_version,
-                SCHEMA_VERSION,
-            )
-            state = migrate_store(chain, stored, self.params)
-        else:
-            state = read_chain_state(chain, self.params)
-        for name in sorted(self._enabled_indexes()):
-            if is_index_behind(chain, name):
-                self.indexes_to_build.append(name)
-            else:
-                catch_up_index(chain, name)
+        state = load_chain_state(
+            chain,
+            self.params,
+            reindex_request=self.reindex,
+            verify_batch=self.batch_verifier.verify_all,
+        )
+        self.indexes_to_build = open_indexes(chain, enabled_indexes(self.config.index))
         return chain, state
-
-    def _build_indexes(self, chain: ChainStore) -> None:
-        """In the index thread: build the indexes that are behind the tip."""
-        for name in self.indexes_to_build:
-            log.info("building the %s index in the background", name)
-            try:
-                done = catch_up_index(
-                    chain,
-                    name,
-                    log_progress=_log_index_progress,
-                    should_stop=lambda: self._stopped,
-                )
-            except StorageError as exc:
-                log.error("cannot build the %s index: %s", name, exc)
-                return
-            if not done:
-                return
-            log.info("the %s index is built", name)
-
-    def _enabled_indexes(self) -> frozenset[str]:
-        section = self.config.index
-        flags = {
-            TXINDEX: section.txindex,
-            SPENTINDEX: section.spentindex,
-            ADDRESSINDEX: section.addressindex,
-        }
-        return frozenset(name for name, on in flags.items() if on)
-
-    def _stored_genesis(self, chain: ChainStore) -> Block:
-        genesis_hash = chain.get_block_hash(0)
-        stored = None if genesis_hash is None else chain.get_block(genesis_hash)
-        if stored is None:
-            raise NodeError("the chain store has no genesis block")
-        return stored
 
     def _on_store_damage(self, error: DamagedRecordError) -> None:
         """A stored record failed its check (in any thread): the node stops
@@ -427,11 +358,23 @@ class Node:
         await self.driver.start()
         self.heartbeats.start()
         self._maintenance = asyncio.create_task(self._maintain(), name="node-maintenance")
-        if self.indexes_to_build:
-            self._index_thread = threading.Thread(
-                target=self._build_indexes, args=(chain,), name="index-build"
+        self._store_threads = [
+            threading.Thread(
+                target=check_coin_records,
+                args=(chain, lambda: self._stopped),
+                name="coin-check",
             )
-            self._index_thread.start()
+        ]
+        if self.indexes_to_build:
+            self._store_threads.append(
+                threading.Thread(
+                    target=build_indexes,
+                    args=(chain, self.indexes_to_build, lambda: self._stopped),
+                    name="index-build",
+                )
+            )
+        for thread in self._store_threads:
+            thread.start()
         self.ready = True
         log.info(
             "node started at height %d in %.2f s (p2p %s)",
@@ -480,9 +423,8 @@ class Node:
         if self.metrics is not None:
             await self.metrics.stop()
         loop = asyncio.get_running_loop()
-        index_thread = self._index_thread
-        if index_thread is not None:
-            await loop.run_in_executor(None, index_thread.join)
+        for thread in self._store_threads:
+            await loop.run_in_executor(None, thread.join)
         await loop.run_in_executor(None, self.rpc_executor.shutdown, True)
         await loop.run_in_executor(None, self.executor.shutdown, True)
         self.batch_verifier.close()
