@@ -53,6 +53,7 @@ from timecoin.node.store import (
 )
 from timecoin.node.syncer import Syncer, sync_class_rate
 from timecoin.node.walletfeed import apply_block, apply_final_transaction
+from timecoin.node.walletstate import record_block, restore_wallet
 from timecoin.p2p import P2PConfig, PeerManager
 from timecoin.p2p.messages import (
     Bodies,
@@ -256,7 +257,16 @@ class Node:
             return None
         password = password_file.read_text(encoding="utf-8").rstrip("\r\n")
         wallet = Wallet.open(wallet_file, password, self.params)
-        wallet.scan(chain.iter_utxos())
+        restored = restore_wallet(wallet, chain)
+        if restored.full_scan:
+            log.info("wallet %s: scanned the UTXO set (no scan record)", wallet.fingerprint)
+        else:
+            log.info(
+                "wallet %s: %d stored coins, followed %d blocks",
+                wallet.fingerprint,
+                restored.stored_coins,
+                restored.followed_blocks,
+            )
         return wallet
 
     async def start(self) -> None:
@@ -552,7 +562,13 @@ class Node:
         wallet = self.wallet
         if wallet is not None:
             view = None if self.finality is None else self.finality.view
-            apply_block(wallet, view, applied.delta.spent, applied.delta.created)
+            delta = applied.delta
+            apply_block(wallet, view, delta.spent, delta.created)
+            if self.chain is not None:
+                height = applied.block.header.height
+                record_block(
+                    wallet, self.chain, height, applied.block_hash, delta.spent, delta.created
+                )
         self.peers.broadcast(CertificateMsg(certificate=certificate))
         if self.syncer is not None:
             self.syncer.on_commit()

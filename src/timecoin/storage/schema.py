@@ -60,6 +60,7 @@ PEER_PREFIX: Final = b"\x14"
 WALLET_PREFIX: Final = b"\x15"
 FINALITY_WAL_PREFIX: Final = b"\x16"
 NODE_STATE_PREFIX: Final = b"\x17"
+WALLET_COIN_PREFIX: Final = b"\x18"
 
 META_SCHEMA_VERSION_KEY: Final = META_PREFIX + b"schema_version"
 META_CHAIN_ID_KEY: Final = META_PREFIX + b"chain_id"
@@ -186,6 +187,12 @@ KEY_SPACES: Final[tuple[KeySpace, ...]] = (
         NODE_STATE_PREFIX,
         "name, ASCII (1 to 64): `heartbeat_sequence`",
         "heartbeat_sequence: the last heartbeat sequence signed, u64 BE (8)",
+    ),
+    KeySpace(
+        "wallet_coin",
+        WALLET_COIN_PREFIX,
+        "wallet fingerprint (8) + encode_outpoint_key (36)",
+        "empty: a chain coin paying the wallet at its scan height (`wallet` `scan/FP`)",
     ),
 )
 """The whole schema, in prefix order; docs/spec/storage.md has the same table."""
@@ -320,6 +327,14 @@ def node_state_key(name: bytes) -> bytes:
             f"node state name: expected 1 to {MAX_NAME_BYTES} ASCII bytes, got {name!r}"
         )
     return NODE_STATE_PREFIX + name
+
+
+def wallet_coin_key(fingerprint: bytes, outpoint: OutPoint) -> bytes:
+    """The key of a wallet's chain coin: fingerprint (8 bytes) + outpoint."""
+    if len(fingerprint) != 8:
+        raise ValueError(f"wallet fingerprint: expected 8 bytes, got {len(fingerprint)}")
+    _check_hash("outpoint txid", outpoint.txid)
+    return WALLET_COIN_PREFIX + fingerprint + encode_outpoint_key(outpoint)
 
 
 def peer_key(address: bytes) -> bytes:
