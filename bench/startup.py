@@ -38,6 +38,7 @@ from timecoin.types import compute_txid
 
 RESULTS = Path(__file__).resolve().parent / "results"
 TARGET_RATIO = 1.2
+FANOUT_OUTPUTS = 1_000
 READY_TIMEOUT_S = 300.0
 
 
@@ -54,6 +55,11 @@ def _logged_start_s(datadir: Path) -> float:
         r"node started at height \d+ in ([0-9.]+) s", (datadir / "node.log").read_text()
     )
     return float(found[-1]) if found else float("nan")
+
+
+def _utxo_count(datadir: Path) -> int:
+    with LmdbStore(datadir / "chain") as kv:
+        return ChainStore(kv).utxo_count()
 
 
 def _first_txid(datadir: Path) -> str:
@@ -114,22 +120,40 @@ def main() -> None:
     parser.add_argument("--heights", default="50,500", help="chain heights, comma-separated")
     parser.add_argument("--txs", type=int, default=10, help="transactions per block")
     parser.add_argument("--runs", type=int, default=3, help="starts per chain")
+    parser.add_argument(
+        "--coins",
+        type=int,
+        default=0,
+        help="grow the UTXO set by about this many coins in the first blocks "
+        "(fan-out transactions of 1,000 outputs)",
+    )
     args = parser.parse_args()
     heights = [int(h) for h in args.heights.split(",")]
     results = []
     with tempfile.TemporaryDirectory(prefix="tc-bench-startup-") as tmp:
         for height in heights:
             datadir = Path(tmp) / f"h{height}"
-            built = build_chain(datadir, height, args.txs)
+            fanout_blocks = -(-args.coins // (args.txs * FANOUT_OUTPUTS))
+            if fanout_blocks > height:
+                raise SystemExit(f"--coins {args.coins} needs {fanout_blocks} blocks")
+            built = build_chain(
+                datadir,
+                height,
+                args.txs,
+                fanout_outputs=FANOUT_OUTPUTS,
+                fanout_blocks=fanout_blocks,
+            )
             print(f"built {height} blocks ({built.transactions:,} txs) in {built.build_s:.1f} s")
             p2p, rpc = find_free_ports(2)
             write_config(datadir, built.params, p2p, rpc, ())
             figures = measure(datadir, height, rpc, args.runs)
             figures["build_s"] = built.build_s
             figures["transactions"] = built.transactions
+            figures["utxo_count"] = _utxo_count(datadir)
             results.append(figures)
             print(
-                f"height {height}: start-up {figures['startup_median_s']:.2f} s, "
+                f"height {height}, {figures['utxo_count']:,} coins: "
+                f"start-up {figures['startup_median_s']:.2f} s, "
                 f"Node.start {figures['node_start_call_median_s']:.3f} s, "
                 f"RSS {figures['rss_mb_median']:.0f} MB, getrawtransaction(block 1) "
                 f"{figures['getrawtransaction_block1_ms_median']:.1f} ms"
@@ -140,6 +164,7 @@ def main() -> None:
         "benchmark": "startup",
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         "txs_per_block": args.txs,
+        "coins_requested": args.coins,
         "chains": results,
         "ratio_longest_to_shortest": ratio,
         "targets": {"ratio_longest_to_shortest": TARGET_RATIO},

@@ -130,23 +130,36 @@ def certify(state: ChainState, keys: dict[bytes, SigningKey], chain_id: int) -> 
 
 
 def spend(
-    outpoint: OutPoint, amount: int, key: SigningKey, address: bytes, chain_id: int
+    outpoint: OutPoint,
+    amount: int,
+    key: SigningKey,
+    address: bytes,
+    chain_id: int,
+    outputs_count: int = 2,
 ) -> Transaction:
-    """A signed 1-in/2-out transaction paying `amount - FEE` back to `address`
-    (CHANGE in the second output, the rest in the first)."""
+    """A signed 1-in/N-out transaction paying its amount less the fee (FEE for
+    2 outputs, more for a fan-out) back to `address` (CHANGE in each output
+    after the first, the rest in the first)."""
     inputs = [TxInput(prevout=outpoint, public_key=key.public_key)]
-    left = amount - FEE
-    outputs = [
-        TxOutput(amount=left - CHANGE, address=address),
-        TxOutput(amount=CHANGE, address=address),
-    ]
+    left = amount - FEE * (1 + outputs_count // 100)  # the fee grows with the size
+    outputs = [TxOutput(amount=left - CHANGE * (outputs_count - 1), address=address)]
+    outputs += [TxOutput(amount=CHANGE, address=address) for _ in range(outputs_count - 1)]
     unsigned = Transaction(TX_VERSION, inputs, outputs, 0, None, [], None)
     signature = key.sign(compute_input_signing_message(chain_id, compute_txid(unsigned), 0))
     return Transaction(TX_VERSION, inputs, outputs, 0, None, [signature], None)
 
 
-def build_chain(server_dir: Path, blocks: int, txs_per_block: int) -> BuiltChain:
-    """Write genesis and `blocks` certified blocks into `server_dir`'s store."""
+def build_chain(
+    server_dir: Path,
+    blocks: int,
+    txs_per_block: int,
+    *,
+    fanout_outputs: int = 2,
+    fanout_blocks: int = 0,
+) -> BuiltChain:
+    """Write genesis and `blocks` certified blocks into `server_dir`'s store.
+    The transactions of the first `fanout_blocks` blocks have
+    `fanout_outputs` outputs (to grow the UTXO set), the others 2."""
     started = time.perf_counter()
     params = testnet_params(BLOCK_INTERVAL_MS)
     server_dir.mkdir(parents=True)
@@ -195,9 +208,10 @@ def build_chain(server_dir: Path, blocks: int, txs_per_block: int) -> BuiltChain
     tx_signatures = 0
     certificate_signatures = 0
     try:
-        for _ in range(blocks):
+        for block_number in range(blocks):
             transactions = []
             next_lanes = []
+            outputs_count = fanout_outputs if block_number < fanout_blocks else 2
             for outpoint, amount, key in lanes:
                 tx = spend(
                     outpoint,
@@ -205,6 +219,7 @@ def build_chain(server_dir: Path, blocks: int, txs_per_block: int) -> BuiltChain
                     key,
                     address_from_public_key(key.public_key),
                     params.chain_id,
+                    outputs_count,
                 )
                 transactions.append(tx)
                 next_lanes.append((OutPoint(compute_txid(tx), 0), tx.outputs[0].amount, key))
