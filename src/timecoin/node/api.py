@@ -19,12 +19,15 @@ from typing import TYPE_CHECKING, Final, TypeVar
 
 from timecoin import __version__
 from timecoin.masternode import RegistryState
+from timecoin.p2p import BanKind
+from timecoin.p2p.addrbook import normalize_host
 from timecoin.p2p.handshake import PROTOCOL_VERSION
 from timecoin.p2p.peer import Direction
 from timecoin.params import ChainParams
 from timecoin.rpc.api import (
     AddNodeCommand,
     AttestationStats,
+    BanInfo,
     ChainState,
     ConsensusInfo,
     ConsensusStep,
@@ -451,6 +454,50 @@ class NodeApiImpl:
             self._node.peers.connect(address)
         except ValueError as exc:
             raise InvalidPeerAddressError(str(exc)) from None
+
+    def list_banned(self) -> list[BanInfo]:
+        """The current bans, soonest expiry first (expiries in Unix seconds)."""
+        offset_s = time.time() - time.monotonic()
+        return [
+            BanInfo(
+                target=entry.value,
+                is_node_key=entry.kind is BanKind.NODE,
+                banned_until_s=int(entry.until + offset_s),
+                reason=entry.reason,
+            )
+            for entry in self._node.peers.banned()
+        ]
+
+    async def set_ban(self, target: str, add: bool, until_s: float | None) -> bool:
+        """Ban an IP address or a node key until `until_s`, or lift its ban."""
+        peers = self._node.peers
+        is_key = len(target) == 64 and all(c in "0123456789abcdef" for c in target.lower())
+        host = None if is_key else normalize_host(target)
+        if not is_key and host is None:
+            raise InvalidPeerAddressError(f"{target!r} is neither an IP address nor a node key")
+        lifted = False
+        if not add:
+            kind = BanKind.NODE if is_key else BanKind.HOST
+            lifted = peers.unban(kind, target.lower() if is_key else str(host))
+        else:
+            seconds = peers.config.ban_duration_s if until_s is None else until_s - time.time()
+            if seconds <= 0:
+                raise InvalidPeerAddressError("the ban would already have expired")
+            if is_key:
+                peers.ban(target.lower(), "manually added", seconds)
+            else:
+                peers.ban_host(str(host), "manually added", seconds)
+        self._node.save_bans()
+        return lifted
+
+    async def clear_banned(self) -> int:
+        """Lift every ban; return how many."""
+        peers = self._node.peers
+        entries = peers.banned()
+        for entry in entries:
+            peers.unban(entry.kind, entry.value)
+        self._node.save_bans()
+        return len(entries)
 
     # ------------------------------------------------------------- consensus
 

@@ -31,6 +31,7 @@ from timecoin.crypto.batch import BatchVerifier
 from timecoin.encoding import DecodeError, decode
 from timecoin.mempool import MempoolPolicy
 from timecoin.node.api import NodeApiImpl
+from timecoin.node.bans import BanKeeper
 from timecoin.node.chainload import (
     build_indexes,
     check_coin_records,
@@ -98,6 +99,8 @@ log = logging.getLogger("timecoin.node")
 CHAIN_DIRNAME: Final = "chain"
 MAINTENANCE_INTERVAL_S: Final = 0.25
 REBROADCAST_AFTER_S: Final = 1.0
+BAN_SAVE_INTERVAL_S: Final = 5.0
+"""How often the upkeep loop stores the bans when they changed."""
 """Own messages are sent again when the round has not moved for this long."""
 MAX_GENESIS_BYTES: Final = 16_000_000
 EXIT_STORE_DAMAGED: Final = 3
@@ -193,6 +196,8 @@ class Node:
         """Enabled indexes behind the tip at start, built in the background."""
         self._store_threads: list[threading.Thread] = []
         """The coin record check and the index build, joined at stop."""
+        self.ban_keeper: BanKeeper | None = None
+        self._bans_saved_at = time.monotonic()
         self.store_damage: str | None = None
         """Why the node stops: a damaged stored record (exit EXIT_STORE_DAMAGED)."""
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -301,6 +306,10 @@ class Node:
             address_store=StoreAddressBook(kv),
         )
         self.peers.add_reactor(self)
+        self.ban_keeper = BanKeeper(kv, self.peers)
+        restored_bans = self.ban_keeper.restore()
+        if restored_bans:
+            log.info("restored %d bans from the store", restored_bans)
         self.finality = FinalityService(
             params=self.params,
             chain=chain,
@@ -430,6 +439,11 @@ class Node:
             await self.finality.stop()
         if hasattr(self, "peers"):
             await self.peers.stop()
+        if self.ban_keeper is not None and self.kv is not None:
+            try:
+                self.ban_keeper.save(sync=True)
+            except StorageError as exc:
+                log.error("cannot store the bans: %s", exc)
         if self.metrics is not None:
             await self.metrics.stop()
         loop = asyncio.get_running_loop()
@@ -443,6 +457,11 @@ class Node:
         if self.kv is not None:
             self.kv.close()
         log.info("node stopped in %.2f s", time.monotonic() - started)
+
+    def save_bans(self) -> None:
+        """Store the peer manager's bans if they changed (survive a restart)."""
+        if self.ban_keeper is not None and self.kv is not None:
+            self.ban_keeper.save()
 
     def request_stop(self) -> None:
         """Ask `run` to stop the node."""
@@ -618,6 +637,9 @@ class Node:
             self._marker_since = now
         if self.finality is not None:
             self.finality.tick()
+        if now - self._bans_saved_at >= BAN_SAVE_INTERVAL_S:
+            self._bans_saved_at = now
+            self.save_bans()
         if self.syncer is not None:
             self.syncer.tick()
             self._show_progress(self.syncer)

@@ -86,6 +86,17 @@ class StoreDamagedError(NodeApiError):
     """A stored record the answer needs failed its check: it is not served."""
 
 
+@dataclass(frozen=True, slots=True)
+class BanInfo:
+    """One ban: the IP address or node key (hex), its expiry (Unix seconds)
+    and the reason."""
+
+    target: str
+    is_node_key: bool
+    banned_until_s: int
+    reason: str
+
+
 class IndexDisabledError(NodeApiError):
     """The answer needs an index this node does not keep (its config)."""
 
@@ -411,6 +422,21 @@ class NodeApi(Protocol):
 
     async def get_utxo_set_info(self) -> UtxoSetInfo:
         """Statistics of the UTXO set at the tip (may scan the set: slow)."""
+        ...
+
+    def list_banned(self) -> list[BanInfo]:
+        """The current bans, soonest expiry first."""
+        ...
+
+    async def set_ban(self, target: str, add: bool, until_s: float | None) -> bool:
+        """Ban (`add`) an IP address or a node key (64 hex digits) until Unix
+        time `until_s` (None: the default ban time), or lift its ban; return
+        whether a ban was lifted (for a removal). Raises
+        InvalidPeerAddressError for a target that is neither."""
+        ...
+
+    async def clear_banned(self) -> int:
+        """Lift every ban; return how many."""
         ...
 
     # The index read protocol (docs/spec/storage.md, "Indexes"): what the

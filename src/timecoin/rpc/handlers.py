@@ -45,6 +45,7 @@ from timecoin.rpc.arguments import (
     to_int,
     to_str,
 )
+from timecoin.rpc.ban_methods import BAN_METHODS
 from timecoin.rpc.errors import (
     RPC_CLIENT_NODE_ALREADY_ADDED,
     RPC_CLIENT_NODE_NOT_ADDED,
@@ -706,6 +707,7 @@ METHODS: Final[Mapping[str, Method]] = {
     m.name: m
     for m in (
         *INDEX_METHODS,
+        *BAN_METHODS,
         _method("Blockchain", getblockchaininfo),
         _method("Blockchain", getblockcount),
         _method("Blockchain", getbestblockhash),

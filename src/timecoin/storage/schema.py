@@ -61,6 +61,7 @@ WALLET_PREFIX: Final = b"\x15"
 FINALITY_WAL_PREFIX: Final = b"\x16"
 NODE_STATE_PREFIX: Final = b"\x17"
 WALLET_COIN_PREFIX: Final = b"\x18"
+BAN_PREFIX: Final = b"\x19"
 
 META_SCHEMA_VERSION_KEY: Final = META_PREFIX + b"schema_version"
 META_CHAIN_ID_KEY: Final = META_PREFIX + b"chain_id"
@@ -193,6 +194,12 @@ KEY_SPACES: Final[tuple[KeySpace, ...]] = (
         WALLET_COIN_PREFIX,
         "wallet fingerprint (8) + encode_outpoint_key (36)",
         "empty: a chain coin paying the wallet at its scan height (`wallet` `scan/FP`)",
+    ),
+    KeySpace(
+        "ban",
+        BAN_PREFIX,
+        "kind (1: 0 host, 1 node key) + the host or the node key in hex, UTF-8 (1 to 64)",
+        "expiry, Unix time in ms u64 BE (8) + reason, UTF-8 (0 to 64)",
     ),
 )
 """The whole schema, in prefix order; docs/spec/storage.md has the same table."""
@@ -335,6 +342,13 @@ def wallet_coin_key(fingerprint: bytes, outpoint: OutPoint) -> bytes:
         raise ValueError(f"wallet fingerprint: expected 8 bytes, got {len(fingerprint)}")
     _check_hash("outpoint txid", outpoint.txid)
     return WALLET_COIN_PREFIX + fingerprint + encode_outpoint_key(outpoint)
+
+
+def ban_key(kind: int, value: bytes) -> bytes:
+    """The key of a stored ban: kind (0 host, 1 node key) + the banned value."""
+    if kind not in (0, 1) or not 0 < len(value) <= MAX_PEER_ADDRESS_BYTES:
+        raise ValueError(f"ban: kind {kind}, {len(value)} bytes of value")
+    return BAN_PREFIX + bytes([kind]) + value
 
 
 def peer_key(address: bytes) -> bytes:

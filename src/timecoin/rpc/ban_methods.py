@@ -1,0 +1,76 @@
+"""RPC methods over the peer bans (bitcoind's names): `setban`,
+`listbanned`, `clearbanned`. Bans are stored and survive a restart.
+
+`BAN_METHODS` is merged into `timecoin.rpc.handlers.METHODS`.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Final
+
+from timecoin.rpc.api import NodeApi
+from timecoin.rpc.arguments import Method, Param, to_bool, to_int, to_str
+from timecoin.rpc.errors import RPC_INVALID_PARAMETER, RpcError
+
+RPC_CLIENT_NODE_NOT_BANNED: Final = -30
+MAX_BAN_SECONDS: Final = 10 * 365 * 86_400
+
+
+async def setban(api: NodeApi, target: str, command: str, bantime: int, absolute: bool) -> object:
+    """Ban ("add") an IP address or a node key (64 hex digits) for `bantime`
+    seconds (0: the default), or until Unix time `bantime` when `absolute`;
+    or lift its ban ("remove")."""
+    if command not in ("add", "remove"):
+        raise RpcError(RPC_INVALID_PARAMETER, "command must be add or remove")
+    if not 0 <= bantime <= (2**40 if absolute else MAX_BAN_SECONDS):
+        raise RpcError(RPC_INVALID_PARAMETER, f"bantime out of range: {bantime}")
+    until_s: float | None = None
+    if bantime:
+        until_s = float(bantime) if absolute else time.time() + bantime
+    lifted = await api.set_ban(target, command == "add", until_s)
+    if command == "remove" and not lifted:
+        raise RpcError(
+            RPC_CLIENT_NODE_NOT_BANNED,
+            "Error: Unban failed. Requested address/subnet was not previously manually banned.",
+        )
+    return None
+
+
+async def listbanned(api: NodeApi) -> object:
+    """The banned IP addresses and node keys, soonest expiry first."""
+    now = int(time.time())
+    return [
+        {
+            "address": ban.target,
+            "node_key": ban.is_node_key,
+            "banned_until": ban.banned_until_s,
+            "time_remaining": max(0, ban.banned_until_s - now),
+            "ban_reason": ban.reason,
+        }
+        for ban in api.list_banned()
+    ]
+
+
+async def clearbanned(api: NodeApi) -> object:
+    """Lift every ban."""
+    await api.clear_banned()
+    return None
+
+
+def _method(handler: Any, *params: Param) -> Method:
+    summary = " ".join((handler.__doc__ or "").split())
+    return Method(handler.__name__, handler, params, "Network", summary)
+
+
+BAN_METHODS: Final[tuple[Method, ...]] = (
+    _method(
+        setban,
+        Param("subnet", to_str, is_text=True, help="an IP address or a node key (64 hex)"),
+        Param("command", to_str, is_text=True, help="add or remove"),
+        Param("bantime", to_int, 0, help="seconds (0: the default), or a Unix time"),
+        Param("absolute", to_bool, False, help="bantime is a Unix time"),
+    ),
+    _method(listbanned),
+    _method(clearbanned),
+)
