@@ -19,8 +19,9 @@ from timecoin.storage.chainstate import (
     commit_applied,
     init_genesis_state,
     read_chain_state,
+    verify_utxo_set,
 )
-from timecoin.storage.chainstore import COIN_CHECK_BYTES, DamagedRecordError
+from timecoin.storage.chainstore import COIN_CHECK_BYTES, DamagedRecordError, encode_coin_record
 from timecoin.storage.migrate import MIGRATION_CURSOR_KEY, migrate_store
 from timecoin.storage.schema import (
     CHAIN_STATE_KEY,
@@ -31,6 +32,7 @@ from timecoin.storage.schema import (
     VOTING_SET_PREFIX,
     parse_utxo_key,
 )
+from timecoin.types import Coin
 
 BLOCKS = 6
 
@@ -178,3 +180,23 @@ def test_newer_and_unmigratable_stores_are_refused(
     _edit(tmp_path, {META_SCHEMA_VERSION_KEY: u32be(version)})
     with LmdbStore(tmp_path) as kv, pytest.raises(StorageError, match=match):
         ChainStore(kv)
+
+
+def test_the_set_check_catches_a_deleted_or_forged_coin(tmp_path: Path) -> None:
+    _build_store(tmp_path)
+    with LmdbStore(tmp_path) as kv:
+        assert verify_utxo_set(ChainStore(kv))
+        records = list(kv.iter_prefix(UTXO_PREFIX))
+    key, value = records[0]
+    # a forger who recomputes the check value: the record reads fine alone
+    coin = decode(value[:-COIN_CHECK_BYTES], Coin, 128)
+    forged = encode_coin_record(key, msgspec.structs.replace(coin, amount=coin.amount + 64))
+    _edit(tmp_path, {key: forged})
+    with LmdbStore(tmp_path) as kv:
+        store = ChainStore(kv)
+        assert store.get_coin(parse_utxo_key(key)) is not None
+        with pytest.raises(DamagedRecordError, match="do not add up"):
+            verify_utxo_set(store)
+    _edit(tmp_path, {}, (key,))  # and one deleted
+    with LmdbStore(tmp_path) as kv, pytest.raises(DamagedRecordError, match="count says"):
+        verify_utxo_set(ChainStore(kv))

@@ -73,3 +73,24 @@ def test_a_changed_coin_amount_is_refused_and_named(testnet: Testnet) -> None:
     assert repaired["value"] == expected["value"]
     log_text = (victim.datadir / "restart.log").read_text(errors="replace")
     assert "reindexing the chain state: done" in log_text
+
+
+def test_a_deleted_coin_record_stops_the_node(testnet: Testnet) -> None:
+    testnet.wait_for_height(2)
+    victim = testnet.nodes[2]
+    victim.kill()
+    with LmdbStore(victim.datadir / "chain") as kv:
+        key, _ = next(iter(kv.iter_prefix(UTXO_PREFIX)))
+        batch = WriteBatch()
+        batch.delete(key)
+        kv.write(batch)
+    victim.restart()
+    proc = victim.restarted[-1]
+    try:
+        status = proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        raise AssertionError("the node runs on a UTXO set missing a coin") from None
+    log_text = (victim.datadir / "restart.log").read_text(errors="replace")
+    assert status == 3, log_text[-2_000:]
+    assert "do not add up to the UTXO commitment" in log_text
+    assert "--reindex-chainstate" in log_text

@@ -34,7 +34,7 @@ from timecoin.node.api import NodeApiImpl
 from timecoin.node.bans import BanKeeper
 from timecoin.node.chainload import (
     build_indexes,
-    check_coin_records,
+    check_utxo_set,
     enabled_indexes,
     load_chain_state,
     open_indexes,
@@ -379,9 +379,9 @@ class Node:
         self._maintenance = asyncio.create_task(self._maintain(), name="node-maintenance")
         self._store_threads = [
             threading.Thread(
-                target=check_coin_records,
+                target=check_utxo_set,
                 args=(chain, lambda: self._stopped),
-                name="coin-check",
+                name="utxo-check",
             )
         ]
         if self.indexes_to_build:

@@ -35,18 +35,19 @@ from typing import Final
 
 import msgspec
 
-from timecoin.chain import AppliedBlock, ChainState, undo_applied_block
+from timecoin.chain import AppliedBlock, ChainState, encode_lock_element, undo_applied_block
 from timecoin.crypto import MuHash3072
 from timecoin.encoding import DecodeError, decode, encode, read_u64be
-from timecoin.ledger import UtxoDelta
+from timecoin.ledger import UtxoDelta, encode_utxo_element
 from timecoin.masternode import MasternodeEntry, RegistryState, next_voting_set_hash
 from timecoin.params import ChainParams
-from timecoin.storage.chainstore import ChainStore
+from timecoin.storage.chainstore import ChainStore, DamagedRecordError
 from timecoin.storage.indexes import stage_block_index_removal, stage_block_indexes
 from timecoin.storage.kv import KVStore, StorageError, StoreCorruptError, WriteBatch
 from timecoin.storage.schema import (
     CHAIN_STATE_KEY,
     MASTERNODE_PREFIX,
+    UTXO_STATE_KEY,
     VOTING_SET_PREFIX,
     masternode_key,
     voting_set_key,
@@ -349,6 +350,58 @@ def read_state_at_head(chain: ChainStore, params: ChainParams, head: StateHead) 
         utxo_state=utxo_state,
         reported_locks=dict(chain.iter_reported_locks()),
     )
+
+
+VERIFY_CHUNK_COINS: Final = 10_000
+VERIFY_ATTEMPTS: Final = 3
+
+
+def verify_utxo_set(chain: ChainStore, should_stop: Callable[[], bool] = lambda: False) -> bool:
+    """Read every coin record (each verified against its check value) and
+    reported lock, and check that their MuHash3072 and count equal the
+    stored UTXO state and count, which the tip header commits to: a record
+    deleted, added or replaced whole is caught here, where a per-record
+    check cannot see it. Blocks may commit meanwhile: a pass during which
+    the tip moved is discarded and tried again, up to VERIFY_ATTEMPTS times.
+
+    Returns True when a pass completed and matched, False when the chain
+    kept moving or `should_stop` ended it. Raises DamagedRecordError (after
+    `chain.on_damage`) on a mismatch or a damaged record."""
+    for _ in range(VERIFY_ATTEMPTS):
+        tip = chain.get_tip()
+        stored = chain.get_utxo_state()
+        count = chain.utxo_count()
+        if tip is None or stored is None:
+            return False
+        muhash = MuHash3072()
+        seen = 0
+        chunk: list[bytes] = []
+        for outpoint, coin in chain.iter_utxos():
+            chunk.append(encode_utxo_element(outpoint, coin))
+            seen += 1
+            if len(chunk) >= VERIFY_CHUNK_COINS:
+                muhash.insert_many(chunk)
+                chunk = []
+                if should_stop():
+                    return False
+        muhash.insert_many(chunk)
+        muhash.insert_many(
+            encode_lock_element(outpoint, txid) for outpoint, txid in chain.iter_reported_locks()
+        )
+        if chain.get_tip() != tip:
+            continue
+        if seen != count or muhash.to_bytes() != MuHash3072.from_bytes(stored).to_bytes():
+            error = DamagedRecordError(
+                UTXO_STATE_KEY,
+                f"the stored coins ({seen}, the count says {count}) do not add up to the "
+                f"UTXO commitment of tip {tip.height}: a coin record was deleted, added or "
+                f"replaced; {REPAIR_HINT}",
+            )
+            if chain.on_damage is not None:
+                chain.on_damage(error)
+            raise error
+        return True
+    return False
 
 
 class Progress:
