@@ -194,6 +194,8 @@ class Node:
         self._stopped = False
         self.indexes_to_build: list[str] = []
         """Enabled indexes behind the tip at start, built in the background."""
+        self._stopping = threading.Event()
+        """Set when the node stops: the store threads end at their next pause."""
         self._store_threads: list[threading.Thread] = []
         """The coin record check and the index build, joined at stop."""
         self.ban_keeper: BanKeeper | None = None
@@ -378,11 +380,7 @@ class Node:
         self.heartbeats.start()
         self._maintenance = asyncio.create_task(self._maintain(), name="node-maintenance")
         self._store_threads = [
-            threading.Thread(
-                target=check_utxo_set,
-                args=(chain, lambda: self._stopped),
-                name="utxo-check",
-            )
+            threading.Thread(target=check_utxo_set, args=(chain, self._stopping), name="utxo-check")
         ]
         if self.indexes_to_build:
             self._store_threads.append(
@@ -424,6 +422,7 @@ class Node:
         if self._stopped:
             return
         self._stopped = True
+        self._stopping.set()
         self.ready = False
         started = time.monotonic()
         if self._maintenance is not None:

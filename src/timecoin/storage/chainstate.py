@@ -352,11 +352,11 @@ def read_state_at_head(chain: ChainStore, params: ChainParams, head: StateHead) 
     )
 
 
-VERIFY_CHUNK_COINS: Final = 10_000
+VERIFY_CHUNK_COINS: Final = 2_000
 VERIFY_ATTEMPTS: Final = 3
 
 
-def verify_utxo_set(chain: ChainStore, should_stop: Callable[[], bool] = lambda: False) -> bool:
+def verify_utxo_set(chain: ChainStore, pause: Callable[[], bool] = lambda: False) -> bool:
     """Read every coin record (each verified against its check value) and
     reported lock, and check that their MuHash3072 and count equal the
     stored UTXO state and count, which the tip header commits to: a record
@@ -365,7 +365,9 @@ def verify_utxo_set(chain: ChainStore, should_stop: Callable[[], bool] = lambda:
     the tip moved is discarded and tried again, up to VERIFY_ATTEMPTS times.
 
     Returns True when a pass completed and matched, False when the chain
-    kept moving or `should_stop` ended it. Raises DamagedRecordError (after
+    kept moving or `pause` ended it: `pause` is called after every
+    VERIFY_CHUNK_COINS coins, may wait (to leave the CPU to the node) and
+    returns True to stop. Raises DamagedRecordError (after
     `chain.on_damage`) on a mismatch or a damaged record."""
     for _ in range(VERIFY_ATTEMPTS):
         tip = chain.get_tip()
@@ -382,7 +384,7 @@ def verify_utxo_set(chain: ChainStore, should_stop: Callable[[], bool] = lambda:
             if len(chunk) >= VERIFY_CHUNK_COINS:
                 muhash.insert_many(chunk)
                 chunk = []
-                if should_stop():
+                if pause():
                     return False
         muhash.insert_many(chunk)
         muhash.insert_many(
