@@ -424,3 +424,13 @@ def test_reported_locks_are_written_and_reverted_with_the_block(kv: KVStore) -> 
     raw_put(kv, schema.reported_lock_key(locked), b"\x00" * 5)
     with pytest.raises(StoreCorruptError):
         store.get_reported_lock(locked)
+
+
+def test_one_transaction_of_a_stored_block_reads_alone(kv: KVStore) -> None:
+    store = ChainStore(kv)
+    _, steps = build_chain(store, 3)
+    for step in steps:
+        for position, tx in enumerate(step.block.transactions):
+            assert store.get_block_transaction(step.block_hash, position) == tx
+        assert store.get_block_transaction(step.block_hash, len(step.block.transactions)) is None
+    assert store.get_block_transaction(bytes(32), 0) is None

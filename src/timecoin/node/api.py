@@ -609,13 +609,12 @@ def _find_in_chain(chain: ChainStore, txid: bytes, tip_height: int) -> Transacti
     if location is None or location.height > tip_height:
         return None
     block_hash = chain.get_block_hash(location.height)
-    block = None if block_hash is None else chain.get_block(block_hash)
-    if block_hash is None or block is None or location.position >= len(block.transactions):
+    tx = None if block_hash is None else chain.get_block_transaction(block_hash, location.position)
+    if block_hash is None or tx is None:
         raise StoreCorruptError(
             f"the tx index places {txid.hex()} at block {location.height} position "
             f"{location.position}, which does not exist: run `timecoin node --reindex`"
         )
-    tx = block.transactions[location.position]
     if compute_txid(tx) != txid:
         raise StoreCorruptError(
             f"the tx index places {txid.hex()} at block {location.height} position "

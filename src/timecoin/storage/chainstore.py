@@ -26,7 +26,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Final, NamedTuple, TypeVar
 
-from timecoin.encoding import DecodeError, decode, encode, read_u64be, u32be, u64be
+from timecoin.encoding import DecodeError, decode, encode, read_u64be, split_array, u32be, u64be
 from timecoin.params import SizeLimits
 from timecoin.storage.kv import KVStore, StorageError, StoreCorruptError, WriteBatch
 from timecoin.storage.schema import (
@@ -49,7 +49,7 @@ from timecoin.storage.schema import (
     undo_key,
     utxo_key,
 )
-from timecoin.types import Block, BlockHeader, BlockUndo, Coin, OutPoint
+from timecoin.types import Block, BlockHeader, BlockUndo, Coin, OutPoint, Transaction
 
 T = TypeVar("T")
 
@@ -162,7 +162,7 @@ class ChainStore:
 
     # -- reads ------------------------------------------------------------------
 
-    def _decode(self, what: str, data: bytes, type_: type[T], max_bytes: int) -> T:
+    def _decode(self, what: str, data: bytes | memoryview, type_: type[T], max_bytes: int) -> T:
         try:
             return decode(data, type_, max_bytes)
         except DecodeError as exc:
@@ -206,6 +206,27 @@ class ChainStore:
         if data is None:
             return None
         return self._decode(f"block {block_hash.hex()}", data, Block, self._max_block_bytes)
+
+    def get_block_transaction(self, block_hash: bytes, position: int) -> Transaction | None:
+        """Transaction `position` of the stored block `block_hash`, decoding
+        that transaction only (not the rest of the block), or None."""
+        data = self._kv.get(block_key(block_hash))
+        if data is None:
+            return None
+        what = f"block {block_hash.hex()}"
+        try:
+            fields = split_array(data, self._max_block_bytes)
+            transactions = split_array(fields[1], self._max_block_bytes) if len(fields) > 1 else []
+        except DecodeError as exc:
+            raise StoreCorruptError(f"{what}: {exc}") from None
+        if not 0 <= position < len(transactions):
+            return None
+        return self._decode(
+            f"{what} transaction {position}",
+            transactions[position],
+            Transaction,
+            self._max_block_bytes,
+        )
 
     def get_header(self, block_hash: bytes) -> BlockHeader | None:
         """The stored header with this block hash, or None."""
