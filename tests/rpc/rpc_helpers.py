@@ -348,6 +348,9 @@ class MemoryNode:
             )
         ]
 
+    async def disconnect_node(self, address: str) -> int:
+        return 0
+
     def list_banned(self) -> list[BanInfo]:
         return sorted(self.bans.values(), key=lambda ban: ban.banned_until_s)
 

@@ -21,6 +21,7 @@ from timecoin import __version__
 from timecoin.masternode import RegistryState
 from timecoin.p2p import BanKind
 from timecoin.p2p.addrbook import normalize_host
+from timecoin.p2p.config import parse_peer_address
 from timecoin.p2p.handshake import PROTOCOL_VERSION
 from timecoin.p2p.peer import Direction
 from timecoin.params import ChainParams
@@ -38,8 +39,9 @@ from timecoin.rpc.api import (
     MempoolEntry,
     MempoolInfo,
     NetworkInfo,
-    NodeApiError,
+    PeerAlreadyAddedError,
     PeerInfo,
+    PeerNotAddedError,
     StoreDamagedError,
     TransactionAlreadyInChainError,
     TransactionFinality,
@@ -429,8 +431,8 @@ class NodeApiImpl:
                     if info.direction is Direction.INBOUND
                     else "outbound-full-relay",
                     connected_ms=connected_ms,
-                    last_send_ms=now_ms,
-                    last_recv_ms=now_ms,
+                    last_send_ms=now_ms - int(info.idle_send_s * 1000),
+                    last_recv_ms=now_ms - int(info.idle_recv_s * 1000),
                     bytes_sent=info.bytes_out,
                     bytes_received=info.bytes_in,
                     ping_ms=None if rtt is None else rtt * 1000,
@@ -448,12 +450,22 @@ class NodeApiImpl:
         """Dial or keep connected the peer `address`."""
         try:
             if command == "remove":
-                raise NodeApiError("removing an added peer is not supported by this node")
-            if command == "add":
-                self._node.peers.add_persistent_peer(address)
+                if not self._node.peers.remove_persistent_peer(address):
+                    raise PeerNotAddedError(f"Node {address} has not been added")
+                return
+            if command == "add" and not self._node.peers.add_persistent_peer(address):
+                raise PeerAlreadyAddedError(f"Node already added: {address}")
             self._node.peers.connect(address)
         except ValueError as exc:
             raise InvalidPeerAddressError(str(exc)) from None
+
+    async def disconnect_node(self, address: str) -> int:
+        """Close the connections with "host:port"; return how many."""
+        try:
+            host, port = parse_peer_address(address, self.params.default_p2p_port)
+        except ValueError as exc:
+            raise InvalidPeerAddressError(str(exc)) from None
+        return self._node.peers.disconnect(host, port)
 
     def list_banned(self) -> list[BanInfo]:
         """The current bans, soonest expiry first (expiries in Unix seconds)."""

@@ -424,6 +424,11 @@ class NodeApi(Protocol):
         """Statistics of the UTXO set at the tip (may scan the set: slow)."""
         ...
 
+    async def disconnect_node(self, address: str) -> int:
+        """Close the connections with "host:port" (remote or advertised
+        address); return how many. Raises InvalidPeerAddressError."""
+        ...
+
     def list_banned(self) -> list[BanInfo]:
         """The current bans, soonest expiry first."""
         ...

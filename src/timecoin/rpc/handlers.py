@@ -45,7 +45,6 @@ from timecoin.rpc.arguments import (
     to_int,
     to_str,
 )
-from timecoin.rpc.ban_methods import BAN_METHODS
 from timecoin.rpc.errors import (
     RPC_CLIENT_NODE_ALREADY_ADDED,
     RPC_CLIENT_NODE_NOT_ADDED,
@@ -86,6 +85,7 @@ from timecoin.rpc.jsonshape import (
     tx_json,
     utxo_set_info_json,
 )
+from timecoin.rpc.peer_methods import PEER_METHODS
 from timecoin.types import (
     BlockHeader,
     OutPoint,
@@ -707,7 +707,7 @@ METHODS: Final[Mapping[str, Method]] = {
     m.name: m
     for m in (
         *INDEX_METHODS,
-        *BAN_METHODS,
+        *PEER_METHODS,
         _method("Blockchain", getblockchaininfo),
         _method("Blockchain", getblockcount),
         _method("Blockchain", getbestblockhash),

@@ -1,7 +1,8 @@
-"""RPC methods over the peer bans (bitcoind's names): `setban`,
-`listbanned`, `clearbanned`. Bans are stored and survive a restart.
+"""RPC methods over the peer bans and connections (bitcoind's names):
+`setban`, `listbanned`, `clearbanned`, `disconnectnode`. Bans are stored and
+survive a restart.
 
-`BAN_METHODS` is merged into `timecoin.rpc.handlers.METHODS`.
+`PEER_METHODS` is merged into `timecoin.rpc.handlers.METHODS`.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from timecoin.rpc.arguments import Method, Param, to_bool, to_int, to_str
 from timecoin.rpc.errors import RPC_INVALID_PARAMETER, RpcError
 
 RPC_CLIENT_NODE_NOT_BANNED: Final = -30
+RPC_CLIENT_NODE_NOT_CONNECTED: Final = -29
 MAX_BAN_SECONDS: Final = 10 * 365 * 86_400
 
 
@@ -52,6 +54,14 @@ async def listbanned(api: NodeApi) -> object:
     ]
 
 
+async def disconnectnode(api: NodeApi, address: str) -> object:
+    """Close the connections with the peer "host:port" (it may connect or be
+    dialed again; `setban` keeps it away)."""
+    if not await api.disconnect_node(address):
+        raise RpcError(RPC_CLIENT_NODE_NOT_CONNECTED, "Node not found in connected nodes")
+    return None
+
+
 async def clearbanned(api: NodeApi) -> object:
     """Lift every ban."""
     await api.clear_banned()
@@ -63,7 +73,7 @@ def _method(handler: Any, *params: Param) -> Method:
     return Method(handler.__name__, handler, params, "Network", summary)
 
 
-BAN_METHODS: Final[tuple[Method, ...]] = (
+PEER_METHODS: Final[tuple[Method, ...]] = (
     _method(
         setban,
         Param("subnet", to_str, is_text=True, help="an IP address or a node key (64 hex)"),
@@ -73,4 +83,5 @@ BAN_METHODS: Final[tuple[Method, ...]] = (
     ),
     _method(listbanned),
     _method(clearbanned),
+    _method(disconnectnode, Param("address", to_str, is_text=True, help='"host:port"')),
 )
