@@ -6,8 +6,7 @@ H certified blocks of TXS 1-in/2-out transactions into a node's LMDB store
 
 Timed, for each chain: `timecoin node` started on it, from the process
 launch to the first RPC answer at the chain's tip (`getblockcount`), over
-RUNS starts (the first start also builds the tx and spent indexes, which
-the set-up does not write), and the node's own `Node.start` time from its
+RUNS starts, and the node's own `Node.start` time from its
 log line (without the interpreter's start and imports, which dominate on a
 loaded machine); then `getrawtransaction` of a transaction of block 1 (found
 through the tx index, at any depth). Reported too: the node's RSS once

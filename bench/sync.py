@@ -59,6 +59,7 @@ from timecoin.params import COIN, ChainParams, Tier
 from timecoin.rpc.client import RpcClient, RpcClientError
 from timecoin.storage import ChainStore, LmdbStore
 from timecoin.storage.chainstate import commit_applied, init_genesis_state
+from timecoin.storage.indexes import SPENTINDEX, TXINDEX
 from timecoin.types import (
     TX_VERSION,
     Certificate,
@@ -202,6 +203,7 @@ def build_chain(
             raise RuntimeError("genesis allocations are not where the benchmark expects them")
     kv = LmdbStore(server_dir / "chain")
     chain = ChainStore(kv, max_block_bytes=params.sizes.max_block_bytes)
+    chain.indexes = frozenset((TXINDEX, SPENTINDEX))  # what a node keeps by default
     init_genesis_state(chain, genesis, state, delta)
     verifier = BatchVerifier(threads=2)
     certificate: Certificate | None = None
