@@ -7,7 +7,7 @@ import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 
-from timecoin.node.walletstate import record_block, restore_wallet
+from timecoin.node.walletstate import record_block, rescan_blocks, restore_wallet
 from timecoin.params import get_preset
 from timecoin.storage import ChainStore, LmdbStore, WriteBatch
 from timecoin.storage.schema import utxo_key
@@ -162,3 +162,24 @@ def test_a_record_off_the_chain_means_one_scan(tmp_path: Path) -> None:
         with Wallet.open(path, "pw", PARAMS) as wallet:
             assert restore_wallet(wallet, store).full_scan
             assert dict(wallet.coins()) == chain.paying([address])
+
+
+def test_rescan_finds_coins_the_record_missed(tmp_path: Path) -> None:
+    path = tmp_path / "wallet.json"
+    with LmdbStore(tmp_path / "chain") as kv:
+        store = ChainStore(kv)
+        chain = TinyChain(store)
+        with Wallet.create(path, "pw", PARAMS, kdf=FAST_KDF) as wallet:
+            mine = [wallet.new_address()]
+            chain.add([mine[0], STRANGER])
+            block, block_hash = chain.add([mine[0]])
+            # a record at the tip that knows no coin (a wallet restored from its seed)
+            record_block(wallet, store, block.header.height, block_hash, [], {})
+        with Wallet.open(path, "pw", PARAMS) as wallet:
+            restored = restore_wallet(wallet, store)
+            assert (restored.full_scan, wallet.coins()) == (False, [])
+            assert rescan_blocks(wallet, store, 0, chain.height) == 2
+            assert dict(wallet.coins()) == chain.paying(mine)
+        with Wallet.open(path, "pw", PARAMS) as wallet:
+            restore_wallet(wallet, store)
+            assert dict(wallet.coins()) == chain.paying(mine)

@@ -351,6 +351,10 @@ class MemoryNode:
     async def disconnect_node(self, address: str) -> int:
         return 0
 
+    async def wallet_rescan(self, start_height: int, stop_height: int | None) -> tuple[int, int]:
+        self._wallet()
+        return start_height, self.tip_height if stop_height is None else stop_height
+
     def list_banned(self) -> list[BanInfo]:
         return sorted(self.bans.values(), key=lambda ban: ban.banned_until_s)
 

@@ -12,6 +12,7 @@ restart is reported confirmed).
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import time
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Final, TypeVar
 
 from timecoin import __version__
 from timecoin.masternode import RegistryState
+from timecoin.node.walletstate import rescan_blocks
 from timecoin.p2p import BanKind
 from timecoin.p2p.addrbook import normalize_host
 from timecoin.p2p.config import parse_peer_address
@@ -458,6 +460,17 @@ class NodeApiImpl:
             self._node.peers.connect(address)
         except ValueError as exc:
             raise InvalidPeerAddressError(str(exc)) from None
+
+    async def wallet_rescan(self, start_height: int, stop_height: int | None) -> tuple[int, int]:
+        """Read a range of blocks again for coins of the wallet."""
+        wallet = self._wallet()
+        chain = self._chain()
+        stop = self._driver().state.height if stop_height is None else stop_height
+        added = await self._io(lambda: rescan_blocks(wallet, chain, start_height, stop))
+        logging.getLogger("timecoin.node").info(
+            "rescanned blocks %d..%d: %d coins found", start_height, stop, added
+        )
+        return start_height, stop
 
     async def disconnect_node(self, address: str) -> int:
         """Close the connections with "host:port"; return how many."""

@@ -10,7 +10,8 @@ after the recorded height for new coins paying the wallet: a cost set by
 the wallet's coins and the blocks it missed, never by the UTXO set. A
 wallet the store has no record of (new here, or from another node) gets
 one scan of the UTXO set, from `birthday_height` on when given; a record
-naming a block off the chain does too.
+naming a block off the chain does too. `rescan_blocks` reads a range of
+blocks again (`rescanblockchain`).
 """
 
 from __future__ import annotations
@@ -99,6 +100,36 @@ def restore_wallet(wallet: Wallet, chain: ChainStore, *, birthday_height: int = 
     if tip.height > height:
         _save_all(wallet, chain)
     return WalletRestore(False, stored, tip.height - height)
+
+
+def rescan_blocks(wallet: Wallet, chain: ChainStore, start: int, stop: int) -> int:
+    """Read blocks `start`..`stop` (inclusive, within the chain) for outputs
+    paying `wallet` that are still unspent, add them, and store the wallet's
+    coins; return how many coins were new (`rescanblockchain`: recovery,
+    or a wallet restored from its seed)."""
+    tip = chain.get_tip()
+    if tip is None:
+        return 0
+    known = {outpoint for outpoint, _ in wallet.coins()}
+    added = 0
+    for height in range(max(0, start), min(stop, tip.height) + 1):
+        block_hash = chain.get_block_hash(height)
+        block = None if block_hash is None else chain.get_block(block_hash)
+        if block is None:
+            raise StoreCorruptError(f"the chain store lacks block {height}")
+        for tx in block.transactions:
+            txid = compute_txid(tx)
+            for index, output in enumerate(tx.outputs):
+                outpoint = OutPoint(txid, index)
+                if outpoint in known or not wallet.is_mine(output.address):
+                    continue
+                coin = chain.get_coin(outpoint)
+                if coin is not None:
+                    wallet.add_coin(outpoint, coin)
+                    known.add(outpoint)
+                    added += 1
+    _save_all(wallet, chain)
+    return added
 
 
 def _save_all(wallet: Wallet, chain: ChainStore) -> None:

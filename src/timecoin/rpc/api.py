@@ -424,6 +424,12 @@ class NodeApi(Protocol):
         """Statistics of the UTXO set at the tip (may scan the set: slow)."""
         ...
 
+    async def wallet_rescan(self, start_height: int, stop_height: int | None) -> tuple[int, int]:
+        """Read blocks `start_height`..`stop_height` (None: the tip) again for
+        coins of the wallet; return the heights read. Raises
+        WalletUnavailableError."""
+        ...
+
     async def disconnect_node(self, address: str) -> int:
         """Close the connections with "host:port" (remote or advertised
         address); return how many. Raises InvalidPeerAddressError."""

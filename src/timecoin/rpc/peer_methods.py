@@ -1,6 +1,7 @@
 """RPC methods over the peer bans and connections (bitcoind's names):
 `setban`, `listbanned`, `clearbanned`, `disconnectnode`. Bans are stored and
-survive a restart.
+survive a restart. Also `rescanblockchain`, which reads stored blocks again
+for the wallet's coins (the wallet follows the chain without it).
 
 `PEER_METHODS` is merged into `timecoin.rpc.handlers.METHODS`.
 """
@@ -11,12 +12,13 @@ import time
 from typing import Any, Final
 
 from timecoin.rpc.api import NodeApi
-from timecoin.rpc.arguments import Method, Param, to_bool, to_int, to_str
+from timecoin.rpc.arguments import Method, Param, int_in_range, to_bool, to_int, to_str
 from timecoin.rpc.errors import RPC_INVALID_PARAMETER, RpcError
 
 RPC_CLIENT_NODE_NOT_BANNED: Final = -30
 RPC_CLIENT_NODE_NOT_CONNECTED: Final = -29
 MAX_BAN_SECONDS: Final = 10 * 365 * 86_400
+MAX_HEIGHT: Final = 2**63 - 1
 
 
 async def setban(api: NodeApi, target: str, command: str, bantime: int, absolute: bool) -> object:
@@ -62,6 +64,18 @@ async def disconnectnode(api: NodeApi, address: str) -> object:
     return None
 
 
+async def rescanblockchain(api: NodeApi, start_height: int, stop_height: int) -> object:
+    """Read the blocks from `start_height` to `stop_height` (-1: the tip)
+    again for coins of the node's wallet (recovery; a wallet restored from
+    its seed). Never needed at start-up: the wallet follows the chain."""
+    tip = (await api.get_chain_state()).tip_header.height
+    stop = None if stop_height < 0 else stop_height
+    if start_height > tip or (stop is not None and not start_height <= stop <= tip):
+        raise RpcError(RPC_INVALID_PARAMETER, "Invalid start_height or stop_height")
+    start, end = await api.wallet_rescan(start_height, stop)
+    return {"start_height": start, "stop_height": end}
+
+
 async def clearbanned(api: NodeApi) -> object:
     """Lift every ban."""
     await api.clear_banned()
@@ -84,4 +98,14 @@ PEER_METHODS: Final[tuple[Method, ...]] = (
     _method(listbanned),
     _method(clearbanned),
     _method(disconnectnode, Param("address", to_str, is_text=True, help='"host:port"')),
+    Method(
+        "rescanblockchain",
+        rescanblockchain,
+        (
+            Param("start_height", int_in_range(0, MAX_HEIGHT), 0, help="first height"),
+            Param("stop_height", int_in_range(-1, MAX_HEIGHT), -1, help="last height (-1: tip)"),
+        ),
+        "Wallet",
+        " ".join((rescanblockchain.__doc__ or "").split()),
+    ),
 )
