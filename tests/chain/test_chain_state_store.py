@@ -8,13 +8,34 @@ from pathlib import Path
 
 import msgspec
 import pytest
-from chain_helpers import ALICE, ALLOCATION_AMOUNT, BOB, GENESIS, PARAMS, Node, allocation, transfer
+from chain_helpers import (
+    ALICE,
+    ALLOCATION_AMOUNT,
+    BOB,
+    GENESIS,
+    PARAMS,
+    Node,
+    address_of,
+    allocation,
+    make_tx,
+    transfer,
+)
 
 from timecoin.chain import chain_state_from_genesis
 from timecoin.encoding import decode, encode, u32be
 from timecoin.masternode import MasternodeEntry
-from timecoin.storage import SCHEMA_VERSION, ChainStore, LmdbStore, StorageError, WriteBatch
+from timecoin.params import COIN
+from timecoin.storage import (
+    SCHEMA_VERSION,
+    ChainStore,
+    LmdbStore,
+    MemoryStore,
+    StorageError,
+    WriteBatch,
+)
 from timecoin.storage.chainstate import (
+    VERIFY_ATTEMPTS,
+    VERIFY_CHUNK_COINS,
     ChainStateError,
     commit_applied,
     init_genesis_state,
@@ -200,3 +221,34 @@ def test_the_set_check_catches_a_deleted_or_forged_coin(tmp_path: Path) -> None:
     _edit(tmp_path, {}, (key,))  # and one deleted
     with LmdbStore(tmp_path) as kv, pytest.raises(DamagedRecordError, match="count says"):
         verify_utxo_set(ChainStore(kv))
+
+
+def test_the_set_check_completes_while_blocks_commit() -> None:
+    node = Node.from_genesis()
+    store = ChainStore(MemoryStore())
+    init_genesis_state(store, GENESIS, *chain_state_from_genesis(GENESIS, PARAMS))
+    fee = 100_000
+    change = ALLOCATION_AMOUNT - 999 * COIN - fee
+    fan_out = [
+        make_tx(
+            [(allocation(i), ALICE)],
+            [(COIN, address_of(BOB))] * 999 + [(change, address_of(ALICE))],
+        )
+        for i in range(3)
+    ]
+    applied = node.build(fan_out)
+    commit_applied(store, applied)
+    node.accept(applied)
+    assert store.utxo_count() > 3 * VERIFY_CHUNK_COINS // 2
+    commits = 0
+
+    def pause() -> bool:  # a block commits during every unlocked pass
+        nonlocal commits
+        block = node.build([])
+        commit_applied(store, block)
+        node.accept(block)
+        commits += 1
+        return False
+
+    assert verify_utxo_set(store, pause)
+    assert commits >= VERIFY_ATTEMPTS

@@ -354,6 +354,8 @@ def read_state_at_head(chain: ChainStore, params: ChainParams, head: StateHead) 
 
 VERIFY_CHUNK_COINS: Final = 2_000
 VERIFY_ATTEMPTS: Final = 3
+VERIFY_LOCKED_MAX_COINS: Final = 50_000
+"""Largest set whose last check pass may hold the write lock (about 0.5 s)."""
 
 
 def verify_utxo_set(chain: ChainStore, pause: Callable[[], bool] = lambda: False) -> bool:
@@ -362,48 +364,61 @@ def verify_utxo_set(chain: ChainStore, pause: Callable[[], bool] = lambda: False
     stored UTXO state and count, which the tip header commits to: a record
     deleted, added or replaced whole is caught here, where a per-record
     check cannot see it. Blocks may commit meanwhile: a pass during which
-    the tip moved is discarded and tried again, up to VERIFY_ATTEMPTS times.
+    the tip moved is discarded and tried again, up to VERIFY_ATTEMPTS times;
+    then, for a set of at most VERIFY_LOCKED_MAX_COINS coins, a last pass
+    holds the store's write lock (delaying commits by well under a second).
 
     Returns True when a pass completed and matched, False when the chain
     kept moving or `pause` ended it: `pause` is called after every
-    VERIFY_CHUNK_COINS coins, may wait (to leave the CPU to the node) and
-    returns True to stop. Raises DamagedRecordError (after
+    VERIFY_CHUNK_COINS coins of an unlocked pass, may wait (to leave the CPU
+    to the node) and returns True to stop. Raises DamagedRecordError (after
     `chain.on_damage`) on a mismatch or a damaged record."""
     for _ in range(VERIFY_ATTEMPTS):
-        tip = chain.get_tip()
-        stored = chain.get_utxo_state()
-        count = chain.utxo_count()
-        if tip is None or stored is None:
-            return False
-        muhash = MuHash3072()
-        seen = 0
-        chunk: list[bytes] = []
-        for outpoint, coin in chain.iter_utxos():
-            chunk.append(encode_utxo_element(outpoint, coin))
-            seen += 1
-            if len(chunk) >= VERIFY_CHUNK_COINS:
-                muhash.insert_many(chunk)
-                chunk = []
-                if pause():
-                    return False
-        muhash.insert_many(chunk)
-        muhash.insert_many(
-            encode_lock_element(outpoint, txid) for outpoint, txid in chain.iter_reported_locks()
+        result = _verify_pass(chain, pause)
+        if result is not None:
+            return result
+    if chain.utxo_count() > VERIFY_LOCKED_MAX_COINS:
+        return False
+    with chain.write_lock:
+        return _verify_pass(chain, lambda: False) is True
+
+
+def _verify_pass(chain: ChainStore, pause: Callable[[], bool]) -> bool | None:
+    """One pass of `verify_utxo_set`: True (matched), False (stopped), None
+    (the tip moved: no conclusion)."""
+    tip = chain.get_tip()
+    stored = chain.get_utxo_state()
+    count = chain.utxo_count()
+    if tip is None or stored is None:
+        return False
+    muhash = MuHash3072()
+    seen = 0
+    chunk: list[bytes] = []
+    for outpoint, coin in chain.iter_utxos():
+        chunk.append(encode_utxo_element(outpoint, coin))
+        seen += 1
+        if len(chunk) >= VERIFY_CHUNK_COINS:
+            muhash.insert_many(chunk)
+            chunk = []
+            if pause():
+                return False
+    muhash.insert_many(chunk)
+    muhash.insert_many(
+        encode_lock_element(outpoint, txid) for outpoint, txid in chain.iter_reported_locks()
+    )
+    if chain.get_tip() != tip:
+        return None
+    if seen != count or muhash.to_bytes() != MuHash3072.from_bytes(stored).to_bytes():
+        error = DamagedRecordError(
+            UTXO_STATE_KEY,
+            f"the stored coins ({seen}, the count says {count}) do not add up to the "
+            f"UTXO commitment of tip {tip.height}: a coin record was deleted, added or "
+            f"replaced; {REPAIR_HINT}",
         )
-        if chain.get_tip() != tip:
-            continue
-        if seen != count or muhash.to_bytes() != MuHash3072.from_bytes(stored).to_bytes():
-            error = DamagedRecordError(
-                UTXO_STATE_KEY,
-                f"the stored coins ({seen}, the count says {count}) do not add up to the "
-                f"UTXO commitment of tip {tip.height}: a coin record was deleted, added or "
-                f"replaced; {REPAIR_HINT}",
-            )
-            if chain.on_damage is not None:
-                chain.on_damage(error)
-            raise error
-        return True
-    return False
+        if chain.on_damage is not None:
+            chain.on_damage(error)
+        raise error
+    return True
 
 
 class Progress:
