@@ -48,6 +48,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/network.py
 	$(BIN)/python bench/sync.py
 	$(BIN)/python bench/finality.py
+	$(BIN)/python bench/startup.py
 
 sim: $(STAMP)
 	$(BIN)/timecoin sim --nodes 4-7 --byzantine max --seeds 5000 --heights 20 --jobs 2

@@ -38,8 +38,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchlib import add_common_arguments, measure_raw_verify, wait_height, write_result
-from timecoin.chain import GenesisSpec, build_genesis
-from timecoin.crypto import BatchVerifier, MuHash3072, SigningKey, address_from_public_key
+from timecoin.chain import GenesisSpec, build_genesis, chain_state_from_genesis
+from timecoin.crypto import BatchVerifier, SigningKey, address_from_public_key
 from timecoin.encoding import encode
 from timecoin.node.config import NodeConfig, P2PSection, RpcSection, render_config
 from timecoin.node.keys import load_or_create_key
@@ -47,8 +47,10 @@ from timecoin.node.store import save_tip_certificate
 from timecoin.node.testnet import find_free_ports, testnet_params
 from timecoin.params import COIN, ChainParams
 from timecoin.storage import ChainStore, LmdbStore
+from timecoin.storage.chainstate import commit_applied, init_genesis_state
+from timecoin.storage.indexes import SPENTINDEX, TXINDEX
 from timecoin.testing import ChainBuilder, genesis_masternodes, signed_transaction
-from timecoin.types import BlockUndo, OutPoint, Transaction, compute_txid
+from timecoin.types import OutPoint, Transaction, compute_txid
 
 BLOCK_INTERVAL_MS = 1_000
 MASTERNODES = 4
@@ -72,18 +74,33 @@ class BuiltChain:
 
 
 def spend(
-    outpoint: OutPoint, amount: int, key: SigningKey, address: bytes, chain_id: int
+    outpoint: OutPoint,
+    amount: int,
+    key: SigningKey,
+    address: bytes,
+    chain_id: int,
+    outputs_count: int = 2,
 ) -> Transaction:
-    """A signed 1-in/2-out transaction paying `amount - FEE` back to `address`
-    (CHANGE in the second output, the rest in the first)."""
-    left = amount - FEE
-    return signed_transaction(
-        [(outpoint, key)], [(left - CHANGE, address), (CHANGE, address)], chain_id
-    )
+    """A signed 1-in transaction paying `amount` less the fee back to
+    `address`: CHANGE in each of the `outputs_count - 1` last outputs, the
+    rest in the first (the fee grows with the size)."""
+    left = amount - FEE * (1 + outputs_count // 100)
+    outputs = [(left - CHANGE * (outputs_count - 1), address)]
+    outputs += [(CHANGE, address) for _ in range(outputs_count - 1)]
+    return signed_transaction([(outpoint, key)], outputs, chain_id)
 
 
-def build_chain(server_dir: Path, blocks: int, txs_per_block: int) -> BuiltChain:
-    """Write genesis and `blocks` certified blocks into `server_dir`'s store."""
+def build_chain(
+    server_dir: Path,
+    blocks: int,
+    txs_per_block: int,
+    *,
+    fanout_outputs: int = 2,
+    fanout_blocks: int = 0,
+) -> BuiltChain:
+    """Write genesis and `blocks` certified blocks into `server_dir`'s store.
+    The transactions of the first `fanout_blocks` blocks have
+    `fanout_outputs` outputs (to grow the UTXO set), the others 2."""
     started = time.perf_counter()
     params = testnet_params(BLOCK_INTERVAL_MS)
     server_dir.mkdir(parents=True)
@@ -116,37 +133,27 @@ def build_chain(server_dir: Path, blocks: int, txs_per_block: int) -> BuiltChain
             raise RuntimeError("genesis allocations are not where the benchmark expects them")
     kv = LmdbStore(server_dir / "chain")
     chain = ChainStore(kv, max_block_bytes=params.sizes.max_block_bytes)
-    chain.init_genesis(
-        genesis,
-        builder.state.block_hash,
-        BlockUndo(spent=[], utxo_state_before=MuHash3072().to_bytes()),
-        builder.view.coins,
-        builder.state.utxo_state.to_bytes(),
-    )
+    chain.indexes = frozenset((TXINDEX, SPENTINDEX))  # what a node keeps by default
+    genesis_state, genesis_delta = chain_state_from_genesis(genesis, params)
+    init_genesis_state(chain, genesis, genesis_state, genesis_delta)
     verifier = BatchVerifier(threads=2)
     tx_signatures = 0
     certificate_signatures = 0
     try:
-        for _ in range(blocks):
+        for block_number in range(blocks):
             transactions = []
             next_lanes = []
+            outputs_count = fanout_outputs if block_number < fanout_blocks else 2
             for outpoint, amount, key in lanes:
                 address = address_from_public_key(key.public_key)
-                tx = spend(outpoint, amount, key, address, params.chain_id)
+                tx = spend(outpoint, amount, key, address, params.chain_id, outputs_count)
                 transactions.append(tx)
                 next_lanes.append((OutPoint(compute_txid(tx), 0), tx.outputs[0].amount, key))
             lanes = next_lanes
             applied = builder.build(transactions, verify_batch=verifier.verify_all)
             certificate = builder.accept(applied)
             save_tip_certificate(kv, certificate)
-            chain.commit_block(
-                applied.block,
-                applied.block_hash,
-                applied.undo,
-                applied.delta.created,
-                applied.delta.spent,
-                applied.state_after.utxo_state.to_bytes(),
-            )
+            commit_applied(chain, applied)
             tx_signatures += len(transactions)
             certificate_signatures += len(certificate.signatures)
     finally:

@@ -15,15 +15,19 @@ from pathlib import Path
 
 import click
 
-from timecoin.chain import GenesisMasternode, GenesisSpec, build_genesis_state
+from timecoin.chain import (
+    GenesisMasternode,
+    GenesisSpec,
+    build_genesis_state,
+    chain_state_from_genesis,
+)
 from timecoin.cli.common import CHAIN_DIRNAME, format_amount
-from timecoin.crypto import MuHash3072
 from timecoin.encoding import encode
 from timecoin.node.keys import load_or_create_key
 from timecoin.params import COIN, DEVNET, Tier
+from timecoin.storage.chainstate import init_genesis_state
 from timecoin.storage.chainstore import ChainStore
 from timecoin.storage.lmdb_store import LmdbStore
-from timecoin.types import BlockUndo, compute_block_hash
 from timecoin.wallet import Wallet, WalletError
 
 DEVNET_GENESIS_TIMESTAMP_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
@@ -104,15 +108,8 @@ def devnet_cmd(datadir: Path) -> None:
                 genesis = build_genesis_state(spec)
                 (datadir / GENESIS_FILENAME).write_bytes(encode(genesis.block))
                 _write_node_config(datadir)
-                block_hash = compute_block_hash(genesis.block.header)
-                undo = BlockUndo(spent=[], utxo_state_before=MuHash3072().to_bytes())
-                chain.init_genesis(
-                    genesis.block,
-                    block_hash,
-                    undo,
-                    genesis.delta.created,
-                    genesis.utxo_state.to_bytes(),
-                )
+                state, delta = chain_state_from_genesis(genesis.block, DEVNET)
+                init_genesis_state(chain, genesis.block, state, delta)
                 tip = chain.get_tip()
             if tip is None:
                 raise click.ClickException("the chain store has no tip after genesis")

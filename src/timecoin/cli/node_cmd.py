@@ -47,6 +47,19 @@ MAX_GENESIS_BYTES = 16_000_000
     help="Data directory (chain store, keys, cookie)  [default: ~/.timecoin/NETWORK]",
 )
 @click.option(
+    "--reindex",
+    "reindex_all",
+    is_flag=True,
+    help="Rebuild the chain state and the indexes from the stored blocks, "
+    "with full validation, then run (resumed after a crash).",
+)
+@click.option(
+    "--reindex-chainstate",
+    is_flag=True,
+    help="Rebuild the chain state (coins, registry, locks) from the stored "
+    "blocks, with full validation, then run (resumed after a crash).",
+)
+@click.option(
     "--network",
     "network",
     type=click.Choice(sorted(PRESETS)),
@@ -74,6 +87,8 @@ def node_cmd(
     network: str | None,
     genesis_file: Path | None,
     seeds: tuple[str, ...],
+    reindex_all: bool,
+    reindex_chainstate: bool,
 ) -> None:
     """Run a TimeCoin node."""
     network = network or _explicit_top_level_network(ctx)
@@ -100,7 +115,8 @@ def node_cmd(
     )
     install_uvloop()
     configure_parallel_verification()
-    status = asyncio.run(run_node(config, datadir))
+    reindex = "--reindex" if reindex_all else "--reindex-chainstate" if reindex_chainstate else None
+    status = asyncio.run(run_node(config, datadir, reindex=reindex))
     if status != 0:
         sys.exit(status)
 

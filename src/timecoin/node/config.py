@@ -83,6 +83,17 @@ class SyncSection:
 
 
 @dataclass(frozen=True, slots=True)
+class IndexSection:
+    """`[index]`: the block indexes this node keeps (docs/node.md, "Indexes"):
+    transactions by txid, spenders by outpoint, history by address. One
+    turned on later is built from the stored blocks at the next start."""
+
+    txindex: bool = True
+    spentindex: bool = True
+    addressindex: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class NodeConfig:
     """The whole configuration of one node.
 
@@ -118,6 +129,7 @@ class NodeConfig:
     metrics: MetricsSection = field(default_factory=MetricsSection)
     mempool: MempoolSection = field(default_factory=MempoolSection)
     sync: SyncSection = field(default_factory=SyncSection)
+    index: IndexSection = field(default_factory=IndexSection)
 
     def resolve(self, datadir: Path) -> NodeConfig:
         """A copy whose relative file paths are made relative to `datadir`."""
@@ -148,6 +160,7 @@ _SECTIONS: Final[dict[str, type[Any]]] = {
     "metrics": MetricsSection,
     "mempool": MempoolSection,
     "sync": SyncSection,
+    "index": IndexSection,
 }
 _PATH_FIELDS: Final = frozenset(
     {"genesis_file", "operator_key_file", "node_key_file", "wallet_file", "wallet_password_file"}

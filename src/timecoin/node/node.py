@@ -18,18 +18,27 @@ import logging
 import signal
 import statistics
 import sys
+import threading
 import time
+from collections.abc import MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Final
 
-from timecoin.chain import AppliedBlock, ChainState, chain_state_from_genesis, validate_block
-from timecoin.crypto import MuHash3072, SigningKey, verify
+from timecoin.chain import AppliedBlock, ChainState, chain_state_from_genesis
+from timecoin.crypto import SigningKey, verify
 from timecoin.crypto.batch import BatchVerifier
 from timecoin.encoding import DecodeError, decode
-from timecoin.ledger import MemoryUtxoSet
 from timecoin.mempool import MempoolPolicy
 from timecoin.node.api import NodeApiImpl
+from timecoin.node.bans import BanKeeper
+from timecoin.node.chainload import (
+    build_indexes,
+    check_utxo_set,
+    enabled_indexes,
+    load_chain_state,
+    open_indexes,
+)
 from timecoin.node.config import NodeConfig, parse_checkpoint
 from timecoin.node.driver import ConsensusDriver
 from timecoin.node.finality import CountingSignatureCache, FinalityNetwork, FinalityService
@@ -45,6 +54,7 @@ from timecoin.node.store import (
 )
 from timecoin.node.syncer import Syncer, sync_class_rate
 from timecoin.node.walletfeed import apply_block, apply_final_transaction
+from timecoin.node.walletstate import record_block, restore_wallet
 from timecoin.p2p import P2PConfig, PeerManager
 from timecoin.p2p.messages import (
     Bodies,
@@ -68,13 +78,13 @@ from timecoin.p2p.peer import Peer
 from timecoin.params import ChainParams, Checkpoint, get_preset
 from timecoin.rpc.server import RpcConfig, RpcServer
 from timecoin.storage import ChainStore, LmdbStore, StorageError
+from timecoin.storage.chainstate import StoredVotingSets, init_genesis_state
+from timecoin.storage.chainstore import DamagedRecordError
 from timecoin.sync import SyncConfig
 from timecoin.types import (
     Block,
-    BlockUndo,
     Certificate,
     Evidence,
-    InvalidBlock,
     Proposal,
     TimecoinError,
     Transaction,
@@ -90,8 +100,12 @@ log = logging.getLogger("timecoin.node")
 CHAIN_DIRNAME: Final = "chain"
 MAINTENANCE_INTERVAL_S: Final = 0.25
 REBROADCAST_AFTER_S: Final = 1.0
+BAN_SAVE_INTERVAL_S: Final = 5.0
+"""How often the upkeep loop stores the bans when they changed."""
 """Own messages are sent again when the round has not moved for this long."""
 MAX_GENESIS_BYTES: Final = 16_000_000
+EXIT_STORE_DAMAGED: Final = 3
+"""Exit status of a node stopped by a damaged stored record."""
 
 
 class NodeError(Exception):
@@ -121,43 +135,6 @@ def read_genesis(path: Path, params: ChainParams) -> Block:
         raise NodeError(f"{path}: not a genesis block: {exc}") from None
 
 
-def load_chain_state(
-    chain: ChainStore,
-    genesis: Block,
-    params: ChainParams,
-    voting_sets: dict[int, VotingSet] | None = None,
-) -> ChainState:
-    """The state after the stored tip: genesis, then every stored block replayed
-    through `validate_block` over an in-memory UTXO set (the registry is not
-    stored separately yet). Raises NodeError when the store disagrees.
-
-    `voting_sets`, when given, receives the voting set of every epoch met
-    (sync serves them with the headers where they change)."""
-    state, delta = chain_state_from_genesis(genesis, params)
-    if voting_sets is not None:
-        voting_sets[state.registry.voting_set.epoch] = state.registry.voting_set
-    utxo = MemoryUtxoSet(dict(delta.created))
-    tip = chain.get_tip()
-    if tip is None:
-        raise NodeError("the chain store has no tip")
-    for height in range(1, tip.height + 1):
-        block_hash = chain.get_block_hash(height)
-        block = None if block_hash is None else chain.get_block(block_hash)
-        if block is None:
-            raise NodeError(f"the chain store lacks block {height}")
-        try:
-            applied = validate_block(block, state, utxo, verifier=verify)
-        except InvalidBlock as exc:
-            raise NodeError(f"stored block {height} is invalid: {exc}") from None
-        utxo.apply_delta(applied.delta)
-        state = applied.state_after
-        if voting_sets is not None:
-            voting_sets[state.registry.voting_set.epoch] = state.registry.voting_set
-    if state.block_hash != tip.block_hash:
-        raise NodeError("replayed chain does not end at the stored tip")
-    return state
-
-
 class _Network:
     """The driver's `ConsensusNetwork` over the peer manager."""
 
@@ -180,9 +157,13 @@ class _Network:
 class Node:
     """One TimeCoin node: store, consensus, peers, mempool, RPC, metrics."""
 
-    def __init__(self, config: NodeConfig, datadir: Path) -> None:
-        """A node over `datadir` as `config` says (nothing opened yet)."""
+    def __init__(self, config: NodeConfig, datadir: Path, *, reindex: str | None = None) -> None:
+        """A node over `datadir` as `config` says (nothing opened yet).
+
+        `reindex` (`--reindex` or `--reindex-chainstate`) asks for the chain
+        state to be rebuilt from the stored blocks before the node starts."""
         self.datadir = datadir
+        self.reindex = reindex
         self.config = config.resolve(datadir)
         self.params = resolve_params(config)
         self.started_monotonic = time.monotonic()
@@ -202,7 +183,7 @@ class Node:
         self.driver: ConsensusDriver | None = None
         self.peers: PeerManager
         self.syncer: Syncer | None = None
-        self.voting_sets: dict[int, VotingSet] = {}
+        self.voting_sets: MutableMapping[int, VotingSet] = {}
         self._progress_shown = False
         self.metrics: NodeMetrics | None = None
         self.rpc: RpcServer | None = None
@@ -215,39 +196,56 @@ class Node:
         self._last_marker: tuple[int, int, int] | None = None
         self._marker_since = time.monotonic()
         self._stopped = False
+        self.indexes_to_build: list[str] = []
+        """Enabled indexes behind the tip at start, built in the background."""
+        self._stopping = threading.Event()
+        """Set when the node stops: the store threads end at their next pause."""
+        self._store_threads: list[threading.Thread] = []
+        """The coin record check and the index build, joined at stop."""
+        self.ban_keeper: BanKeeper | None = None
+        self._bans_saved_at = time.monotonic()
+        self.store_damage: str | None = None
+        """Why the node stops: a damaged stored record (exit EXIT_STORE_DAMAGED)."""
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     # ------------------------------------------------------------ start-up
 
     def _open_store(self) -> tuple[ChainStore, ChainState]:
-        """Open (or create) the chain store and rebuild the tip state."""
-        genesis_block: Block | None = None
+        """Open (or create) the chain store and read the chain state of the
+        tip (ADR 0010); a store of an older schema is migrated first."""
         kv = LmdbStore(self.datadir / CHAIN_DIRNAME)
         self.kv = kv
         chain = ChainStore(kv, max_block_bytes=self.params.sizes.max_block_bytes)
+        chain.on_damage = self._on_store_damage
+        self.voting_sets = StoredVotingSets(kv)
         tip = chain.get_tip()
         if tip is None:
             genesis_block = read_genesis(self.config.genesis_file, self.params)
             state, delta = chain_state_from_genesis(genesis_block, self.params)
-            undo = BlockUndo(spent=[], utxo_state_before=_empty_utxo_state())
-            chain.init_genesis(
-                genesis_block,
-                state.block_hash,
-                undo,
-                delta.created,
-                state.utxo_state.to_bytes(),
-            )
-        else:
-            genesis_hash = chain.get_block_hash(0)
-            genesis_block = None if genesis_hash is None else chain.get_block(genesis_hash)
-            if genesis_block is None:
-                raise NodeError("the chain store has no genesis block")
+            init_genesis_state(chain, genesis_block, state, delta)
         if chain.get_chain_id() != self.params.chain_id:
             raise NodeError(
                 f"the store in {self.datadir} belongs to chain id {chain.get_chain_id()}, "
                 f"not {self.params.name}"
             )
-        state = load_chain_state(chain, genesis_block, self.params, self.voting_sets)
+        state = load_chain_state(
+            chain,
+            self.params,
+            reindex_request=self.reindex,
+            verify_batch=self.batch_verifier.verify_all,
+        )
+        self.indexes_to_build = open_indexes(chain, enabled_indexes(self.config.index))
         return chain, state
+
+    def _on_store_damage(self, error: DamagedRecordError) -> None:
+        """A stored record failed its check (in any thread): the node stops
+        rather than run on, or serve, damaged state."""
+        if self.store_damage is None:
+            self.store_damage = str(error)
+            log.error("stopping: %s", error)
+            loop = self._loop
+            if loop is not None:
+                loop.call_soon_threadsafe(self.request_stop)
 
     def _sync_config(self) -> SyncConfig:
         """The checkpoint from the config, else the last of the preset's."""
@@ -270,12 +268,22 @@ class Node:
             return None
         password = password_file.read_text(encoding="utf-8").rstrip("\r\n")
         wallet = Wallet.open(wallet_file, password, self.params)
-        wallet.scan(chain.iter_utxos())
+        restored = restore_wallet(wallet, chain)
+        if restored.full_scan:
+            log.info("wallet %s: scanned the UTXO set (no scan record)", wallet.fingerprint)
+        else:
+            log.info(
+                "wallet %s: %d stored coins, followed %d blocks",
+                wallet.fingerprint,
+                restored.stored_coins,
+                restored.followed_blocks,
+            )
         return wallet
 
     async def start(self) -> None:
         """Open everything and join the network. Raises NodeError, StorageError."""
         loop = asyncio.get_running_loop()
+        self._loop = loop
         started = time.monotonic()
         chain, state = await loop.run_in_executor(self.executor, self._open_store)
         self.chain = chain
@@ -304,6 +312,10 @@ class Node:
             address_store=StoreAddressBook(kv),
         )
         self.peers.add_reactor(self)
+        self.ban_keeper = BanKeeper(kv, self.peers)
+        restored_bans = self.ban_keeper.restore()
+        if restored_bans:
+            log.info("restored %d bans from the store", restored_bans)
         self.finality = FinalityService(
             params=self.params,
             chain=chain,
@@ -371,6 +383,19 @@ class Node:
         await self.driver.start()
         self.heartbeats.start()
         self._maintenance = asyncio.create_task(self._maintain(), name="node-maintenance")
+        self._store_threads = [
+            threading.Thread(target=check_utxo_set, args=(chain, self._stopping), name="utxo-check")
+        ]
+        if self.indexes_to_build:
+            self._store_threads.append(
+                threading.Thread(
+                    target=build_indexes,
+                    args=(chain, self.indexes_to_build, lambda: self._stopped),
+                    name="index-build",
+                )
+            )
+        for thread in self._store_threads:
+            thread.start()
         self.ready = True
         log.info(
             "node started at height %d in %.2f s (p2p %s)",
@@ -401,6 +426,7 @@ class Node:
         if self._stopped:
             return
         self._stopped = True
+        self._stopping.set()
         self.ready = False
         started = time.monotonic()
         if self._maintenance is not None:
@@ -416,9 +442,16 @@ class Node:
             await self.finality.stop()
         if hasattr(self, "peers"):
             await self.peers.stop()
+        if self.ban_keeper is not None and self.kv is not None:
+            try:
+                self.ban_keeper.save(sync=True)
+            except StorageError as exc:
+                log.error("cannot store the bans: %s", exc)
         if self.metrics is not None:
             await self.metrics.stop()
         loop = asyncio.get_running_loop()
+        for thread in self._store_threads:
+            await loop.run_in_executor(None, thread.join)
         await loop.run_in_executor(None, self.rpc_executor.shutdown, True)
         await loop.run_in_executor(None, self.executor.shutdown, True)
         self.batch_verifier.close()
@@ -427,6 +460,11 @@ class Node:
         if self.kv is not None:
             self.kv.close()
         log.info("node stopped in %.2f s", time.monotonic() - started)
+
+    def save_bans(self) -> None:
+        """Store the peer manager's bans if they changed (survive a restart)."""
+        if self.ban_keeper is not None and self.kv is not None:
+            self.ban_keeper.save()
 
     def request_stop(self) -> None:
         """Ask `run` to stop the node."""
@@ -549,7 +587,13 @@ class Node:
         wallet = self.wallet
         if wallet is not None:
             view = None if self.finality is None else self.finality.view
-            apply_block(wallet, view, applied.delta.spent, applied.delta.created)
+            delta = applied.delta
+            apply_block(wallet, view, delta.spent, delta.created)
+            if self.chain is not None:
+                height = applied.block.header.height
+                record_block(
+                    wallet, self.chain, height, applied.block_hash, delta.spent, delta.created
+                )
         self.peers.broadcast(CertificateMsg(certificate=certificate))
         if self.syncer is not None:
             self.syncer.on_commit()
@@ -611,6 +655,9 @@ class Node:
             self._marker_since = now
         if self.finality is not None:
             self.finality.tick()
+        if now - self._bans_saved_at >= BAN_SAVE_INTERVAL_S:
+            self._bans_saved_at = now
+            self.save_bans()
         if self.syncer is not None:
             self.syncer.tick()
             self._show_progress(self.syncer)
@@ -704,13 +751,10 @@ def tune_garbage_collector() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
-def _empty_utxo_state() -> bytes:
-    return MuHash3072().to_bytes()
-
-
-async def run_node(config: NodeConfig, datadir: Path) -> int:
-    """Run a node until SIGINT or SIGTERM; return the process exit status."""
-    node = Node(config, datadir)
+async def run_node(config: NodeConfig, datadir: Path, *, reindex: str | None = None) -> int:
+    """Run a node until SIGINT or SIGTERM; return the process exit status.
+    `reindex` names a requested rebuild (`--reindex`, `--reindex-chainstate`)."""
+    node = Node(config, datadir, reindex=reindex)
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, node.request_stop)
@@ -719,7 +763,7 @@ async def run_node(config: NodeConfig, datadir: Path) -> int:
     except (NodeError, StorageError, TimecoinError, OSError) as exc:
         log.error("cannot start: %s", exc)
         await node.stop()
-        return 1
+        return EXIT_STORE_DAMAGED if isinstance(exc, DamagedRecordError) else 1
     tune_garbage_collector()
     await node.stop_requested.wait()
     log.info("shutting down")
@@ -728,6 +772,9 @@ async def run_node(config: NodeConfig, datadir: Path) -> int:
     except TimeoutError:
         log.error("shutdown took longer than %.1f s", config.shutdown_timeout_s)
         return 1
+    if node.store_damage is not None:
+        log.error("stopped on a damaged store: %s", node.store_damage)
+        return EXIT_STORE_DAMAGED
     return 0
 
 

@@ -62,10 +62,19 @@ class Dialer:
         """Attempts in progress."""
         self._state: dict[Address, _DialState] = {}
 
-    def add_persistent(self, address: Address) -> None:
-        """Keep `address` connected from now on."""
+    def add_persistent(self, address: Address) -> bool:
+        """Keep `address` connected from now on; False if it was kept already."""
+        if address in self.persistent:
+            return False
+        self.persistent.append(address)
+        return True
+
+    def remove_persistent(self, address: Address) -> bool:
+        """Stop keeping `address` connected; whether it was kept."""
         if address not in self.persistent:
-            self.persistent.append(address)
+            return False
+        self.persistent.remove(address)
+        return True
 
     def fill_outbound(self, now: float, busy: set[Address], outbound: int) -> None:
         """Dial the persistent peers not `busy` and due, then fill the free

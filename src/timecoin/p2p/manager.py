@@ -314,12 +314,31 @@ class PeerManager:
         if target not in self._busy_addresses():
             self.dialer.dial(target)
 
-    def add_persistent_peer(self, address: str) -> None:
-        """Keep "host:port" connected from now on (redialed with backoff).
+    def add_persistent_peer(self, address: str) -> bool:
+        """Keep "host:port" connected from now on (redialed with backoff);
+        return False if it was kept already.
 
         Raises ValueError for a bad address.
         """
-        self.dialer.add_persistent(parse_peer_address(address, self.params.default_p2p_port))
+        return self.dialer.add_persistent(parse_peer_address(address, self.params.default_p2p_port))
+
+    def remove_persistent_peer(self, address: str) -> bool:
+        """Stop keeping "host:port" connected (its live connection stays);
+        return whether it was kept. Raises ValueError for a bad address."""
+        return self.dialer.remove_persistent(
+            parse_peer_address(address, self.params.default_p2p_port)
+        )
+
+    def disconnect(self, host: str, port: int) -> int:
+        """Close the connections with `host`:`port` (remote or advertised
+        listen address); return how many."""
+        closed = 0
+        for peer in list(self._connections):
+            remote = (peer.remote_host, peer.remote_port)
+            if remote == (host, port) or peer.listen_address == (host, port):
+                peer.close("disconnected by the operator")
+                closed += 1
+        return closed
 
     # -- PeerOwner: callbacks from connections ---------------------------------
 

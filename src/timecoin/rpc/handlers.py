@@ -23,6 +23,7 @@ from timecoin.rpc.api import (
     NodeApiError,
     PeerAlreadyAddedError,
     PeerNotAddedError,
+    StoreDamagedError,
     TransactionAlreadyInChainError,
     TransactionFinality,
     TransactionLookup,
@@ -46,6 +47,7 @@ from timecoin.rpc.arguments import (
 from timecoin.rpc.errors import (
     RPC_CLIENT_NODE_ALREADY_ADDED,
     RPC_CLIENT_NODE_NOT_ADDED,
+    RPC_DATABASE_ERROR,
     RPC_DESERIALIZATION_ERROR,
     RPC_IN_WARMUP,
     RPC_INVALID_ADDRESS_OR_KEY,
@@ -61,6 +63,7 @@ from timecoin.rpc.errors import (
     RPC_WALLET_NOT_FOUND,
     RpcError,
 )
+from timecoin.rpc.index_methods import INDEX_METHODS
 from timecoin.rpc.jsonshape import (
     MEDIAN_TIME_SPAN,
     JsonObject,
@@ -81,6 +84,7 @@ from timecoin.rpc.jsonshape import (
     utxo_set_info_json,
 )
 from timecoin.rpc.masternode_handlers import MASTERNODE_METHODS
+from timecoin.rpc.peer_methods import PEER_METHODS
 from timecoin.types import (
     BlockHeader,
     OutPoint,
@@ -654,6 +658,8 @@ def _method(category: str, handler: Any, *params: Param, name: str | None = None
 METHODS: Final[Mapping[str, Method]] = {
     m.name: m
     for m in (
+        *INDEX_METHODS,
+        *PEER_METHODS,
         _method("Blockchain", getblockchaininfo),
         _method("Blockchain", getblockcount),
         _method("Blockchain", getbestblockhash),
@@ -808,6 +814,8 @@ async def invoke(api: NodeApi, name: str, params: Sequence[object] | Mapping[str
         ) from None
     except InvalidPeerAddressError as exc:
         raise RpcError(RPC_INVALID_PARAMETER, f"Invalid node address: {exc}") from None
+    except StoreDamagedError as exc:
+        raise RpcError(RPC_DATABASE_ERROR, str(exc)) from None
     except NodeApiError as exc:
         raise RpcError(RPC_MISC_ERROR, str(exc)) from None
     except InsufficientFundsError as exc:
