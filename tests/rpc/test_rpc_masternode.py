@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from masternode_helpers import NEW_OPERATOR, commit_pooled, fund_collateral
 from msgspec.structs import replace
 from rpc_helpers import OPERATORS, MemoryNode, RpcHttp, make_key
+from rpc_masternode_helpers import NEW_OPERATOR, commit_pooled, fund_collateral
 
 from timecoin.masternode import compute_reward_window, get_entry
 from timecoin.params import Tier

@@ -11,8 +11,8 @@ import json
 from pathlib import Path
 
 from click.testing import CliRunner, Result
-from masternode_helpers import NEW_OPERATOR, commit_pooled, fund_collateral
 from rpc_helpers import OPERATORS, MemoryNode
+from rpc_masternode_helpers import NEW_OPERATOR, commit_pooled, fund_collateral
 
 from timecoin.cli.main import cli
 from timecoin.rpc.server import RpcServer

@@ -22,6 +22,7 @@ from timecoin.node.config import (
 from timecoin.node.node import run_node
 from timecoin.p2p import install_uvloop
 from timecoin.params import PRESETS
+from timecoin.storage import StorageError
 from timecoin.storage.chainstore import ChainStore
 from timecoin.storage.lmdb_store import LmdbStore
 from timecoin.types import Block, compute_block_hash
@@ -160,11 +161,14 @@ def _check_genesis_matches_store(config: NodeConfig, datadir: Path) -> None:
     except (OSError, DecodeError) as exc:
         raise click.ClickException(f"{genesis}: not a genesis block: {exc}") from None
     file_hash = compute_block_hash(block.header)
-    kv = LmdbStore(str(chain_dir))
     try:
-        stored_hash = ChainStore(kv).get_genesis_hash()
-    finally:
-        kv.close()
+        kv = LmdbStore(str(chain_dir))
+        try:
+            stored_hash = ChainStore(kv).get_genesis_hash()
+        finally:
+            kv.close()
+    except StorageError:
+        return  # an unreadable store: the node's start says what is wrong with it
     if stored_hash is not None and stored_hash != file_hash:
         raise click.ClickException(
             f"{genesis} is genesis {file_hash.hex()}, but the chain store in {chain_dir} "
