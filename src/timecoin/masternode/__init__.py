@@ -15,6 +15,7 @@ from timecoin.masternode.committee import (
     compute_tiebreak_hash,
     compute_voting_set,
     compute_voting_set_from_entries,
+    is_all_voters_rule,
     select_weighted,
 )
 from timecoin.masternode.heartbeat import (
@@ -99,6 +100,7 @@ __all__ = [
     "get_reward_eligible_entries",
     "get_window_seed",
     "is_active",
+    "is_all_voters_rule",
     "is_first_height_of_window",
     "is_heartbeat_overdue",
     "is_last_height_of_epoch",
