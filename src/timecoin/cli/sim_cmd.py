@@ -6,7 +6,13 @@ import click
 
 from timecoin.sim.byzantine import STRATEGIES
 from timecoin.sim.campaign import BYZANTINE_MAX, CampaignSpec, SeedOutcome, run_campaign
-from timecoin.sim.config import FAULTS_RANDOM, STRATEGY_NONE, STRATEGY_RANDOM
+from timecoin.sim.config import (
+    COMMITTEE_ALL,
+    COMMITTEE_RULES,
+    FAULTS_RANDOM,
+    STRATEGY_NONE,
+    STRATEGY_RANDOM,
+)
 from timecoin.sim.faults import FAULT_PROFILES
 from timecoin.sim.network import DELAY_MODELS
 
@@ -67,6 +73,13 @@ def _parse_byzantine(text: str) -> int:
     "--delay", type=click.Choice(DELAY_MODELS), default=None, help="Override the delay model."
 )
 @click.option(
+    "--committee",
+    type=click.Choice(COMMITTEE_RULES),
+    default=COMMITTEE_ALL,
+    show_default=True,
+    help="Committee rule: every voter ('all'), or the heaviest 7 with seed ties ('top').",
+)
+@click.option(
     "--jobs", type=click.IntRange(min=1), default=1, show_default=True, help="Worker processes."
 )
 @click.option("--verbose", is_flag=True, help="Print one line per seed.")
@@ -79,6 +92,7 @@ def sim_cmd(
     faults: str,
     heights: int,
     delay: str | None,
+    committee: str,
     jobs: int,
     verbose: bool,
 ) -> None:
@@ -104,6 +118,7 @@ def sim_cmd(
         faults=faults,
         heights=heights,
         delay=delay,
+        committee=committee,
     )
 
     def report(outcome: SeedOutcome) -> None:
@@ -113,7 +128,9 @@ def sim_cmd(
             click.echo(
                 f"seed {config.seed}: {status} nodes={config.nodes} faults={config.faults} "
                 f"byzantine={config.byzantine}/{config.strategy} height={outcome.min_height} "
-                f"virtual={outcome.virtual_ms} ms events={outcome.events}"
+                f"virtual={outcome.virtual_ms} ms events={outcome.events} "
+                f"max-byzantine-share={outcome.max_byzantine_share:.3f} "
+                f"defects={outcome.defects}"
             )
 
     summary = run_campaign(spec, range(first, first + count), jobs=jobs, on_outcome=report)

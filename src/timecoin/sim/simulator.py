@@ -32,13 +32,14 @@ from timecoin.crypto import SigningKey, address_from_public_key, sha256
 from timecoin.encoding import encode
 from timecoin.ledger import SignatureCache, UtxoView
 from timecoin.params import Tier
-from timecoin.sim.byzantine import Coalition, InvalidStrategy, make_strategy
+from timecoin.sim.byzantine import Coalition, GrindStrategy, InvalidStrategy, make_strategy
 from timecoin.sim.checkers import Recorder, Violation
 from timecoin.sim.config import STRATEGY_NONE, SimConfig
 from timecoin.sim.events import EventQueue
 from timecoin.sim.faults import Crash, FaultPlan, plan_faults
 from timecoin.sim.network import HEALED_MAX_DELAY_MS
 from timecoin.sim.node import MAINTENANCE_INTERVAL_MS, SimNode
+from timecoin.sim.promise import CommitteeShare, compute_committee_share, is_promised
 from timecoin.sim.workload import Workload
 from timecoin.types import (
     Block,
@@ -74,6 +75,14 @@ after this much virtual time (the node it went to may have crashed)."""
 
 SCALE_TIERS: Final = ((Tier.GOLD, 5), (Tier.SILVER, 15), (Tier.BRONZE, 40), (Tier.FREE, 40))
 """Tier mix (percent) of the genesis masternodes of a scale run."""
+
+
+STALL_HEIGHTS: Final = 3
+"""After the heal, a run in which no honest node commits a block for the
+liveness budget of this many heights ends at once with a `liveness`
+verdict, instead of running to the deadline of its whole target: a stalled
+run keeps submitting and gossiping, so its events per simulated second
+grow, and a 30-height target took more than 10 minutes to fail."""
 
 
 def compute_liveness_budget_ms(config: SimConfig, heights: int) -> int:
@@ -122,6 +131,10 @@ class SimResult:
     final_transactions: int = 0
     heartbeats: int = 0
     reward_recipients: int = 0
+    committee_shares: list[CommitteeShare] = field(default_factory=list)
+    seeds_ground: int = 0
+    seeds_improved: int = 0
+    grind_gain_weight: int = 0
 
     @property
     def safety_violations(self) -> list[Violation]:
@@ -138,9 +151,29 @@ class SimResult:
         """True when no property was broken."""
         return not self.violations
 
+    @property
+    def defects(self) -> list[Violation]:
+        """The violations the promise covers (`timecoin.sim.promise`): with
+        every committee's Byzantine share within it, each is a protocol defect."""
+        return [v for v in self.violations if is_promised(v.kind, self.committee_shares)]
+
+    @property
+    def max_byzantine_share(self) -> float:
+        """The largest Byzantine share of a committee's weight in the run."""
+        return max((s.share for s in self.committee_shares), default=0.0)
+
+    def describe_committees(self) -> str:
+        """The Byzantine weight of every committee of the run, in epoch order."""
+        return ", ".join(s.describe() for s in self.committee_shares)
+
     def failure_report(self) -> str:
         """The seed, the violations and the command that replays the run."""
-        lines = [f"seed {self.config.seed}: {len(self.violations)} violation(s)"]
+        defects = len(self.defects)
+        lines = [
+            f"seed {self.config.seed}: {len(self.violations)} violation(s), "
+            f"{defects} within the promise (protocol defects)",
+            f"  Byzantine weight per committee: {self.describe_committees()}",
+        ]
         lines.extend(f"  {v.describe()}" for v in self.violations[:10])
         if len(self.violations) > 10:
             lines.append(f"  ... and {len(self.violations) - 10} more")
@@ -222,11 +255,15 @@ class Simulation:
         ]
         self.target_height = config.heights
         self.deadline_ms: int | None = None
+        self._progress = (0, GENESIS_TIMESTAMP_MS)
+        """(sum of the honest heights, virtual time it was first seen)."""
         self.crashes = 0
         self.voting_set_changes = 0
         self._last_voters = tuple(sorted(v.operator_key for v in state.registry.voting_set.voters))
         self._stopped = False
         self._members = self.members_of(state.registry.voting_set)
+        self._committee_shares: dict[int, CommitteeShare] = {}
+        self._record_committee(state.registry.voting_set)
         self._payments: dict[bytes, tuple[Transaction, int]] = {}
 
     # ---------------------------------------------------------------- setup
@@ -395,8 +432,14 @@ class Simulation:
             self.voting_set_changes += 1
         self.workload.observe_block(block)
         self._members = self.members_of(applied.state_after.registry.voting_set)
+        self._record_committee(applied.state_after.registry.voting_set)
         for tx in self.workload.make_churn(self.rng):
             self._submit(tx, payment=True)
+
+    def _record_committee(self, voting_set: VotingSet) -> None:
+        if voting_set.epoch not in self._committee_shares:
+            share = compute_committee_share(voting_set, self.is_byzantine_key)
+            self._committee_shares[voting_set.epoch] = share
 
     def crash_node(self, node: SimNode) -> None:
         """Crash `node` now."""
@@ -492,18 +535,28 @@ class Simulation:
             if min(heights) >= self.target_height:
                 self._stopped = True
                 return
-            if now_ms > self.deadline_ms:
+            if sum(heights) > self._progress[0]:
+                self._progress = (sum(heights), now_ms)
+            stall_ms = max(self.heal_ms, self._progress[1]) + compute_liveness_budget_ms(
+                self.config, STALL_HEIGHTS
+            )
+            if now_ms > self.deadline_ms or now_ms > stall_ms:
                 lagging = [
                     f"node {i} at {self.nodes[i].height}"
                     for i in self.honest_ids
                     if self.nodes[i].height < self.target_height
                 ]
+                stalled = (
+                    f" (no progress for {now_ms - max(self.heal_ms, self._progress[1])} ms)"
+                    if now_ms <= self.deadline_ms
+                    else ""
+                )
                 self.recorder.add(
                     "liveness",
                     None,
                     self.target_height,
                     f"{len(lagging)} honest node(s) below height {self.target_height} "
-                    f"{now_ms - self.heal_ms} ms after the heal: {', '.join(lagging[:8])}",
+                    f"{now_ms - self.heal_ms} ms after the heal{stalled}: {', '.join(lagging[:8])}",
                 )
                 self._stopped = True
                 return
@@ -564,7 +617,14 @@ class Simulation:
             reward_recipients=len(
                 {txout.address for block in blocks for txout in block.transactions[0].outputs}
             ),
+            committee_shares=[self._committee_shares[e] for e in sorted(self._committee_shares)],
+            seeds_ground=sum(g.ground for g in self._grinders()),
+            seeds_improved=sum(g.improved for g in self._grinders()),
+            grind_gain_weight=sum(g.gained_weight for g in self._grinders()),
         )
+
+    def _grinders(self) -> list[GrindStrategy]:
+        return [n.strategy for n in self.nodes if isinstance(n.strategy, GrindStrategy)]
 
 
 def run_simulation(config: SimConfig) -> SimResult:

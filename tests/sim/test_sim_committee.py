@@ -1,0 +1,135 @@
+"""The simulator holds the protocol to its promise (ADR 0013): it reports the
+Byzantine share of every committee of a run, counts a violation as a
+protocol defect only where that share is within the promise, and ends a
+stalled run promptly with its verdict; a `grind` proposer measures what
+choosing the next committee's seed buys."""
+
+from __future__ import annotations
+
+from click.testing import CliRunner
+
+from timecoin.cli.sim_cmd import sim_cmd
+from timecoin.sim.campaign import CampaignSummary, SeedOutcome
+from timecoin.sim.config import COMMITTEE_ALL, COMMITTEE_TOP, TOP_RULE_MAX_VOTERS, SimConfig
+from timecoin.sim.promise import CommitteeShare, is_promised
+from timecoin.sim.simulator import (
+    MONITOR_INTERVAL_MS,
+    STALL_HEIGHTS,
+    SimResult,
+    compute_liveness_budget_ms,
+    run_simulation,
+)
+
+
+def test_promise_covers_safety_up_to_a_third_and_liveness_below() -> None:
+    third = CommitteeShare(epoch=0, byzantine_weight=2, total_weight=6)
+    below = CommitteeShare(epoch=1, byzantine_weight=2, total_weight=7)
+    above = CommitteeShare(epoch=2, byzantine_weight=3, total_weight=7)
+    assert is_promised("agreement", [third, below])
+    assert is_promised("conflicting-final", [below])
+    assert not is_promised("agreement", [below, above])
+    assert is_promised("liveness", [below])
+    assert not is_promised("liveness", [third])
+    assert not is_promised("payment-not-final", [below, third])
+    assert above.describe() == "epoch 2: 3/7"
+
+
+def test_every_node_votes_and_the_share_of_every_committee_is_reported() -> None:
+    config = SimConfig(nodes=7, seed=11, byzantine=2, strategy="withhold", heights=9)
+    result = run_simulation(config)
+    assert result.ok, result.failure_report()
+    epochs = [s.epoch for s in result.committee_shares]
+    assert epochs == sorted(epochs) and len(epochs) >= 3
+    for share in result.committee_shares:
+        # every genesis node sits: the committee share is the network's share
+        assert share.byzantine_weight == 2
+        assert share.total_weight >= 7
+    assert result.max_byzantine_share == 2 / 7
+    assert result.defects == []
+
+
+def test_top_weight_rule_committee_is_the_old_cap() -> None:
+    config = SimConfig(nodes=9, seed=5, heights=1, committee=COMMITTEE_TOP)
+    params = config.chain_params()
+    assert params.max_voters == TOP_RULE_MAX_VOTERS
+    assert params.activation.all_voters_height is None
+    assert SimConfig(nodes=9, seed=5).chain_params().activation.all_voters_height == 0
+    assert config.replay_command().endswith("--committee top")
+
+
+def test_stalled_run_ends_promptly_with_its_verdict_outside_the_promise() -> None:
+    """Half the weight withholds: no block ever. The run used to go on to the
+    deadline of its whole target (here 30 heights) while its event rate grew."""
+    config = SimConfig(nodes=4, seed=1, byzantine=2, strategy="withhold", heights=30)
+    result = run_simulation(config)
+    assert [v.kind for v in result.violations] == ["liveness"]
+    assert "no progress" in result.violations[0].message
+    stall_ms = compute_liveness_budget_ms(config, STALL_HEIGHTS)
+    assert result.virtual_ms <= result.heal_ms + stall_ms + MONITOR_INTERVAL_MS
+    assert result.virtual_ms < result.heal_ms + compute_liveness_budget_ms(config, 30) // 4
+    assert result.committee_shares[0].describe() == "epoch 0: 2/4"
+    assert result.defects == []  # beyond the promise: what the checker must find
+    assert "0 within the promise" in result.failure_report()
+
+
+def test_campaign_summary_separates_defects_from_runs_beyond_the_promise() -> None:
+    def outcome(seed: int, defects: int, share: float, within: bool) -> SeedOutcome:
+        return SeedOutcome(
+            config=SimConfig(nodes=4, seed=seed),
+            min_height=1,
+            virtual_ms=1,
+            events=1,
+            safety_violations=1,
+            liveness_failures=0,
+            report=f"seed {seed}",
+            defects=defects,
+            max_byzantine_share=share,
+            within_promise=within,
+        )
+
+    summary = CampaignSummary([outcome(1, 0, 0.5, False), outcome(2, 1, 0.25, True)])
+    assert summary.defects == 1
+    assert summary.runs_beyond_promise == 1
+    text = summary.describe()
+    assert "protocol defects (violations within the promise): 1" in text
+    assert "largest Byzantine share of a committee: 0.500" in text
+
+
+def test_cli_reports_the_byzantine_share_per_seed() -> None:
+    args = "--nodes 4 --seed 3 --heights 3 --byzantine 1 --strategy withhold --faults none"
+    outcome = CliRunner().invoke(sim_cmd, [*args.split(), "--verbose"])
+    assert outcome.exit_code == 0, outcome.output
+    assert "max-byzantine-share=0.250 defects=0" in outcome.output
+    assert "protocol defects (violations within the promise): 0" in outcome.output
+
+
+def _grind(committee: str) -> SimResult:
+    config = SimConfig(
+        nodes=10,
+        seed=0,
+        byzantine=3,
+        strategy="grind",
+        heights=20,
+        faults="none",
+        committee=committee,
+    )
+    result = run_simulation(config)
+    assert result.ok, result.failure_report()
+    assert result.seeds_ground > 0
+    return result
+
+
+def test_grinding_the_seed_block_buys_committee_weight_under_the_top_weight_rule() -> None:
+    result = _grind(COMMITTEE_TOP)
+    assert result.seeds_improved > 0
+    assert result.grind_gain_weight > 0
+    # 3 of 10 Bronze: 2.1 of 7 seats on average; ground committees hold 3
+    assert max(s.byzantine_weight for s in result.committee_shares) == 3
+    assert not all(s.is_liveness_promised() for s in result.committee_shares)
+
+
+def test_grinding_buys_nothing_when_every_voter_votes() -> None:
+    result = _grind(COMMITTEE_ALL)
+    assert result.seeds_improved == 0
+    assert result.grind_gain_weight == 0
+    assert {s.byzantine_weight for s in result.committee_shares} == {3}
