@@ -6,16 +6,25 @@ choosing the next committee's seed buys."""
 
 from __future__ import annotations
 
+import pytest
 from click.testing import CliRunner
 
 from timecoin.cli.sim_cmd import sim_cmd
+from timecoin.params import Tier
 from timecoin.sim.campaign import CampaignSummary, SeedOutcome
-from timecoin.sim.config import COMMITTEE_ALL, COMMITTEE_TOP, TOP_RULE_MAX_VOTERS, SimConfig
-from timecoin.sim.promise import CommitteeShare, is_promised
+from timecoin.sim.config import (
+    COMMITTEE_ALL,
+    COMMITTEE_TOP,
+    TIERS_MIXED,
+    TOP_RULE_MAX_VOTERS,
+    SimConfig,
+)
+from timecoin.sim.promise import CommitteeShare, compute_committee_share, is_promised
 from timecoin.sim.simulator import (
     MONITOR_INTERVAL_MS,
     STALL_HEIGHTS,
     SimResult,
+    Simulation,
     compute_liveness_budget_ms,
     run_simulation,
 )
@@ -133,3 +142,61 @@ def test_grinding_buys_nothing_when_every_voter_votes() -> None:
     assert result.seeds_improved == 0
     assert result.grind_gain_weight == 0
     assert {s.byzantine_weight for s in result.committee_shares} == {3}
+
+
+def _network_share(sim: Simulation) -> tuple[int, int]:
+    entries = sim.genesis_state.registry.entries
+    weights = {e.operator_key: sim.params.tier_params(e.tier).voting_weight for e in entries}
+    bad = sum(w for key, w in weights.items() if sim.is_byzantine_key(key))
+    return bad, sum(weights.values())
+
+
+def test_byzantine_share_of_the_weight_from_a_mixed_population() -> None:
+    config = SimConfig(
+        nodes=10, seed=1, byzantine_percent=25, strategy="withhold", tiers=TIERS_MIXED
+    )
+    sim = Simulation(config)
+    tiers = sorted(e.tier for e in sim.genesis_state.registry.entries)
+    assert tiers.count(Tier.GOLD) == 1 and tiers.count(Tier.SILVER) == 3
+    bad, total = _network_share(sim)
+    assert total == 136
+    assert 0 < 100 * bad <= 25 * total
+    committee = compute_committee_share(sim.genesis_state.registry.voting_set, sim.is_byzantine_key)
+    assert (committee.byzantine_weight, committee.total_weight) == (bad, total)
+    assert "--byzantine 25% --strategy withhold" in config.replay_command()
+    assert config.replay_command().endswith("--tiers mixed")
+
+
+def test_top_weight_rule_committee_share_differs_from_the_network_share() -> None:
+    """The cut drops Bronze weight, so the committee's Byzantine share is not
+    the network's (here lower: the Byzantine nodes hold the Bronze cut)."""
+    shares = set()
+    for seed in range(3):
+        config = SimConfig(
+            nodes=10,
+            seed=seed,
+            byzantine_percent=30,
+            strategy="withhold",
+            tiers=TIERS_MIXED,
+            committee=COMMITTEE_TOP,
+        )
+        sim = Simulation(config)
+        bad, total = _network_share(sim)
+        committee = compute_committee_share(
+            sim.genesis_state.registry.voting_set, sim.is_byzantine_key
+        )
+        assert committee.total_weight < total
+        shares.add(committee.byzantine_weight * total == bad * committee.total_weight)
+    assert shares == {False}
+
+
+def test_cli_takes_a_share_of_the_weight() -> None:
+    args = "--nodes 4 --seed 3 --heights 2 --byzantine 25% --strategy withhold --faults none"
+    outcome = CliRunner().invoke(sim_cmd, [*args.split(), "--verbose"])
+    assert outcome.exit_code == 0, outcome.output
+    assert "byzantine=25%/withhold" in outcome.output
+    bad = CliRunner().invoke(sim_cmd, ["--byzantine", "0%", "--strategy", "withhold"])
+    assert bad.exit_code == 2
+    both = SimConfig(nodes=4, seed=0, byzantine=1, byzantine_percent=25, strategy="withhold")
+    with pytest.raises(ValueError, match="not both"):
+        both.check()

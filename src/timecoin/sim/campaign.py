@@ -23,6 +23,7 @@ from timecoin.sim.config import (
     FAULTS_RANDOM,
     STRATEGY_NONE,
     STRATEGY_RANDOM,
+    TIERS_BRONZE,
     SimConfig,
 )
 from timecoin.sim.faults import FAULT_PROFILES
@@ -42,7 +43,10 @@ class CampaignSpec:
       STRATEGY_NONE;
     - `faults`: a profile name or FAULTS_RANDOM (drawn per seed);
     - `heights`: target height of every run; `delay`: delay model override;
-    - `committee`: the committee rule of every run (`SimConfig.committee`).
+    - `committee`: the committee rule of every run (`SimConfig.committee`);
+    - `byzantine_percent`: instead of `byzantine`, the Byzantine share of
+      the voting weight, at most (`SimConfig.byzantine_percent`);
+    - `tiers`: the genesis tier mix of small runs (`SimConfig.tiers`).
     """
 
     min_nodes: int
@@ -53,6 +57,8 @@ class CampaignSpec:
     heights: int = 20
     delay: str | None = None
     committee: str = COMMITTEE_ALL
+    byzantine_percent: int | None = None
+    tiers: str = TIERS_BRONZE
 
 
 def config_for_seed(spec: CampaignSpec, seed: int) -> SimConfig:
@@ -63,7 +69,7 @@ def config_for_seed(spec: CampaignSpec, seed: int) -> SimConfig:
     strategy = spec.strategy
     if strategy == STRATEGY_RANDOM:
         strategy = rng.choice(STRATEGIES)
-    if byzantine == 0:
+    if byzantine == 0 and spec.byzantine_percent is None:
         strategy = STRATEGY_NONE
     faults = spec.faults if spec.faults != FAULTS_RANDOM else rng.choice(FAULT_PROFILES)
     return SimConfig(
@@ -75,6 +81,8 @@ def config_for_seed(spec: CampaignSpec, seed: int) -> SimConfig:
         heights=spec.heights,
         delay=spec.delay,
         committee=spec.committee,
+        byzantine_percent=spec.byzantine_percent,
+        tiers=spec.tiers,
     )
 
 

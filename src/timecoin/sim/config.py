@@ -42,6 +42,12 @@ COMMITTEE_RULES: Final = (COMMITTEE_ALL, COMMITTEE_TOP)
 """`SimConfig.committee`: the every-voter rule of the networks, or the
 top-weight rule it replaced (ADR 0013), kept to measure what it allowed."""
 
+TIERS_BRONZE: Final = "bronze"
+TIERS_MIXED: Final = "mixed"
+TIERS: Final = (TIERS_BRONZE, TIERS_MIXED)
+"""`SimConfig.tiers` of a small run: every genesis masternode Bronze, or a
+mix of Gold, Silver and Bronze (scale runs always mix, with Free nodes)."""
+
 TOP_RULE_MAX_VOTERS: Final = 7
 """Committee size of small runs under the top-weight rule (scale runs keep 100)."""
 
@@ -79,7 +85,11 @@ class SimConfig:
     - `delay`: a delay model name overriding the profile's, or None;
     - `max_virtual_ms`: hard stop of the run in virtual time (None: derived);
     - `committee`: the committee rule, COMMITTEE_ALL (the networks' rule) or
-      COMMITTEE_TOP (the `max_voters` heaviest, ties by the epoch seed).
+      COMMITTEE_TOP (the `max_voters` heaviest, ties by the epoch seed);
+    - `byzantine_percent`: instead of a count, the Byzantine nodes are drawn
+      one by one in random order, each kept while their voting weight stays
+      at most this percent of the total (`byzantine` must then be 0);
+    - `tiers`: TIERS_BRONZE or TIERS_MIXED (small runs).
     """
 
     nodes: int
@@ -95,6 +105,8 @@ class SimConfig:
     delay: str | None = None
     max_virtual_ms: int | None = None
     committee: str = COMMITTEE_ALL
+    byzantine_percent: int | None = None
+    tiers: str = TIERS_BRONZE
 
     @property
     def is_scale(self) -> bool:
@@ -130,7 +142,9 @@ class SimConfig:
             f"--nodes {self.nodes}",
             f"--seed {self.seed}",
             f"--faults {self.faults}",
-            f"--byzantine {self.byzantine}",
+            f"--byzantine {self.byzantine}"
+            if self.byzantine_percent is None
+            else f"--byzantine {self.byzantine_percent}%",
             f"--strategy {self.strategy}",
             f"--heights {self.heights}",
         ]
@@ -138,6 +152,8 @@ class SimConfig:
             parts.append(f"--delay {self.delay}")
         if self.committee != COMMITTEE_ALL:
             parts.append(f"--committee {self.committee}")
+        if self.tiers != TIERS_BRONZE:
+            parts.append(f"--tiers {self.tiers}")
         return " ".join(parts)
 
     def check(self) -> None:
@@ -148,7 +164,14 @@ class SimConfig:
             raise ValueError(f"byzantine: expected 0..{self.nodes}, got {self.byzantine}")
         if self.heights < 1:
             raise ValueError(f"heights: expected at least 1, got {self.heights}")
-        if self.byzantine and self.strategy == STRATEGY_NONE:
+        if self.byzantine_percent is not None:
+            if self.byzantine:
+                raise ValueError("byzantine: give a count or a percent of the weight, not both")
+            if not 0 < self.byzantine_percent <= 100:
+                raise ValueError(f"byzantine: expected 1..100 %, got {self.byzantine_percent}")
+        if (self.byzantine or self.byzantine_percent) and self.strategy == STRATEGY_NONE:
             raise ValueError("byzantine nodes need a strategy")
+        if self.tiers not in TIERS:
+            raise ValueError(f"tiers: expected one of {TIERS}, got {self.tiers}")
         if self.committee not in COMMITTEE_RULES:
             raise ValueError(f"committee: expected one of {COMMITTEE_RULES}, got {self.committee}")

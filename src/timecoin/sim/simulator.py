@@ -34,7 +34,7 @@ from timecoin.ledger import SignatureCache, UtxoView
 from timecoin.params import Tier
 from timecoin.sim.byzantine import Coalition, GrindStrategy, InvalidStrategy, make_strategy
 from timecoin.sim.checkers import Recorder, Violation
-from timecoin.sim.config import STRATEGY_NONE, SimConfig
+from timecoin.sim.config import TIERS_MIXED, SimConfig
 from timecoin.sim.events import EventQueue
 from timecoin.sim.faults import Crash, FaultPlan, plan_faults
 from timecoin.sim.network import HEALED_MAX_DELAY_MS
@@ -75,6 +75,10 @@ after this much virtual time (the node it went to may have crashed)."""
 
 SCALE_TIERS: Final = ((Tier.GOLD, 5), (Tier.SILVER, 15), (Tier.BRONZE, 40), (Tier.FREE, 40))
 """Tier mix (percent) of the genesis masternodes of a scale run."""
+
+MIXED_TIERS: Final = ((Tier.GOLD, 10), (Tier.SILVER, 30), (Tier.BRONZE, 60))
+"""Tier mix (percent) of a small run with `tiers = "mixed"`: a staked
+population like 30 Gold, 90 Silver and 180 Bronze of 300, scaled down."""
 
 
 STALL_HEIGHTS: Final = 3
@@ -204,7 +208,12 @@ class Simulation:
         spare_count = config.spare_count()
         self.node_count = genesis_count + spare_count
         keys = [SigningKey.from_seed(rng.randbytes(32)) for _ in range(self.node_count)]
-        self.byzantine_ids = sorted(rng.sample(range(genesis_count), config.byzantine))
+        self._tiers: list[Tier] | None = None
+        if config.byzantine_percent is None:
+            self.byzantine_ids = sorted(rng.sample(range(genesis_count), config.byzantine))
+        else:
+            self._tiers = self._draw_tiers(genesis_count)
+            self.byzantine_ids = self._draw_byzantine_by_weight(self._tiers)
         byzantine = set(self.byzantine_ids)
         self.honest_ids = [i for i in range(self.node_count) if i not in byzantine]
         self.workload = Workload(
@@ -268,15 +277,37 @@ class Simulation:
 
     # ---------------------------------------------------------------- setup
 
+    def _draw_tiers(self, count: int) -> list[Tier]:
+        mix = SCALE_TIERS if self.config.is_scale else MIXED_TIERS
+        if not self.config.is_scale and self.config.tiers != TIERS_MIXED:
+            return [Tier.BRONZE] * count
+        tiers = []
+        for tier, percent in mix:
+            tiers.extend([tier] * (count * percent // 100))
+        tiers.extend([Tier.BRONZE] * (count - len(tiers)))
+        self.rng.shuffle(tiers)
+        return tiers
+
+    def _draw_byzantine_by_weight(self, tiers: list[Tier]) -> list[int]:
+        """Genesis nodes in random order, each made Byzantine while the
+        Byzantine voting weight stays at most `byzantine_percent` of the total."""
+        weights = [self.params.tier_params(t).voting_weight for t in tiers]
+        total = sum(weights)
+        percent = self.config.byzantine_percent
+        assert percent is not None
+        order = list(range(len(tiers)))
+        self.rng.shuffle(order)
+        chosen: list[int] = []
+        weight = 0
+        for node in order:
+            if weights[node] > 0 and 100 * (weight + weights[node]) <= percent * total:
+                chosen.append(node)
+                weight += weights[node]
+        return sorted(chosen)
+
     def _genesis_masternodes(self, keys: list[SigningKey]) -> list[GenesisMasternode]:
         rng = self.rng
-        tiers = [Tier.BRONZE] * len(keys)
-        if self.config.is_scale:
-            tiers = []
-            for tier, percent in SCALE_TIERS:
-                tiers.extend([tier] * (len(keys) * percent // 100))
-            tiers.extend([Tier.BRONZE] * (len(keys) - len(tiers)))
-            rng.shuffle(tiers)
+        tiers = self._tiers if self._tiers is not None else self._draw_tiers(len(keys))
         masternodes = []
         for index, (key, tier) in enumerate(zip(keys, tiers, strict=True)):
             owner = SigningKey.from_seed(rng.randbytes(32))
@@ -629,6 +660,5 @@ class Simulation:
 
 def run_simulation(config: SimConfig) -> SimResult:
     """Run the simulation of `config` and return its result."""
-    if config.byzantine and config.strategy == STRATEGY_NONE:
-        raise ValueError("byzantine nodes need a strategy")
+    config.check()
     return Simulation(config).run()
