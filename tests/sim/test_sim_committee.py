@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from timecoin.cli.sim_cmd import sim_cmd
 from timecoin.params import Tier
-from timecoin.sim.campaign import CampaignSummary, SeedOutcome
+from timecoin.sim.campaign import CampaignSpec, CampaignSummary, SeedOutcome, config_for_seed
 from timecoin.sim.config import (
     COMMITTEE_ALL,
     COMMITTEE_TOP,
@@ -200,3 +200,18 @@ def test_cli_takes_a_share_of_the_weight() -> None:
     both = SimConfig(nodes=4, seed=0, byzantine=1, byzantine_percent=25, strategy="withhold")
     with pytest.raises(ValueError, match="not both"):
         both.check()
+
+
+@pytest.mark.parametrize("seed", [915000, 915001])
+def test_thirteen_node_withhold_seeds_stay_live_when_every_node_votes(seed: int) -> None:
+    """4 withholders of 13 hold 4/13 < 1/3 of the weight. Under the old rule
+    a 7-seat committee held 3 of them from epoch 1 and 10 honest nodes
+    stopped at height 3 (beyond the promise, not a defect); now the
+    committee is the network."""
+    spec = CampaignSpec(min_nodes=13, max_nodes=13, byzantine=4, strategy="withhold", heights=5)
+    config = config_for_seed(spec, seed)
+    assert config.replay_command().startswith(f"timecoin sim --nodes 13 --seed {seed} --faults")
+    result = run_simulation(config)
+    assert result.ok, result.failure_report()
+    assert {s.byzantine_weight for s in result.committee_shares} == {4}
+    assert all(s.total_weight >= 13 for s in result.committee_shares)
