@@ -13,6 +13,7 @@ from masternode_helpers import PARAMS, genesis_state
 from timecoin.crypto import sha256
 from timecoin.masternode import (
     MasternodeEntry,
+    compute_eligible_weight,
     compute_tiebreak_hash,
     compute_voting_set_from_entries,
     is_all_voters_rule,
@@ -83,6 +84,19 @@ def test_cut_takes_the_heaviest_then_the_oldest_whatever_the_seed() -> None:
     expected = {e.masternode_id for e in silver} | {e.masternode_id for e in bronze[-5:]}
     for seed in SEEDS:
         assert _members(entries, 2, seed, ALL_VOTERS) == expected
+
+
+def test_eligible_weight_measures_what_the_cut_leaves_out() -> None:
+    bronze = [_entry(n, Tier.BRONZE, registered_height=n) for n in range(12)]
+    gold = [_entry(50, Tier.GOLD)]
+    free = [msgspec.structs.replace(_entry(60, Tier.FREE), collateral=None)]
+    entries = bronze + gold + free
+    voting_set = compute_voting_set_from_entries(entries, 2, SEEDS[0], ALL_VOTERS)
+    assert compute_eligible_weight(entries, 2, ALL_VOTERS) == 112
+    assert voting_set.total_weight == 106  # Gold and the 6 oldest Bronze
+    roomy = dataclasses.replace(ALL_VOTERS, max_voters=32)
+    everyone = compute_voting_set_from_entries(entries, 2, SEEDS[0], roomy)
+    assert everyone.total_weight == compute_eligible_weight(entries, 2, roomy)
 
 
 def test_cut_breaks_equal_age_by_masternode_id() -> None:

@@ -99,6 +99,24 @@ def compute_voting_set(
     return compute_voting_set_from_entries(state.entries, epoch, seed, params)
 
 
+def compute_eligible_weight(
+    entries: Iterable[MasternodeEntry], epoch: int, params: ChainParams
+) -> int:
+    """The voting weight of every entry eligible for the committee of `epoch`
+    (active, staked), seated or not.
+
+    The committee's `total_weight` divided by this is the share of the
+    voting weight the committee holds, `1 - x` in ADR 0013: 1 while every
+    eligible masternode fits in `max_voters`; a Byzantine share of the
+    eligible weight below `(1 - x) / 3` keeps the committee below 1/3.
+    """
+    return sum(
+        weight
+        for entry in entries
+        if is_active(entry, epoch) and (weight := params.tier_params(entry.tier).voting_weight) > 0
+    )
+
+
 def compute_draw_value(seed: bytes, draw_index: int) -> int:
     """The integer of sha256(seed || u32be(draw_index)), big-endian (256 bits)."""
     return int.from_bytes(sha256(seed + u32be(draw_index)), "big")
