@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from timecoin.cli.sim_cmd import sim_cmd
+from timecoin.masternode import compute_eligible_weight
 from timecoin.params import Tier
 from timecoin.sim.campaign import CampaignSpec, CampaignSummary, SeedOutcome, config_for_seed
 from timecoin.sim.config import (
@@ -31,16 +32,17 @@ from timecoin.sim.simulator import (
 
 
 def test_promise_covers_safety_up_to_a_third_and_liveness_below() -> None:
-    third = CommitteeShare(epoch=0, byzantine_weight=2, total_weight=6)
-    below = CommitteeShare(epoch=1, byzantine_weight=2, total_weight=7)
-    above = CommitteeShare(epoch=2, byzantine_weight=3, total_weight=7)
+    third = CommitteeShare(epoch=0, byzantine_weight=2, total_weight=6, eligible_weight=6)
+    below = CommitteeShare(epoch=1, byzantine_weight=2, total_weight=7, eligible_weight=7)
+    above = CommitteeShare(epoch=2, byzantine_weight=3, total_weight=7, eligible_weight=9)
     assert is_promised("agreement", [third, below])
     assert is_promised("conflicting-final", [below])
     assert not is_promised("agreement", [below, above])
     assert is_promised("liveness", [below])
     assert not is_promised("liveness", [third])
     assert not is_promised("payment-not-final", [below, third])
-    assert above.describe() == "epoch 2: 3/7"
+    assert above.describe() == "epoch 2: 3/7 of 9"
+    assert below.describe() == "epoch 1: 2/7"
 
 
 def test_every_node_votes_and_the_share_of_every_committee_is_reported() -> None:
@@ -186,6 +188,8 @@ def test_top_weight_rule_committee_share_differs_from_the_network_share() -> Non
             sim.genesis_state.registry.voting_set, sim.is_byzantine_key
         )
         assert committee.total_weight < total
+        registry = sim.genesis_state.registry
+        assert compute_eligible_weight(registry.entries, 0, sim.params) == total
         shares.add(committee.byzantine_weight * total == bad * committee.total_weight)
     assert shares == {False}
 

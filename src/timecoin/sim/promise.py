@@ -23,11 +23,14 @@ LIVENESS_KINDS: Final = frozenset({"liveness", "payment-not-final", "final-not-i
 
 @dataclass(frozen=True, slots=True)
 class CommitteeShare:
-    """The Byzantine weight of one epoch's committee."""
+    """The Byzantine weight of one epoch's committee, and the weight of every
+    masternode eligible for it (more than the committee's when the cut left
+    some out)."""
 
     epoch: int
     byzantine_weight: int
     total_weight: int
+    eligible_weight: int
 
     @property
     def share(self) -> float:
@@ -43,16 +46,24 @@ class CommitteeShare:
         return 3 * self.byzantine_weight < self.total_weight
 
     def describe(self) -> str:
-        """`epoch e: b/t` for reports."""
-        return f"epoch {self.epoch}: {self.byzantine_weight}/{self.total_weight}"
+        """`epoch e: b/t` for reports, `b/t of w` when the cut left weight out."""
+        text = f"epoch {self.epoch}: {self.byzantine_weight}/{self.total_weight}"
+        if self.eligible_weight != self.total_weight:
+            text += f" of {self.eligible_weight}"
+        return text
 
 
 def compute_committee_share(
-    voting_set: VotingSet, is_byzantine_key: Callable[[bytes], bool]
+    voting_set: VotingSet,
+    is_byzantine_key: Callable[[bytes], bool],
+    eligible_weight: int | None = None,
 ) -> CommitteeShare:
-    """The Byzantine weight of `voting_set`, its voters judged by operator key."""
+    """The Byzantine weight of `voting_set`, its voters judged by operator key;
+    `eligible_weight` defaults to the committee's own."""
     byzantine = sum(v.weight for v in voting_set.voters if is_byzantine_key(v.operator_key))
-    return CommitteeShare(voting_set.epoch, byzantine, voting_set.total_weight)
+    total = voting_set.total_weight
+    eligible = total if eligible_weight is None else eligible_weight
+    return CommitteeShare(voting_set.epoch, byzantine, total, eligible)
 
 
 def is_promised(kind: str, shares: Iterable[CommitteeShare]) -> bool:

@@ -31,6 +31,7 @@ from timecoin.chain.certificate import verify_certificate
 from timecoin.crypto import SigningKey, address_from_public_key, sha256
 from timecoin.encoding import encode
 from timecoin.ledger import SignatureCache, UtxoView
+from timecoin.masternode import RegistryState, compute_eligible_weight
 from timecoin.params import Tier
 from timecoin.sim.byzantine import Coalition, GrindStrategy, InvalidStrategy, make_strategy
 from timecoin.sim.checkers import Recorder, Violation
@@ -272,7 +273,7 @@ class Simulation:
         self._stopped = False
         self._members = self.members_of(state.registry.voting_set)
         self._committee_shares: dict[int, CommitteeShare] = {}
-        self._record_committee(state.registry.voting_set)
+        self._record_committee(state.registry)
         self._payments: dict[bytes, tuple[Transaction, int]] = {}
 
     # ---------------------------------------------------------------- setup
@@ -463,13 +464,15 @@ class Simulation:
             self.voting_set_changes += 1
         self.workload.observe_block(block)
         self._members = self.members_of(applied.state_after.registry.voting_set)
-        self._record_committee(applied.state_after.registry.voting_set)
+        self._record_committee(applied.state_after.registry)
         for tx in self.workload.make_churn(self.rng):
             self._submit(tx, payment=True)
 
-    def _record_committee(self, voting_set: VotingSet) -> None:
+    def _record_committee(self, registry: RegistryState) -> None:
+        voting_set = registry.voting_set
         if voting_set.epoch not in self._committee_shares:
-            share = compute_committee_share(voting_set, self.is_byzantine_key)
+            eligible = compute_eligible_weight(registry.entries, voting_set.epoch, self.params)
+            share = compute_committee_share(voting_set, self.is_byzantine_key, eligible)
             self._committee_shares[voting_set.epoch] = share
 
     def crash_node(self, node: SimNode) -> None:
