@@ -28,7 +28,7 @@ from timecoin.ledger import connect_block, encode_utxo_element
 from timecoin.node.loadgen import percentile
 from timecoin.params import COIN, MINIMAL
 from timecoin.rpc.client import RpcClient, RpcClientError
-from timecoin.storage.chainstore import ChainStore
+from timecoin.storage.chainstore import ChainStore, encode_coin_record
 from timecoin.storage.kv import WriteBatch
 from timecoin.storage.lmdb_store import LmdbStore
 from timecoin.storage.schema import utxo_key
@@ -132,7 +132,8 @@ def fund_store(store: ChainStore, coins: list[tuple[OutPoint, Coin]]) -> None:
     for start in range(0, len(coins), 5_000):
         batch = WriteBatch()
         for outpoint, coin in coins[start : start + 5_000]:
-            batch.put(utxo_key(outpoint), encode(coin))
+            key = utxo_key(outpoint)
+            batch.put(key, encode_coin_record(key, coin))
         store.kv.write(batch)
 
 
@@ -157,7 +158,8 @@ def bench_connect(n_tx: int, datadir: str, verifier: BatchVerifier) -> dict[str,
         for outpoint in connected.delta.spent:
             batch.delete(utxo_key(outpoint))
         for outpoint, coin in connected.delta.created.items():
-            batch.put(utxo_key(outpoint), encode(coin))
+            key = utxo_key(outpoint)
+            batch.put(key, encode_coin_record(key, coin))
         kv.write(batch)
     elapsed = time.perf_counter() - start
     kv.close()

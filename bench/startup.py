@@ -20,7 +20,6 @@ Writes JSON to bench/results/startup.json and prints a summary.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import re
@@ -29,9 +28,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from sync import block_count, build_chain, start_node, stop_node, write_config
+from benchlib import add_common_arguments, write_result
+from sync import build_chain, start_node, stop_node, write_config
 from timecoin.node.testnet import find_free_ports
-from timecoin.rpc.client import RpcClient
+from timecoin.rpc.client import RpcClient, RpcClientError
 from timecoin.storage import ChainStore, LmdbStore
 from timecoin.types import compute_txid
 
@@ -71,6 +71,15 @@ def _first_txid(datadir: Path) -> str:
         return compute_txid(block.transactions[-1]).hex()
 
 
+def _block_count(datadir: Path, port: int) -> int | None:
+    """The node's tip height over RPC, or None while it does not answer."""
+    try:
+        client = RpcClient.from_cookie(datadir, f"http://127.0.0.1:{port}/", timeout_s=5.0)
+        return int(client.call("getblockcount"))
+    except (RpcClientError, OSError, ValueError):
+        return None
+
+
 def measure(datadir: Path, height: int, port: int, runs: int) -> dict[str, object]:
     """Start the node on `datadir` `runs` times; its start-up figures."""
     starts: list[float] = []
@@ -86,7 +95,7 @@ def measure(datadir: Path, height: int, port: int, runs: int) -> dict[str, objec
             while True:
                 if proc.poll() is not None:
                     raise RuntimeError(f"node exited: {(datadir / 'node.log').read_text()[-2000:]}")
-                got = block_count(datadir, port)
+                got = _block_count(datadir, port)
                 if got is not None and got >= height:
                     break
                 if time.monotonic() > deadline:
@@ -126,7 +135,10 @@ def main() -> None:
         help="grow the UTXO set by about this many coins in the first blocks "
         "(fan-out transactions of 1,000 outputs)",
     )
+    add_common_arguments(parser)
     args = parser.parse_args()
+    if args.smoke:
+        args.heights, args.txs, args.runs, args.coins = "5,10", 2, 1, 0
     heights = [int(h) for h in args.heights.split(",")]
     results = []
     with tempfile.TemporaryDirectory(prefix="tc-bench-startup-") as tmp:
@@ -168,10 +180,9 @@ def main() -> None:
         "ratio_longest_to_shortest": ratio,
         "targets": {"ratio_longest_to_shortest": TARGET_RATIO},
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "startup.json").write_text(json.dumps(result, indent=2) + "\n")
+    path = write_result(args, "startup", result)
     print(f"start-up ratio height {last['height']} / {first['height']}: {ratio:.2f}")
-    print(f"results: {RESULTS / 'startup.json'}")
+    print(f"results: {path}")
 
 
 if __name__ == "__main__":

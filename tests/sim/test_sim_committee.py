@@ -114,20 +114,27 @@ def test_cli_reports_the_byzantine_share_per_seed() -> None:
     assert "protocol defects (violations within the promise): 0" in outcome.output
 
 
+GRIND_SEEDS = range(8)
+"""Whether a Byzantine node proposes a seed block within 20 heights depends
+on the seed (proposer rotation and timing): the first seed where one does."""
+
+
 def _grind(committee: str) -> SimResult:
-    config = SimConfig(
-        nodes=10,
-        seed=0,
-        byzantine=3,
-        strategy="grind",
-        heights=20,
-        faults="none",
-        committee=committee,
-    )
-    result = run_simulation(config)
-    assert result.ok, result.failure_report()
-    assert result.seeds_ground > 0
-    return result
+    for seed in GRIND_SEEDS:
+        config = SimConfig(
+            nodes=10,
+            seed=seed,
+            byzantine=3,
+            strategy="grind",
+            heights=20,
+            faults="none",
+            committee=committee,
+        )
+        result = run_simulation(config)
+        assert result.ok, result.failure_report()
+        if result.seeds_ground > 0 and (committee != COMMITTEE_TOP or result.seeds_improved):
+            return result
+    raise AssertionError(f"no seed of {GRIND_SEEDS} let a Byzantine proposer grind")
 
 
 def test_grinding_the_seed_block_buys_committee_weight_under_the_top_weight_rule() -> None:

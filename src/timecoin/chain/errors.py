@@ -11,7 +11,7 @@ docs/spec/chain.md lists the rule behind each code.
 The codes marked *body mismatch* (`BODY_MISMATCH_CODES`) mean that a block's
 body does not match its header: that is the fault of whoever sent the body,
 not proof that the header's block is invalid, so a node must not mark the
-block hash invalid for them (DESIGN.md section 3).
+block hash invalid for them (docs/spec/chain.md).
 """
 
 from __future__ import annotations

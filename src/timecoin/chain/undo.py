@@ -3,7 +3,7 @@
 Committed blocks are final, so a node reverts a block only when it was
 applied but not committed (a crash between the two, or a block applied
 speculatively), or to recover from a fork that needed more than 1/3 of the
-weight to break the protocol (DESIGN.md section 7).
+weight to break the protocol (docs/spec/sync.md).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""Instant transaction finality as a sans-I/O state machine (DESIGN.md
-section 5, docs/spec/finality.md).
+"""Instant transaction finality as a sans-I/O state machine
+(docs/spec/finality.md).
 
 One `FinalityMachine` per node. Committee members vote for the first valid
 transaction they see spending each input and are bound by that lock for the
