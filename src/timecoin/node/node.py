@@ -66,7 +66,7 @@ from timecoin.p2p.messages import (
 from timecoin.p2p.peer import Peer
 from timecoin.params import ChainParams, Checkpoint, get_preset
 from timecoin.rpc.server import RpcConfig, RpcServer
-from timecoin.storage import ChainStore, LmdbStore, StorageError
+from timecoin.storage import ChainStore, LmdbStore, StorageError, StoreCorruptError
 from timecoin.sync import SyncConfig
 from timecoin.types import (
     Block,
@@ -91,6 +91,10 @@ MAINTENANCE_INTERVAL_S: Final = 0.25
 REBROADCAST_AFTER_S: Final = 1.0
 """Own messages are sent again when the round has not moved for this long."""
 MAX_GENESIS_BYTES: Final = 16_000_000
+EXIT_FAILURE: Final = 1
+"""Exit status: the node could not start or stop cleanly."""
+EXIT_STORE_DAMAGED: Final = 3
+"""Exit status: a stored record or the store file is damaged (docs/node.md, "Damage")."""
 
 
 class NodeError(Exception):
@@ -699,7 +703,7 @@ async def run_node(config: NodeConfig, datadir: Path) -> int:
     except (NodeError, StorageError, TimecoinError, OSError) as exc:
         log.error("cannot start: %s", exc)
         await node.stop()
-        return 1
+        return EXIT_STORE_DAMAGED if isinstance(exc, StoreCorruptError) else EXIT_FAILURE
     tune_garbage_collector()
     await node.stop_requested.wait()
     log.info("shutting down")
@@ -707,7 +711,7 @@ async def run_node(config: NodeConfig, datadir: Path) -> int:
         await asyncio.wait_for(node.stop(), timeout=config.shutdown_timeout_s)
     except TimeoutError:
         log.error("shutdown took longer than %.1f s", config.shutdown_timeout_s)
-        return 1
+        return EXIT_FAILURE
     return 0
 
 

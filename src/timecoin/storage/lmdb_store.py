@@ -37,6 +37,12 @@ growth are kept apart by a readers-writer gate. Iterators read in chunks of
 `ITER_CHUNK_ITEMS` keys, each chunk in its own read transaction, so no
 transaction stays open while the caller holds an iterator.
 
+A damaged file is refused at open, before it is mapped: `check_data_file`
+reads LMDB's two meta pages and compares the file's size with the pages the
+newest one says are in use. A file cut short (a full disk while copying, a
+bad restore) would otherwise be mapped and kill the process with SIGBUS on
+the first read past its end.
+
 One process must not open the same environment twice (LMDB's rule: it
 breaks the lock file), so opening a path that is already open in this
 process raises StorageError.
@@ -45,6 +51,7 @@ process raises StorageError.
 from __future__ import annotations
 
 import os
+import struct
 import threading
 import time
 import weakref
@@ -58,6 +65,7 @@ import lmdb
 from timecoin.storage.kv import (
     MAX_KEY_BYTES,
     StorageError,
+    StoreCorruptError,
     WriteBatch,
     check_key,
     check_prefix,
@@ -74,6 +82,22 @@ DIR_MODE: Final = 0o700
 RESIZE_POLL_S: Final = 0.000_1
 """How often a map resize checks whether the last reader has left."""
 DATA_FILE: Final = "data.mdb"
+LMDB_MAGIC: Final = 0xBEEFC0DE
+LMDB_PAGE_HEADER_BYTES: Final = 16
+"""Offsets below are those of LMDB 0.9's on-disk `MDB_meta` (64-bit build):
+in the host byte order, after the 16-byte page header come magic (u32), version (u32), address and
+map size (8 each), two 48-byte `MDB_db` records (the first one's first u32
+is the page size), the last page number and the transaction id (u64 each)."""
+_META_MAGIC_OFFSET: Final = LMDB_PAGE_HEADER_BYTES
+_META_PAGE_SIZE_OFFSET: Final = LMDB_PAGE_HEADER_BYTES + 24
+_META_LAST_PAGE_OFFSET: Final = LMDB_PAGE_HEADER_BYTES + 120
+_META_MIN_BYTES: Final = _META_LAST_PAGE_OFFSET + 16
+_MIN_PAGE_BYTES: Final = 512
+_MAX_PAGE_BYTES: Final = 1 << 16
+REPAIR_HINT: Final = (
+    "stop the node, move the data directory's chain/ aside (or restore it from a backup) "
+    "and start again: the node resyncs the chain from its peers"
+)
 
 # Stores open in this process, by real path. Weak, so that a store dropped
 # without close() (its environment is closed when it is collected) does not
@@ -138,6 +162,65 @@ def _initial_map_size(path: str, map_size_bytes: int, max_map_size_bytes: int) -
     return size
 
 
+def check_data_file(path: str | os.PathLike[str]) -> None:
+    """Raise StoreCorruptError if `path`/data.mdb is shorter than its newest
+    meta page says, or has no valid meta page; do nothing if it is absent.
+
+    LMDB maps the file and would SIGBUS on the first read of a page past its
+    end; this reads the two meta pages with plain file I/O instead.
+    """
+    file = os.path.join(os.fspath(path), DATA_FILE)
+    try:
+        with open(file, "rb") as stream:
+            size_bytes = os.fstat(stream.fileno()).st_size
+            if size_bytes == 0:
+                return  # created but never committed to: LMDB initializes it
+            first = stream.read(_META_MIN_BYTES)
+            page_bytes = _read_page_size(first)
+            if page_bytes is None or size_bytes < 2 * page_bytes:
+                raise StoreCorruptError(
+                    f"{file}: {size_bytes} bytes, no valid LMDB meta pages "
+                    f"(truncated or not an LMDB file): {REPAIR_HINT}"
+                )
+            stream.seek(page_bytes)
+            second = stream.read(_META_MIN_BYTES)
+    except OSError as exc:
+        if isinstance(exc, FileNotFoundError):
+            return
+        raise StorageError(f"cannot read {file}: {exc.strerror}") from exc
+    metas = [meta for meta in (_read_meta(first), _read_meta(second)) if meta is not None]
+    if not metas:
+        raise StoreCorruptError(f"{file}: both LMDB meta pages are damaged: {REPAIR_HINT}")
+    last_page, _ = max(metas, key=lambda meta: meta[1])
+    needed_bytes = (last_page + 1) * page_bytes
+    if size_bytes < needed_bytes:
+        raise StoreCorruptError(
+            f"{file} is truncated: {size_bytes} bytes, but its last commit uses "
+            f"{needed_bytes} bytes ({last_page + 1} pages of {page_bytes}): {REPAIR_HINT}"
+        )
+
+
+def _read_page_size(meta_page: bytes) -> int | None:
+    """The page size recorded in the first meta page, or None if it is not one."""
+    if _read_meta(meta_page) is None:
+        return None
+    (page_bytes,) = struct.unpack_from("=I", meta_page, _META_PAGE_SIZE_OFFSET)
+    if not _MIN_PAGE_BYTES <= page_bytes <= _MAX_PAGE_BYTES or page_bytes & (page_bytes - 1):
+        return None
+    return int(page_bytes)
+
+
+def _read_meta(meta_page: bytes) -> tuple[int, int] | None:
+    """(last page number, transaction id) of a meta page, or None if its magic is wrong."""
+    if len(meta_page) < _META_MIN_BYTES:
+        return None
+    (magic,) = struct.unpack_from("=I", meta_page, _META_MAGIC_OFFSET)
+    if magic != LMDB_MAGIC:
+        return None
+    last_page, txn_id = struct.unpack_from("=QQ", meta_page, _META_LAST_PAGE_OFFSET)
+    return int(last_page), int(txn_id)
+
+
 class LmdbStore:
     """A `KVStore` in one LMDB environment at `path` (a directory, created if absent)."""
 
@@ -164,6 +247,12 @@ class LmdbStore:
             if self._path in _open_stores:
                 raise StorageError(f"{self._path} is already open in this process")
             _open_stores[self._path] = self
+        try:
+            check_data_file(self._path)
+        except StorageError:
+            with _open_stores_lock:
+                _open_stores.pop(self._path, None)
+            raise
         try:
             self._env = lmdb.open(
                 self._path,
