@@ -17,6 +17,11 @@ from typing import Final, Protocol
 
 MAX_KEY_BYTES: Final = 511
 """Longest key a store accepts (LMDB's compile-time default)."""
+REPAIR_HINT: Final = (
+    "stop the node, move the data directory's chain/ aside (or restore it from a backup) "
+    "and start again: the node resyncs the chain from its peers"
+)
+"""What an operator does about a damaged store (docs/node.md, "Damage and repair")."""
 
 
 class StorageError(Exception):

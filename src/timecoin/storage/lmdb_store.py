@@ -64,6 +64,7 @@ import lmdb
 
 from timecoin.storage.kv import (
     MAX_KEY_BYTES,
+    REPAIR_HINT,
     StorageError,
     StoreCorruptError,
     WriteBatch,
@@ -94,10 +95,6 @@ _META_LAST_PAGE_OFFSET: Final = LMDB_PAGE_HEADER_BYTES + 120
 _META_MIN_BYTES: Final = _META_LAST_PAGE_OFFSET + 16
 _MIN_PAGE_BYTES: Final = 512
 _MAX_PAGE_BYTES: Final = 1 << 16
-REPAIR_HINT: Final = (
-    "stop the node, move the data directory's chain/ aside (or restore it from a backup) "
-    "and start again: the node resyncs the chain from its peers"
-)
 
 # Stores open in this process, by real path. Weak, so that a store dropped
 # without close() (its environment is closed when it is collected) does not
@@ -184,9 +181,9 @@ def check_data_file(path: str | os.PathLike[str]) -> None:
                 )
             stream.seek(page_bytes)
             second = stream.read(_META_MIN_BYTES)
+    except (FileNotFoundError, NotADirectoryError):
+        return  # nothing to check: LMDB creates the file, or says why it cannot
     except OSError as exc:
-        if isinstance(exc, FileNotFoundError):
-            return
         raise StorageError(f"cannot read {file}: {exc.strerror}") from exc
     metas = [meta for meta in (_read_meta(first), _read_meta(second)) if meta is not None]
     if not metas:
