@@ -1,5 +1,6 @@
-"""One real node process on its own (no peers, RPC and metrics off): for
-tests of what a node does at start-up with a damaged or full data directory."""
+"""One real node process on its own: the only masternode of a one-node
+testnet, so it commits a block every interval with no peers. For tests of
+what a node does with a damaged or full data directory."""
 
 from __future__ import annotations
 
@@ -10,19 +11,46 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
+
+from timecoin.rpc.client import RpcClient, RpcClientError
 
 START_TIMEOUT_S = 30.0
 STARTED_LINE = "node started at height"
+BLOCK_INTERVAL_MS = 100
 
 
-def make_lone_node(cached_testnet: Path, datadir: Path) -> Path:
-    """Copy node0 of the cached testnet to `datadir`, configured to run alone."""
-    shutil.copytree(cached_testnet / "node0", datadir)
+def build_lone_testnet(cache_dir: Path) -> Path:
+    """Build a one-node testnet (genesis, key, wallet, config); return its node directory."""
+    target = cache_dir / "lone"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "timecoin.cli",
+            "testnet",
+            "--nodes",
+            "1",
+            "--datadir",
+            str(target),
+            "--block-interval-ms",
+            str(BLOCK_INTERVAL_MS),
+            "--init-only",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
+    return target / "node0"
+
+
+def make_lone_node(source: Path, datadir: Path) -> Path:
+    """Copy the node directory `source` to `datadir`, every port chosen at start."""
+    shutil.copytree(source, datadir)
     config = datadir / "node.toml"
     text = config.read_text(encoding="utf-8")
     text = re.sub(r"(?m)^port = .*$", "port = 0", text)
     text = re.sub(r"(?m)^seeds = .*$", "seeds = []", text)
-    text = re.sub(r"(?m)^enabled = true$", "enabled = false", text)
     config.write_text(text, encoding="utf-8")
     return datadir
 
@@ -76,6 +104,34 @@ class LoneNode:
                 raise AssertionError(f"node exited ({status}) before {text!r}:\n{log}")
             time.sleep(0.05)
         raise AssertionError(f"timed out after {timeout_s} s waiting for {text!r}:\n{self.log()}")
+
+    def url(self, what: str) -> str:
+        """The URL the node logged for `what` ("RPC server listening on", "metrics on")."""
+        match = re.search(re.escape(what) + r" (http://\S+)", self.wait_for_log(what))
+        assert match is not None
+        return match.group(1)
+
+    def rpc(self, method: str, *params: Any) -> Any:
+        """Call `method` over JSON-RPC (cookie authentication)."""
+        url = self.url("RPC server listening on")
+        return RpcClient.from_cookie(self.datadir, url, timeout_s=10.0).call(method, list(params))
+
+    def height(self) -> int:
+        """The node's tip height."""
+        return int(self.rpc("getblockcount"))
+
+    def wait_for_height(self, height: int, timeout_s: float = START_TIMEOUT_S) -> None:
+        """Wait until the node's tip is at least `height`."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            try:
+                if self.height() >= height:
+                    return
+            except (RpcClientError, OSError):
+                pass  # starting
+            if time.monotonic() > deadline:
+                raise AssertionError(f"not at height {height} after {timeout_s} s:\n{self.log()}")
+            time.sleep(0.05)
 
     def wait_exit(self, timeout_s: float = START_TIMEOUT_S) -> int:
         """Wait for the process to exit by itself; return its status."""

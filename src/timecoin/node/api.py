@@ -46,6 +46,7 @@ from timecoin.rpc.api import (
     WalletUnavailableError,
     WarmingUpError,
 )
+from timecoin.storage import StoreCorruptError
 from timecoin.types import Block, BlockHeader, Coin, OutPoint, Transaction, compute_txid
 from timecoin.wallet import Wallet
 
@@ -107,7 +108,11 @@ class NodeApiImpl:
         return wallet
 
     async def _io(self, func: Callable[[], T]) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._node.rpc_executor, func)
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._node.rpc_executor, func)
+        except StoreCorruptError as exc:
+            # never served; the node is stopping (`Node._on_store_damage`)
+            raise NodeApiError(f"the node's store is damaged: {exc}") from None
 
     # ----------------------------------------------------------------- chain
 

@@ -95,6 +95,8 @@ EXIT_FAILURE: Final = 1
 """Exit status: the node could not start or stop cleanly."""
 EXIT_STORE_DAMAGED: Final = 3
 """Exit status: a stored record or the store file is damaged (docs/node.md, "Damage")."""
+STARTUP_CHECK_BLOCKS: Final = 6
+"""Main-chain blocks (from the tip) whose stored header and body are checked at start-up."""
 
 
 class NodeError(Exception):
@@ -215,6 +217,9 @@ class Node:
         self._last_marker: tuple[int, int, int] | None = None
         self._marker_since = time.monotonic()
         self._stopped = False
+        self.exit_status = 0
+        """What `run_node` returns: set when the node stops itself on a fault."""
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     # ------------------------------------------------------------ start-up
 
@@ -224,6 +229,7 @@ class Node:
         kv = LmdbStore(self.datadir / CHAIN_DIRNAME)
         self.kv = kv
         chain = ChainStore(kv, max_block_bytes=self.params.sizes.max_block_bytes)
+        chain.on_damage = self._on_store_damage
         tip = chain.get_tip()
         if tip is None:
             genesis_block = read_genesis(self.config.genesis_file, self.params)
@@ -241,6 +247,7 @@ class Node:
             genesis_block = None if genesis_hash is None else chain.get_block(genesis_hash)
             if genesis_block is None:
                 raise NodeError("the chain store has no genesis block")
+            chain.verify_blocks(STARTUP_CHECK_BLOCKS)
         if chain.get_chain_id() != self.params.chain_id:
             raise NodeError(
                 f"the store in {self.datadir} belongs to chain id {chain.get_chain_id()}, "
@@ -276,6 +283,7 @@ class Node:
     async def start(self) -> None:
         """Open everything and join the network. Raises NodeError, StorageError."""
         loop = asyncio.get_running_loop()
+        self._loop = loop
         started = time.monotonic()
         chain, state = await loop.run_in_executor(self.executor, self._open_store)
         self.chain = chain
@@ -431,6 +439,16 @@ class Node:
     def request_stop(self) -> None:
         """Ask `run` to stop the node."""
         self.stop_requested.set()
+
+    def _on_store_damage(self, error: StorageError) -> None:
+        """A read found damage (in any thread): never serve it, stop the node
+        with EXIT_STORE_DAMAGED (docs/spec/storage.md section 7)."""
+        if self.exit_status == EXIT_STORE_DAMAGED:
+            return
+        self.exit_status = EXIT_STORE_DAMAGED
+        log.error("stored data is damaged, stopping: %s", error)
+        if self._loop is not None and self.ready:
+            self._loop.call_soon_threadsafe(self.request_stop)
 
     # ------------------------------------------------------------ reactor
 
@@ -712,7 +730,7 @@ async def run_node(config: NodeConfig, datadir: Path) -> int:
     except TimeoutError:
         log.error("shutdown took longer than %.1f s", config.shutdown_timeout_s)
         return EXIT_FAILURE
-    return 0
+    return node.exit_status
 
 
 def compute_genesis_hash(block: Block) -> bytes:

@@ -8,7 +8,13 @@ undo data, the new tip and the new commitment state, in ONE write batch, so
 after a crash the store holds exactly the state after some committed block.
 
 Stored values are canonical encodings (`timecoin.encoding`) and are decoded
-with a size cap; bytes that do not decode raise StoreCorruptError.
+with a size cap; bytes that do not decode raise StoreCorruptError. Headers
+and blocks are checked against the hash they are stored under when read (a
+header's bytes hash to it; a block's header does, and its body reproduces
+every commitment of that header), so a damaged one raises StoreCorruptError
+and is never served. Every StoreCorruptError raised by a read is first
+passed to `on_damage`, so that the host can stop on damage found by any
+reader (docs/spec/storage.md section 7).
 
 One writer at a time: `init_genesis`, `commit_block` and `revert_tip` check
 the stored state (tip, coins) before writing, under a lock. Reads may run in
@@ -18,12 +24,13 @@ any thread.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Final, NamedTuple, TypeVar
 
+from timecoin.crypto import sha256
 from timecoin.encoding import DecodeError, decode, encode, read_u64be, u32be, u64be
 from timecoin.params import SizeLimits
-from timecoin.storage.kv import KVStore, StorageError, StoreCorruptError, WriteBatch
+from timecoin.storage.kv import REPAIR_HINT, KVStore, StorageError, StoreCorruptError, WriteBatch
 from timecoin.storage.schema import (
     HASH_BYTES,
     META_CHAIN_ID_KEY,
@@ -44,7 +51,15 @@ from timecoin.storage.schema import (
     undo_key,
     utxo_key,
 )
-from timecoin.types import Block, BlockHeader, BlockUndo, Coin, OutPoint
+from timecoin.types import (
+    Block,
+    BlockHeader,
+    BlockUndo,
+    Coin,
+    OutPoint,
+    compute_block_hash,
+    find_body_mismatch,
+)
 
 T = TypeVar("T")
 
@@ -75,6 +90,8 @@ class ChainStore:
         self._kv = kv
         self._max_block_bytes = max_block_bytes
         self._write_lock = threading.Lock()
+        self.on_damage: Callable[[StoreCorruptError], None] | None = None
+        """Called (in the reading thread) with each damage a read finds, before it is raised."""
         self._open_schema()
 
     @property
@@ -104,11 +121,18 @@ class ChainStore:
 
     # -- reads ------------------------------------------------------------------
 
+    def _damaged(self, what: str) -> StoreCorruptError:
+        """The error for damage found in `what`, after `on_damage` has seen it."""
+        error = StoreCorruptError(f"{what}: {REPAIR_HINT}")
+        if self.on_damage is not None:
+            self.on_damage(error)
+        return error
+
     def _decode(self, what: str, data: bytes, type_: type[T], max_bytes: int) -> T:
         try:
             return decode(data, type_, max_bytes)
         except DecodeError as exc:
-            raise StoreCorruptError(f"{what}: {exc}") from None
+            raise self._damaged(f"{what} is damaged: {exc}") from None
 
     def get_coin(self, outpoint: OutPoint) -> Coin | None:
         """The unspent coin at `outpoint`, or None (a ledger `UtxoView`)."""
@@ -126,14 +150,27 @@ class ChainStore:
         data = self._kv.get(block_key(block_hash))
         if data is None:
             return None
-        return self._decode(f"block {block_hash.hex()}", data, Block, self._max_block_bytes)
+        what = f"block {block_hash.hex()}"
+        block = self._decode(what, data, Block, self._max_block_bytes)
+        stored_hash = compute_block_hash(block.header)
+        if stored_hash != block_hash:
+            raise self._damaged(f"{what} is damaged: its header hashes to {stored_hash.hex()}")
+        mismatch = find_body_mismatch(block)
+        if mismatch is not None:
+            raise self._damaged(f"{what} is damaged: its body does not match the {mismatch}")
+        return block
 
     def get_header(self, block_hash: bytes) -> BlockHeader | None:
         """The stored header with this block hash, or None."""
         data = self._kv.get(header_key(block_hash))
         if data is None:
             return None
-        return self._decode(f"header {block_hash.hex()}", data, BlockHeader, MAX_HEADER_BYTES)
+        what = f"header {block_hash.hex()}"
+        header = self._decode(what, data, BlockHeader, MAX_HEADER_BYTES)
+        stored_hash = sha256(data)  # the encoding is canonical: decode checked it
+        if stored_hash != block_hash:
+            raise self._damaged(f"{what} is damaged: it hashes to {stored_hash.hex()}")
+        return header
 
     def get_block_hash(self, height: int) -> bytes | None:
         """The hash of the main-chain block at `height`, or None above the tip."""
@@ -208,6 +245,36 @@ class ChainStore:
         if data is not None and len(data) != HASH_BYTES:
             raise StoreCorruptError(f"genesis hash: {len(data)} bytes, expected 32")
         return data
+
+    def verify_blocks(self, count: int) -> int:
+        """Check the last `count` main-chain blocks (tip first): the height
+        index names a stored header and block, each matching that hash
+        (`get_header`, `get_block`), linked to its parent. Return how many
+        were checked; raise StoreCorruptError (after `on_damage`) on damage.
+
+        The node runs this at start-up (`STARTUP_CHECK_BLOCKS`) and
+        `verifychain` runs it on request, as bitcoind's `-checkblocks`."""
+        tip = self.get_tip()
+        if tip is None:
+            return 0
+        expected_hash = tip.block_hash
+        checked = 0
+        for height in range(tip.height, max(-1, tip.height - count), -1):
+            block_hash = self.get_block_hash(height)
+            if block_hash != expected_hash:
+                found = "nothing" if block_hash is None else block_hash.hex()
+                raise self._damaged(
+                    f"height index {height} is damaged: it names {found}, "
+                    f"the chain from the tip has {expected_hash.hex()}"
+                )
+            header = self.get_header(block_hash)
+            block = self.get_block(block_hash)
+            if header is None or block is None:
+                missing = "header" if header is None else "block"
+                raise self._damaged(f"{missing} {block_hash.hex()} (height {height}) is missing")
+            expected_hash = header.prev_hash
+            checked += 1
+        return checked
 
     # -- writes -----------------------------------------------------------------
 
