@@ -10,10 +10,16 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+from prometheus_client.parser import text_string_to_metric_families
 
 from timecoin.rpc.client import RpcClient, RpcClientError
+
+T = TypeVar("T")
 
 START_TIMEOUT_S = 30.0
 STARTED_LINE = "node started at height"
@@ -72,10 +78,10 @@ def node_argv(datadir: Path) -> list[str]:
 class LoneNode:
     """A running node process whose log goes to `datadir/node.log`."""
 
-    def __init__(self, datadir: Path) -> None:
-        """Start the node of `datadir`."""
+    def __init__(self, datadir: Path, log_path: Path | None = None) -> None:
+        """Start the node of `datadir`, logging to `log_path` (default `datadir/node.log`)."""
         self.datadir = datadir
-        self.log_path = datadir / "node.log"
+        self.log_path = datadir / "node.log" if log_path is None else log_path
         self._offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         with self.log_path.open("ab") as log_file:
             self.process = subprocess.Popen(
@@ -116,22 +122,42 @@ class LoneNode:
         url = self.url("RPC server listening on")
         return RpcClient.from_cookie(self.datadir, url, timeout_s=10.0).call(method, list(params))
 
+    def metric(self, name: str) -> float:
+        """One unlabelled sample of the node's Prometheus metrics (0 when absent)."""
+        with urllib.request.urlopen(self.url("metrics on"), timeout=10.0) as response:
+            text = response.read().decode("utf-8")
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name == name and not sample.labels:
+                    return float(sample.value)
+        return 0.0
+
     def height(self) -> int:
         """The node's tip height."""
         return int(self.rpc("getblockcount"))
 
-    def wait_for_height(self, height: int, timeout_s: float = START_TIMEOUT_S) -> None:
-        """Wait until the node's tip is at least `height`."""
+    def wait_for(
+        self, predicate: Callable[[], T | None], what: str, timeout_s: float = START_TIMEOUT_S
+    ) -> T:
+        """Poll `predicate` (RPC errors count as not yet) until it returns a
+        value; fail after `timeout_s` or if the node exits."""
         deadline = time.monotonic() + timeout_s
         while True:
             try:
-                if self.height() >= height:
-                    return
+                value = predicate()
             except (RpcClientError, OSError):
-                pass  # starting
+                value = None  # starting
+            if value is not None and value is not False:
+                return value
+            if self.process.poll() is not None:
+                raise AssertionError(f"node exited ({self.process.returncode}) before {what}")
             if time.monotonic() > deadline:
-                raise AssertionError(f"not at height {height} after {timeout_s} s:\n{self.log()}")
+                raise AssertionError(f"no {what} after {timeout_s} s:\n{self.log()}")
             time.sleep(0.05)
+
+    def wait_for_height(self, height: int, timeout_s: float = START_TIMEOUT_S) -> None:
+        """Wait until the node's tip is at least `height`."""
+        self.wait_for(lambda: self.height() >= height, f"height {height}", timeout_s)
 
     def wait_exit(self, timeout_s: float = START_TIMEOUT_S) -> int:
         """Wait for the process to exit by itself; return its status."""
@@ -153,8 +179,8 @@ class LoneNode:
             return self.process.wait()
 
 
-def run_once(datadir: Path) -> tuple[int, str]:
+def run_once(datadir: Path, log_path: Path | None = None) -> tuple[int, str]:
     """Start the node of `datadir` and wait for it to exit by itself: (status, log)."""
-    node = LoneNode(datadir)
+    node = LoneNode(datadir, log_path)
     status = node.wait_exit()
     return status, node.log()

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from single_node import STARTED_LINE, LoneNode, build_lone_testnet, make_lone_node, run_once
 
-from timecoin.node.node import EXIT_STORE_DAMAGED
+from timecoin.node.faults import EXIT_STORE_DAMAGED
 from timecoin.rpc.client import RpcClientError
 from timecoin.storage import LmdbStore, WriteBatch, schema
 

@@ -142,6 +142,7 @@ class NodeApiImpl:
             initial_block_download=ibd,
             size_on_disk_bytes=size,
             best_known_height=best,
+            warnings=self._node.warnings(),
         )
 
     async def get_block_hash(self, height: int) -> bytes | None:
@@ -343,7 +344,7 @@ class NodeApiImpl:
         peers = self._node.peers.peers()
         inbound = sum(1 for p in peers if p.direction is Direction.INBOUND)
         listen = self._node.peers.listen_address
-        warnings = () if self._node.clock_warning is None else (self._node.clock_warning,)
+        warnings = self._node.warnings()
         return NetworkInfo(
             version=_version_number(),
             subversion=f"/timecoin:{__version__}/",

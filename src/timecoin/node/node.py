@@ -32,6 +32,12 @@ from timecoin.mempool import MempoolPolicy
 from timecoin.node.api import NodeApiImpl
 from timecoin.node.config import NodeConfig, parse_checkpoint
 from timecoin.node.driver import ConsensusDriver
+from timecoin.node.faults import (
+    EXIT_FAILURE,
+    MIN_FREE_DISK_BYTES,
+    FaultStop,
+    exit_status_of,
+)
 from timecoin.node.finality import CountingSignatureCache, FinalityNetwork, FinalityService
 from timecoin.node.heartbeats import HeartbeatService
 from timecoin.node.keys import load_or_create_key
@@ -66,7 +72,7 @@ from timecoin.p2p.messages import (
 from timecoin.p2p.peer import Peer
 from timecoin.params import ChainParams, Checkpoint, get_preset
 from timecoin.rpc.server import RpcConfig, RpcServer
-from timecoin.storage import ChainStore, LmdbStore, StorageError, StoreCorruptError
+from timecoin.storage import ChainStore, LmdbStore, StorageError
 from timecoin.sync import SyncConfig
 from timecoin.types import (
     Block,
@@ -91,10 +97,6 @@ MAINTENANCE_INTERVAL_S: Final = 0.25
 REBROADCAST_AFTER_S: Final = 1.0
 """Own messages are sent again when the round has not moved for this long."""
 MAX_GENESIS_BYTES: Final = 16_000_000
-EXIT_FAILURE: Final = 1
-"""Exit status: the node could not start or stop cleanly."""
-EXIT_STORE_DAMAGED: Final = 3
-"""Exit status: a stored record or the store file is damaged (docs/node.md, "Damage")."""
 STARTUP_CHECK_BLOCKS: Final = 6
 """Main-chain blocks (from the tip) whose stored header and body are checked at start-up."""
 
@@ -217,19 +219,18 @@ class Node:
         self._last_marker: tuple[int, int, int] | None = None
         self._marker_since = time.monotonic()
         self._stopped = False
-        self.exit_status = 0
-        """What `run_node` returns: set when the node stops itself on a fault."""
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self.faults = FaultStop(self.request_stop, self._halt_writers)
 
     # ------------------------------------------------------------ start-up
 
     def _open_store(self) -> tuple[ChainStore, ChainState]:
         """Open (or create) the chain store and rebuild the tip state."""
         genesis_block: Block | None = None
-        kv = LmdbStore(self.datadir / CHAIN_DIRNAME)
+        kv = LmdbStore(self.datadir / CHAIN_DIRNAME, min_free_bytes=MIN_FREE_DISK_BYTES)
+        kv.on_failure = self.faults.on_write_failure
         self.kv = kv
         chain = ChainStore(kv, max_block_bytes=self.params.sizes.max_block_bytes)
-        chain.on_damage = self._on_store_damage
+        chain.on_damage = self.faults.on_damage
         tip = chain.get_tip()
         if tip is None:
             genesis_block = read_genesis(self.config.genesis_file, self.params)
@@ -283,7 +284,6 @@ class Node:
     async def start(self) -> None:
         """Open everything and join the network. Raises NodeError, StorageError."""
         loop = asyncio.get_running_loop()
-        self._loop = loop
         started = time.monotonic()
         chain, state = await loop.run_in_executor(self.executor, self._open_store)
         self.chain = chain
@@ -380,6 +380,7 @@ class Node:
         self.heartbeats.start()
         self._maintenance = asyncio.create_task(self._maintain(), name="node-maintenance")
         self.ready = True
+        self.faults.attach(loop)
         log.info(
             "node started at height %d in %.2f s (p2p %s)",
             state.height,
@@ -440,15 +441,19 @@ class Node:
         """Ask `run` to stop the node."""
         self.stop_requested.set()
 
-    def _on_store_damage(self, error: StorageError) -> None:
-        """A read found damage (in any thread): never serve it, stop the node
-        with EXIT_STORE_DAMAGED (docs/spec/storage.md section 7)."""
-        if self.exit_status == EXIT_STORE_DAMAGED:
-            return
-        self.exit_status = EXIT_STORE_DAMAGED
-        log.error("stored data is damaged, stopping: %s", error)
-        if self._loop is not None and self.ready:
-            self._loop.call_soon_threadsafe(self.request_stop)
+    async def _halt_writers(self) -> None:
+        """Stop block production, finality voting and heartbeats (a write failed)."""
+        if self.heartbeats is not None:
+            await self.heartbeats.stop()
+        if self.driver is not None:
+            await self.driver.stop()
+        if self.finality is not None:
+            await self.finality.stop()
+
+    def warnings(self) -> tuple[str, ...]:
+        """What `getblockchaininfo` and `getnetworkinfo` warn about."""
+        found = (self.clock_warning, self.faults.warning)
+        return tuple(warning for warning in found if warning is not None)
 
     # ------------------------------------------------------------ reactor
 
@@ -676,6 +681,7 @@ class Node:
                 driver.proposals_built_on_loop
             )
         return figures | {
+            "timecoin_storage_failed": 1.0 if self.faults.storage_failed else 0.0,
             "timecoin_fork_alert": 1.0 if syncer.alert is not None else 0.0,
             "timecoin_sync_best_known_height": float(progress.best_known_height),
             "timecoin_sync_initial_block_download": float(progress.initial_block_download),
@@ -721,7 +727,7 @@ async def run_node(config: NodeConfig, datadir: Path) -> int:
     except (NodeError, StorageError, TimecoinError, OSError) as exc:
         log.error("cannot start: %s", exc)
         await node.stop()
-        return EXIT_STORE_DAMAGED if isinstance(exc, StoreCorruptError) else EXIT_FAILURE
+        return exit_status_of(exc)
     tune_garbage_collector()
     await node.stop_requested.wait()
     log.info("shutting down")
@@ -730,7 +736,7 @@ async def run_node(config: NodeConfig, datadir: Path) -> int:
     except TimeoutError:
         log.error("shutdown took longer than %.1f s", config.shutdown_timeout_s)
         return EXIT_FAILURE
-    return node.exit_status
+    return node.faults.exit_status
 
 
 def compute_genesis_hash(block: Block) -> bytes:

@@ -108,6 +108,8 @@ class ChainState:
     size_on_disk_bytes: int
     best_known_height: int = -1
     """The highest height peers reported or headers proved (-1: unknown)."""
+    warnings: tuple[str, ...] = ()
+    """Conditions the operator must act on (a full disk, a clock off the peers')."""
 
     @property
     def tip_height(self) -> int:

@@ -255,7 +255,7 @@ def blockchain_info_json(state: ChainState, params: ChainParams, median_time_ms:
         "pruned": False,
         "chainid": params.chain_id,
         "epoch": header.epoch,
-        "warnings": [],
+        "warnings": list(state.warnings),
     }
 
 

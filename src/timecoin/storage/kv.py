@@ -33,6 +33,18 @@ class StoreCorruptError(StorageError):
     """Bytes read from the store are not what the schema says they must be."""
 
 
+class StorageWriteError(StorageError):
+    """The file system refused a write or a flush (disk full, I/O error).
+
+    The store writes nothing more after one (docs/spec/storage.md section 8):
+    the host stops and an operator frees space or replaces the disk."""
+
+    def __init__(self, message: str, *, disk_full: bool) -> None:
+        super().__init__(message)
+        self.disk_full = disk_full
+        """True when the file system has no space left (or less than the store's reserve)."""
+
+
 def check_key(key: bytes) -> None:
     """Raise StorageError unless `key` is 1 to MAX_KEY_BYTES bytes."""
     if not 0 < len(key) <= MAX_KEY_BYTES:
