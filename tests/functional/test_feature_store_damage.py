@@ -79,3 +79,25 @@ def test_node_stops_rather_than_serve_a_damaged_header(stored_node: Path) -> Non
     log = node.log()
     assert f"stored data is damaged, stopping: header {damaged} is damaged" in log
     assert "Traceback" not in log
+
+
+def test_node_refuses_a_wal_that_lost_a_record_unless_told(stored_node: Path) -> None:
+    with LmdbStore(stored_node / "chain") as kv:
+        keys = [key for key, _ in kv.iter_prefix(schema.CONSENSUS_WAL_PREFIX)]
+        assert keys, "the stopped node logged its votes of the height in progress"
+        batch = WriteBatch()
+        batch.delete(keys[-1])
+        kv.write(batch)
+    status, log = run_once(stored_node)
+    assert status == EXIT_STORE_DAMAGED, log
+    assert "consensus WAL is damaged: records" in log
+    assert "(the last written) are missing" in log
+    assert "Set accept_damaged_wal = true" in log
+    config = stored_node / "node.toml"
+    text = config.read_text(encoding="utf-8")
+    assert "accept_damaged_wal = false\n" in text  # written out with every default
+    config.write_text(text.replace("accept_damaged_wal = false", "accept_damaged_wal = true"))
+    node = LoneNode(stored_node)
+    node.wait_for_height(CHAIN_HEIGHT + 3)
+    assert "accept_damaged_wal is set: kept" in node.log()
+    assert node.stop() == 0

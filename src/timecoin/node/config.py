@@ -97,7 +97,10 @@ class NodeConfig:
     - `clock_skew_warn_ms`: warn when the local clock is off the peers'
       median time by more than this;
     - `shutdown_timeout_s`: the bound of a graceful shutdown;
-    - `log_level`: debug, info, warning or error.
+    - `log_level`: debug, info, warning or error;
+    - `accept_damaged_wal`: start even if a write-ahead log lost or changed
+      records, keeping the records left (the operator accepts that the node
+      may sign a vote conflicting with one it lost; off by default).
     """
 
     network: str = "devnet"
@@ -110,6 +113,7 @@ class NodeConfig:
     clock_skew_warn_ms: int = 2_000
     shutdown_timeout_s: float = 5.0
     log_level: str = "info"
+    accept_damaged_wal: bool = False
     p2p: P2PSection = field(default_factory=P2PSection)
     rpc: RpcSection = field(default_factory=RpcSection)
     metrics: MetricsSection = field(default_factory=MetricsSection)

@@ -317,7 +317,7 @@ class Node:
             chain=chain,
             state=state,
             key=self.operator_key,
-            wal=FinalityWalLog(kv),
+            wal=FinalityWalLog(kv, accept_damage=self.config.accept_damaged_wal),
             final_store=FinalTxStore(kv),
             network=FinalityNetwork(
                 broadcast=self.peers.broadcast,
@@ -342,7 +342,7 @@ class Node:
             chain=chain,
             state=state,
             tip_certificate=load_tip_certificate(kv),
-            wal=WalLog(kv),
+            wal=WalLog(kv, accept_damage=self.config.accept_damaged_wal),
             key=self.operator_key,
             finality=self.finality,
             network=_Network(self),
