@@ -103,6 +103,8 @@ MAX_HEARTBEAT_HISTORY: Final = 1_000
 STOP_MESSAGE: Final = "TimeCoin server stopping"
 HASH_TYPES: Final = ("muhash", "none")
 ADDNODE_COMMANDS: Final = ("add", "remove", "onetry")
+MAX_HEIGHT: Final = 2**63 - 1
+"""The highest height a store key can name: larger ones are out of range (-8)."""
 
 
 # ---------------------------------------------------------------- helpers
@@ -226,7 +228,7 @@ async def getbestblockhash(api: NodeApi) -> object:
 
 async def getblockhash(api: NodeApi, height: int) -> object:
     """Hash of the active chain's block at `height` (-8 outside 0..tip)."""
-    block_hash = await api.get_block_hash(height) if height >= 0 else None
+    block_hash = await api.get_block_hash(height) if 0 <= height <= MAX_HEIGHT else None
     if block_hash is None:
         raise RpcError(RPC_INVALID_PARAMETER, "Block height out of range")
     return block_hash.hex()
