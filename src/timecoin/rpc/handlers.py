@@ -103,8 +103,6 @@ MAX_HEARTBEAT_HISTORY: Final = 1_000
 STOP_MESSAGE: Final = "TimeCoin server stopping"
 HASH_TYPES: Final = ("muhash", "none")
 ADDNODE_COMMANDS: Final = ("add", "remove", "onetry")
-MAX_HEIGHT: Final = 2**63 - 1
-"""The highest height a store key can name: larger ones are out of range (-8)."""
 
 
 # ---------------------------------------------------------------- helpers
