@@ -2,7 +2,7 @@
 
 Put this directory on PYTHONPATH and set TIMECOIN_HEAP_DUMP_DIR: every
 Python process started so (the testnet's nodes) traces its allocations with
-tracemalloc (10 frames) and, on SIGUSR2, writes a snapshot to
+tracemalloc (TIMECOIN_HEAP_DUMP_FRAMES frames, default 1) and, on SIGUSR2, writes a snapshot to
 `DIR/heap-<pid>-<n>.snapshot`. Not part of the node: a profiling aid only.
 """
 
@@ -15,7 +15,7 @@ from pathlib import Path
 from types import FrameType
 
 _DIR = os.environ.get("TIMECOIN_HEAP_DUMP_DIR")
-_FRAMES = 10
+_FRAMES = int(os.environ.get("TIMECOIN_HEAP_DUMP_FRAMES", "1"))
 
 if _DIR:
     tracemalloc.start(_FRAMES)

@@ -30,6 +30,12 @@ from timecoin.encoding import DecodeError, decode
 from timecoin.ledger import MemoryUtxoSet
 from timecoin.mempool import MempoolPolicy
 from timecoin.node.api import NodeApiImpl
+from timecoin.node.bounds import (
+    RELAY_CACHE_BYTES,
+    compute_relay_cache_items,
+    compute_seen_cache_size,
+    compute_signature_cache_entries,
+)
 from timecoin.node.config import NodeConfig, parse_checkpoint
 from timecoin.node.driver import ConsensusDriver
 from timecoin.node.faults import (
@@ -195,7 +201,7 @@ class Node:
         """Reads for RPC (block scans, lookups): never queued ahead of the
         consensus and finality writes on `executor`."""
         self.batch_verifier = BatchVerifier(threads=2)
-        self.sig_cache = CountingSignatureCache()
+        self.sig_cache = CountingSignatureCache(compute_signature_cache_entries(self.params))
         self.mempool_policy = MempoolPolicy(max_memory_bytes=config.mempool.max_bytes)
         self.finality: FinalityService | None = None
         self.heartbeats: HeartbeatService | None = None
@@ -308,6 +314,9 @@ class Node:
                 allow_local_addresses=p2p.allow_local_addresses,
                 max_clock_skew_ms=max(120_000, self.config.clock_skew_warn_ms),
                 class_rates=(sync_class_rate(self.params),),
+                seen_cache_size=compute_seen_cache_size(self.params),
+                relay_cache_items=compute_relay_cache_items(self.params),
+                relay_cache_bytes=RELAY_CACHE_BYTES,
             ),
             address_store=StoreAddressBook(kv),
         )
