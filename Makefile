@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck layers unit bench sim clean test-net fuzz soak
+.PHONY: run test lint typecheck layers unit bench sim clean test-net fuzz soak chaos
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -68,6 +68,15 @@ SOAK_MINUTES ?= 60
 
 soak: $(STAMP)
 	$(BIN)/python bench/soak.py --minutes $(SOAK_MINUTES)
+
+# CHAOS_KILLS SIGKILLs of random nodes of a loaded 4-node testnet (some during
+# start-up), then block hashes and UTXO sets compared across the nodes; writes
+# bench/results/chaos.json. Not part of `make test` (tests/functional has the
+# single-kill restart test).
+CHAOS_KILLS ?= 10
+
+chaos: $(STAMP)
+	$(BIN)/python bench/chaos.py --kills $(CHAOS_KILLS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis
