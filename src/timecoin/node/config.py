@@ -53,6 +53,8 @@ class RpcSection:
     port: int | None = None
     user: str | None = None
     password: str | None = None
+    server_timeout_s: float = 30.0
+    """A request body not received within this gets HTTP 408 (bitcoind's -rpcservertimeout)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,6 +276,8 @@ def _check(config: NodeConfig, source: str) -> None:
         raise ConfigError(f"{source}: clock_skew_warn_ms must be at least 1")
     if not 0.1 <= config.shutdown_timeout_s <= 60:
         raise ConfigError(f"{source}: shutdown_timeout_s must be in 0.1..60")
+    if not 0.1 <= config.rpc.server_timeout_s <= 3_600:
+        raise ConfigError(f"{source}: rpc.server_timeout_s must be in 0.1..3600")
     if (config.wallet_file is None) != (config.wallet_password_file is None):
         raise ConfigError(f"{source}: wallet_file and wallet_password_file go together")
     _check_host("p2p.host", config.p2p.host, source)

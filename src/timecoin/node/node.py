@@ -407,6 +407,7 @@ class Node:
                 datadir=self.datadir,
                 user=rpc.user,
                 password=rpc.password,
+                read_timeout_s=rpc.server_timeout_s,
             ),
         )
         await server.start()
