@@ -101,3 +101,17 @@ def test_node_refuses_a_wal_that_lost_a_record_unless_told(stored_node: Path) ->
     node.wait_for_height(CHAIN_HEIGHT + 3)
     assert "accept_damaged_wal is set: kept" in node.log()
     assert node.stop() == 0
+
+
+def test_verifychain_finds_a_damaged_header_deep_in_the_chain(stored_node: Path) -> None:
+    node = LoneNode(stored_node)
+    node.wait_for_height(CHAIN_HEIGHT)
+    assert node.rpc("verifychain") is True  # the last 6
+    assert node.rpc("verifychain", 4, 0) is True  # all
+    assert node.stop() == 0
+    damaged = flip_header_bit(stored_node, 1)
+    node = LoneNode(stored_node)
+    node.wait_for_log(STARTED_LINE)  # deeper than the start-up check
+    assert node.rpc("verifychain", 3, 0) is False
+    assert node.wait_exit() == EXIT_STORE_DAMAGED
+    assert f"stored data is damaged, stopping: header {damaged} is damaged" in node.log()

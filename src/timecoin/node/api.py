@@ -160,6 +160,22 @@ class NodeApiImpl:
         chain = self._chain()
         return await self._io(lambda: chain.get_header(block_hash))
 
+    async def verify_chain(self, blocks: int) -> bool:
+        """Check the last `blocks` main-chain blocks (0: all); False on damage
+        (`ChainStore.on_damage` has then logged it and is stopping the node)."""
+        chain = self._chain()
+
+        def verify() -> bool:
+            tip = chain.get_tip()
+            count = blocks or (0 if tip is None else tip.height + 1)
+            try:
+                chain.verify_blocks(count)
+            except StoreCorruptError:
+                return False
+            return True
+
+        return await asyncio.get_running_loop().run_in_executor(self._node.rpc_executor, verify)
+
     async def get_transaction(self, txid: bytes) -> TransactionLookup | None:
         """The transaction from the pool, the final backlog or a recent block, or None."""
         known = self._finality().get_transaction(txid)

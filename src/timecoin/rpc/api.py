@@ -388,6 +388,11 @@ class NodeApi(Protocol):
         """The stored header with `block_hash`, or None."""
         ...
 
+    async def verify_chain(self, blocks: int) -> bool:
+        """Check the last `blocks` stored main-chain blocks (0: all) against
+        their hashes; False when one is damaged (the node then stops)."""
+        ...
+
     async def get_transaction(self, txid: bytes) -> TransactionLookup | None:
         """The transaction `txid` from the mempool or the chain's index, or None."""
         ...
