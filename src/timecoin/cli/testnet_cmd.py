@@ -31,7 +31,15 @@ from timecoin.node.testnet import (
     "--block-interval-ms", type=int, default=1_000, show_default=True, help="Block interval."
 )
 @click.option("--init-only", is_flag=True, help="Build the testnet's directories, start nothing.")
-def testnet_cmd(count: int, datadir: Path, block_interval_ms: int, init_only: bool) -> None:
+@click.option(
+    "--restart/--no-restart",
+    default=True,
+    show_default=True,
+    help="Start a node again when its process ends (with a doubling back-off).",
+)
+def testnet_cmd(
+    count: int, datadir: Path, block_interval_ms: int, init_only: bool, restart: bool
+) -> None:
     """Start a local testnet of N masternodes with funded wallets (Ctrl-C stops it)."""
     try:
         nodes = init_testnet(datadir, count, block_interval_ms)
@@ -48,7 +56,7 @@ def testnet_cmd(count: int, datadir: Path, block_interval_ms: int, init_only: bo
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    runner = TestnetRunner(datadir, nodes)
+    runner = TestnetRunner(datadir, nodes, restart=restart)
     try:
         runner.start()
         click.echo(f"{count} nodes started; {datadir / TESTNET_FILENAME}; Ctrl-C stops them")
