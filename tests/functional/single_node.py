@@ -11,10 +11,11 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from timecoin.rpc.client import RpcClient, RpcClientError
@@ -75,6 +76,18 @@ def node_argv(datadir: Path) -> list[str]:
     ]
 
 
+_running: list[LoneNode] = []
+
+
+@pytest.fixture(autouse=True)
+def stop_lone_nodes() -> Iterator[None]:
+    """After each test, stop every lone node it started, failed or not (a
+    test module activates this by importing it)."""
+    yield
+    while _running:
+        _running.pop().stop()
+
+
 class LoneNode:
     """A running node process whose log goes to `datadir/node.log`."""
 
@@ -91,6 +104,7 @@ class LoneNode:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
+        _running.append(self)
 
     def log(self) -> str:
         """What this process has logged so far."""

@@ -10,7 +10,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from single_node import LoneNode, build_lone_testnet, make_lone_node, run_once
+from single_node import (
+    LoneNode,
+    build_lone_testnet,
+    make_lone_node,
+    run_once,
+    stop_lone_nodes,  # noqa: F401  (autouse: stops the nodes)
+)
 
 from timecoin.node.faults import EXIT_STORAGE_FAILED, MIN_FREE_DISK_BYTES, STORAGE_FAILURE_EXIT_S
 

@@ -8,7 +8,14 @@ import os
 from pathlib import Path
 
 import pytest
-from single_node import STARTED_LINE, LoneNode, build_lone_testnet, make_lone_node, run_once
+from single_node import (
+    STARTED_LINE,
+    LoneNode,
+    build_lone_testnet,
+    make_lone_node,
+    run_once,
+    stop_lone_nodes,  # noqa: F401  (autouse: stops the nodes)
+)
 
 from timecoin.node.faults import EXIT_STORE_DAMAGED
 from timecoin.rpc.client import RpcClientError

@@ -6,7 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from single_node import LoneNode, build_lone_testnet, make_lone_node
+from single_node import (
+    LoneNode,
+    build_lone_testnet,
+    make_lone_node,
+    stop_lone_nodes,  # noqa: F401  (autouse: stops the nodes)
+)
 
 from timecoin.rpc.client import RpcCallError
 
