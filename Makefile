@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint typecheck layers unit bench sim clean test-net fuzz soak chaos
+.PHONY: run test lint typecheck layers unit bench sim clean test-net image fuzz soak chaos
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,12 +37,18 @@ test-net: $(STAMP)
 		|| { apt-get update -qq && apt-get install -y -qq iproute2; }
 	TIMECOIN_NETNS=1 $(BIN)/python -m pytest -s -p no:xdist tests/netns
 
+# The container image (contrib/docker); needs a running container engine.
+image:
+	docker build -f contrib/docker/Dockerfile -t timecoin .
+
 bench: $(STAMP)
 	$(BIN)/python bench/ledger.py
 	$(BIN)/python bench/consensus.py
+	$(BIN)/python bench/p2p.py
 	$(BIN)/python bench/network.py
 	$(BIN)/python bench/sync.py
 	$(BIN)/python bench/finality.py
+	$(BIN)/python bench/startup.py
 
 sim: $(STAMP)
 	$(BIN)/timecoin sim --nodes 4-7 --byzantine max --seeds 5000 --heights 20 --jobs 2

@@ -19,20 +19,17 @@ verification term. Writes JSON to bench/results/consensus.json.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import random
 import statistics
 import time
-from pathlib import Path
 
+from benchlib import add_common_arguments, percentile, write_result
 from timecoin.crypto import SigningKey, verify
 from timecoin.sim.config import SimConfig
 from timecoin.sim.network import sample_delay_ms
 from timecoin.sim.simulator import SimResult, Simulation
-
-RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def measure_verify_us(count: int) -> float:
@@ -78,24 +75,23 @@ def run_scale(nodes: int, heights: int, seeds: list[int]) -> tuple[dict[str, obj
     return summary, latencies
 
 
-def percentile(values: list[int], fraction: float) -> float:
-    """The `fraction` quantile of `values` (nearest rank)."""
-    ordered = sorted(values)
-    index = min(len(ordered) - 1, max(0, round(fraction * len(ordered)) - 1))
-    return float(ordered[index])
-
-
 def main() -> None:
     """Run the benchmark, print a summary and write bench/results/consensus.json."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--heights", type=int, default=10, help="heights of the scale runs")
     parser.add_argument("--small-heights", type=int, default=50, help="heights of 4-node runs")
+    add_common_arguments(parser)
     args = parser.parse_args()
 
-    verify_us = measure_verify_us(2_000)
-    delay_ms = mean_lan_delay_ms(20_000)
-    sizes = [(4, args.small_heights, [0, 1, 2, 3, 4]), (100, args.heights, [0])]
-    sizes.append((1_000, args.heights, [0]))
+    if args.smoke:
+        verify_us = measure_verify_us(100)
+        delay_ms = mean_lan_delay_ms(1_000)
+        sizes = [(4, 3, [0]), (10, 2, [0])]
+    else:
+        verify_us = measure_verify_us(2_000)
+        delay_ms = mean_lan_delay_ms(20_000)
+        sizes = [(4, args.small_heights, [0, 1, 2, 3, 4]), (100, args.heights, [0])]
+        sizes.append((1_000, args.heights, [0]))
     runs: list[dict[str, object]] = []
     latency_runs: dict[str, dict[str, float]] = {}
     for nodes, heights, seeds in sizes:
@@ -105,12 +101,13 @@ def main() -> None:
         quorum = 2 * committee // 3 + 1 if isinstance(committee, int) else 0
         verify_ms = (1 + 2 * quorum) * verify_us / 1e3
         target_ms = 3 * delay_ms + verify_ms
-        p50 = percentile(latencies, 0.5)
+        latencies.sort()
+        p50 = percentile(latencies, 50)
         latency_runs[str(nodes)] = {
             "commits": len(latencies),
             "p50_ms": p50,
-            "p90_ms": percentile(latencies, 0.9),
-            "p99_ms": percentile(latencies, 0.99),
+            "p90_ms": percentile(latencies, 90),
+            "p99_ms": percentile(latencies, 99),
             "target_p50_ms": target_ms,
             "verification_ms": verify_ms,
             "p50_ratio_to_target": p50 / target_ms,
@@ -128,8 +125,7 @@ def main() -> None:
         "commit_latency": latency_runs,
         "targets": {"p50_ms": "3 x mean delay + (1 + 2 x quorum) x verify"},
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "consensus.json").write_text(json.dumps(result, indent=2) + "\n")
+    path = write_result(args, "consensus", result)
     print(f"Ed25519 verify: {verify_us:.1f} us; mean LAN delay: {delay_ms:.2f} ms")
     for run in runs:
         print(
@@ -146,7 +142,7 @@ def main() -> None:
             f"p99 {lat['p99_ms']:.0f} ms; target p50 {lat['target_p50_ms']:.1f} ms "
             f"(ratio {lat['p50_ratio_to_target']:.2f})"
         )
-    print(f"results: {RESULTS / 'consensus.json'}")
+    print(f"results: {path}")
 
 
 if __name__ == "__main__":

@@ -36,7 +36,6 @@ from __future__ import annotations
 import argparse
 import collections
 import itertools
-import json
 import os
 import platform
 import queue
@@ -44,14 +43,18 @@ import statistics
 import tempfile
 import threading
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
-from prometheus_client.parser import text_string_to_metric_families
-
-from ledger import bench_connect
-from network import wait_height, wait_rpc_ready
+from benchlib import (
+    add_common_arguments,
+    bench_connect,
+    metric_samples,
+    percentile,
+    wait_height,
+    wait_rpc_ready,
+    write_result,
+)
 from timecoin.crypto import BatchVerifier, SigningKey
 from timecoin.encoding import encode
 from timecoin.node.loadgen import (
@@ -59,14 +62,12 @@ from timecoin.node.loadgen import (
     LoadgenNode,
     build_transfer,
     fund_node,
-    percentile,
     read_testnet,
 )
 from timecoin.node.testnet import TestnetNode, TestnetRunner, init_testnet
 from timecoin.params import COIN
 from timecoin.rpc.client import RpcClientError
 
-RESULTS = Path(__file__).resolve().parent / "results"
 NODES = 4
 TARGETS = {"p50_ms_at_50": 300.0, "p99_ms_at_50": 1_000.0, "ratio_tps_x_nodes_to_baseline": 0.25}
 RECYCLE_S = 2.5
@@ -83,14 +84,7 @@ def node_metrics(node: TestnetNode) -> dict[str, float]:
     """The node's gauges and counters without labels: name -> value."""
     if node.metrics_url is None:
         raise RuntimeError(f"{node.name} serves no metrics")
-    with urllib.request.urlopen(node.metrics_url, timeout=5.0) as response:
-        text = response.read().decode("utf-8")
-    values: dict[str, float] = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if not sample.labels:
-                values[sample.name] = sample.value
-    return values
+    return {name: value for name, labels, value in metric_samples(node.metrics_url) if not labels}
 
 
 def counters(nodes: list[TestnetNode]) -> tuple[float, float]:
@@ -396,7 +390,11 @@ def main() -> None:
     parser.add_argument("--warmup-seconds", type=float, default=2.0)
     parser.add_argument("--coins-per-node", type=int, default=999)
     parser.add_argument("--baseline-transactions", type=int, default=4_000)
+    add_common_arguments(parser)
     args = parser.parse_args()
+    if args.smoke:
+        args.saturation_tps, args.saturation_seconds, args.phase_seconds = 100.0, 3.0, 1.0
+        args.warmup_seconds, args.coins_per_node, args.baseline_transactions = 0.5, 30, 100
     bench_started = time.monotonic()
 
     verifier = BatchVerifier(threads=2)
@@ -416,7 +414,7 @@ def main() -> None:
         try:
             runner.start()
             wait_rpc_ready(nodes, time.monotonic(), 60.0)
-            wait_height(nodes, 2, 30.0)
+            wait_height(nodes, 2, 30.0, poll_s=0.1)
             targets = read_testnet(datadir)
             params = targets.params
             keys = [SigningKey(os.urandom(32)) for _ in range(64)]
@@ -516,8 +514,7 @@ def main() -> None:
         "meets_target": meets,
         "bench_seconds": round(time.monotonic() - bench_started, 1),
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "finality.json").write_text(json.dumps(result, indent=2) + "\n")
+    path = write_result(args, "finality", result)
 
     print()
     print(f"{'figure':<40}{'target':>10}{'measured':>12}  ok")
@@ -537,7 +534,7 @@ def main() -> None:
         f"ratio: {saturation_tps:,.0f} finalized TPS x {NODES} nodes / {baseline_tps:,.0f} tx/s "
         f"two-core validate-and-apply = {ratio:.2f}"
     )
-    print(f"results: {RESULTS / 'finality.json'} ({result['bench_seconds']} s)")
+    print(f"results: {path} ({result['bench_seconds']} s)")
 
 
 if __name__ == "__main__":

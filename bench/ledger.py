@@ -16,107 +16,27 @@ Writes JSON to bench/results/ledger.json and prints a summary.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import tempfile
 import time
 from collections.abc import Callable
-from pathlib import Path
 
-import nacl.bindings
-
-from timecoin.crypto import (
-    BatchVerifier,
-    MuHash3072,
-    SigningKey,
-    address_from_public_key,
-    configure_parallel_verification,
+from benchlib import (
+    PARAMS,
+    add_common_arguments,
+    bench_connect,
+    build_workload,
+    fund_store,
+    measure_raw_verify,
+    write_result,
 )
-from timecoin.encoding import decode, encode
-from timecoin.ledger import (
-    check_transaction,
-    compute_input_signing_message,
-    connect_block,
-    encode_utxo_element,
-    validate_transaction,
-)
-from timecoin.params import COIN, MINIMAL
+from timecoin.crypto import BatchVerifier, MuHash3072, configure_parallel_verification
+from timecoin.encoding import decode
+from timecoin.ledger import check_transaction, validate_transaction
 from timecoin.storage.chainstore import ChainStore
-from timecoin.storage.kv import WriteBatch
 from timecoin.storage.lmdb_store import LmdbStore
-from timecoin.storage.schema import utxo_key
-from timecoin.types import (
-    TX_VERSION,
-    Coin,
-    OutPoint,
-    Transaction,
-    TxInput,
-    TxOutput,
-    compute_txid,
-)
-
-PARAMS = MINIMAL
-RESULTS = Path(__file__).resolve().parent / "results"
-
-
-def measure_raw_verify(seconds: float) -> float:
-    """Raw libsodium verifications per second on one thread."""
-    key = SigningKey.from_seed(bytes(range(32)))
-    msg = b"x" * 80
-    sig = key.sign(msg)
-    pk = key.public_key
-    verify = nacl.bindings.crypto_sign_open
-    smsg = sig + msg
-    n = 0
-    start = time.perf_counter()
-    deadline = start + seconds
-    while time.perf_counter() < deadline:
-        for _ in range(200):
-            verify(smsg, pk)
-        n += 200
-    return n / (time.perf_counter() - start)
-
-
-def build_workload(
-    n_tx: int, n_inputs: int, seed: int
-) -> tuple[list[tuple[OutPoint, Coin]], list[bytes]]:
-    """Funded coins and signed transactions (encoded) spending them."""
-    keys = [
-        SigningKey.from_seed(seed.to_bytes(4, "big") + i.to_bytes(28, "big")) for i in range(64)
-    ]
-    coins: list[tuple[OutPoint, Coin]] = []
-    txs: list[bytes] = []
-    for t in range(n_tx):
-        key = keys[t % len(keys)]
-        address = address_from_public_key(key.public_key)
-        inputs = []
-        for i in range(n_inputs):
-            outpoint = OutPoint(txid=(seed * 1_000_000 + t).to_bytes(32, "big"), index=i)
-            coins.append((outpoint, Coin(amount=10 * COIN, address=address, height=0)))
-            inputs.append(TxInput(prevout=outpoint, public_key=key.public_key))
-        total = 10 * COIN * n_inputs - 100_000
-        outputs = [
-            TxOutput(amount=total // 2, address=address),
-            TxOutput(amount=total - total // 2, address=address),
-        ]
-        unsigned = Transaction(TX_VERSION, inputs, outputs, 0, None, [], None)
-        txid = compute_txid(unsigned)
-        sigs = [
-            key.sign(compute_input_signing_message(PARAMS.chain_id, txid, i))
-            for i in range(n_inputs)
-        ]
-        txs.append(encode(Transaction(TX_VERSION, inputs, outputs, 0, None, sigs, None)))
-    return coins, txs
-
-
-def fund_store(store: ChainStore, coins: list[tuple[OutPoint, Coin]]) -> None:
-    """Write coins straight into the UTXO table (benchmark set-up only)."""
-    for start in range(0, len(coins), 5_000):
-        batch = WriteBatch()
-        for outpoint, coin in coins[start : start + 5_000]:
-            batch.put(utxo_key(outpoint), encode(coin))
-        store.kv.write(batch)
+from timecoin.types import Transaction, compute_txid
 
 
 def run_timed(fn: Callable[[], int]) -> tuple[int, float]:
@@ -177,32 +97,6 @@ def bench_shape(
     }
 
 
-def bench_connect(n_tx: int, datadir: str, verifier: BatchVerifier) -> dict[str, float]:
-    """Validate-and-apply of blocks of 1,000 transactions with an atomic LMDB commit."""
-    coins, raw_txs = build_workload(n_tx, 1, seed=7)
-    kv = LmdbStore(os.path.join(datadir, "connect"))
-    store = ChainStore(kv)
-    fund_store(store, coins)
-    txs = [decode(d, Transaction, PARAMS.sizes.max_tx_bytes) for d in raw_txs]
-    state = MuHash3072()
-    state.insert_many(encode_utxo_element(o, c) for o, c in coins)
-    state.normalize()
-    start = time.perf_counter()
-    for b in range(0, n_tx, 1_000):
-        connected = connect_block(
-            txs[b : b + 1_000], 1, store, state, PARAMS, verify_batch=verifier.verify_all
-        )
-        batch = WriteBatch()
-        for outpoint in connected.delta.spent:
-            batch.delete(utxo_key(outpoint))
-        for outpoint, coin in connected.delta.created.items():
-            batch.put(utxo_key(outpoint), encode(coin))
-        kv.write(batch)
-    elapsed = time.perf_counter() - start
-    kv.close()
-    return {"transactions": n_tx, "tx_per_s": n_tx / elapsed}
-
-
 def bench_muhash(n: int) -> float:
     """Microseconds per element of a block-style update (insert_many + one normalize)."""
     elements = [i.to_bytes(36, "big") + b"coin-bytes-32-long-xxxxxxxxxxxxx" for i in range(n)]
@@ -217,7 +111,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--transactions", type=int, default=4_000)
     parser.add_argument("--seconds", type=float, default=2.0, help="raw verify sampling time")
+    parser.add_argument("--muhash-elements", type=int, default=20_000)
+    add_common_arguments(parser)
     args = parser.parse_args()
+    if args.smoke:
+        args.transactions, args.seconds, args.muhash_elements = 100, 0.05, 200
     configure_parallel_verification()
 
     verifier = BatchVerifier(threads=2, chunk_size=32)
@@ -227,7 +125,7 @@ def main() -> None:
         connect = bench_connect(args.transactions, datadir, verifier)
     raw_after = measure_raw_verify(args.seconds / 2)
     verifier.close()
-    muhash_us = bench_muhash(20_000)
+    muhash_us = bench_muhash(args.muhash_elements)
     baseline = (raw + raw_after) / 2
     result: dict[str, object] = {
         "benchmark": "ledger",
@@ -245,8 +143,7 @@ def main() -> None:
         "muhash_us_per_element": muhash_us,
         "targets": {"single_ratio_to_raw": 0.70, "pool_ratio_to_single": 1.6},
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "ledger.json").write_text(json.dumps(result, indent=2) + "\n")
+    path = write_result(args, "ledger", result)
     print(f"raw Ed25519 verify (1 core): {baseline:,.0f}/s")
     for s in result["shapes"]:  # type: ignore[attr-defined]
         print(
@@ -260,7 +157,7 @@ def main() -> None:
         f"({connect['tx_per_s'] / baseline:.2f}x raw single-core verify)"
     )
     print(f"MuHash3072 update: {muhash_us:.2f} us/element")
-    print(f"results: {RESULTS / 'ledger.json'}")
+    print(f"results: {path}")
 
 
 if __name__ == "__main__":

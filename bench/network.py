@@ -29,24 +29,26 @@ the machine's cores with the nodes. Writes JSON to bench/results/network.json.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
-from prometheus_client.parser import text_string_to_metric_families
-
-from ledger import bench_connect
+from benchlib import (
+    add_common_arguments,
+    bench_connect,
+    metric_samples,
+    tip_height,
+    wait_height,
+    wait_rpc_ready,
+    write_result,
+)
 from timecoin.crypto import BatchVerifier
 from timecoin.node.loadgen import LoadgenConfig, LoadGenerator, LoadgenReport, read_testnet
 from timecoin.node.testnet import TestnetNode, TestnetRunner, init_testnet
-from timecoin.rpc.client import RpcClient, RpcClientError
 
-RESULTS = Path(__file__).resolve().parent / "results"
 NODES = 4
 PROMISED = {
     "tps": 100,
@@ -73,43 +75,6 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-def wait_rpc_ready(nodes: list[TestnetNode], started: float, timeout_s: float) -> list[float]:
-    """Seconds from `started` until each node answers getblockcount."""
-    ready: dict[str, float] = {}
-    deadline = started + timeout_s
-    while len(ready) < len(nodes):
-        if time.monotonic() > deadline:
-            missing = [n.name for n in nodes if n.name not in ready]
-            raise RuntimeError(f"nodes not RPC-ready after {timeout_s} s: {missing}")
-        for node in nodes:
-            if node.name in ready:
-                continue
-            try:
-                RpcClient.from_cookie(node.datadir, node.rpc_url, timeout_s=2.0).call(
-                    "getblockcount"
-                )
-            except (RpcClientError, OSError):
-                continue
-            ready[node.name] = time.monotonic() - started
-        time.sleep(0.02)
-    return [round(ready[n.name], 3) for n in nodes]
-
-
-def tip_height(node: TestnetNode) -> int:
-    """The node's tip height."""
-    client = RpcClient.from_cookie(node.datadir, node.rpc_url, timeout_s=5.0)
-    return int(client.call("getblockcount"))
-
-
-def wait_height(nodes: list[TestnetNode], height: int, timeout_s: float) -> None:
-    """Wait until every node's tip is at least `height`."""
-    deadline = time.monotonic() + timeout_s
-    while min(tip_height(n) for n in nodes) < height:
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"the testnet did not reach height {height}")
-        time.sleep(0.1)
-
-
 def measure_idle(runner: TestnetRunner, seconds: float) -> dict[str, list[float]]:
     """CPU percent (of one core) and RSS of each node over `seconds` of no load."""
     pids = [runner.processes[n.name].pid for n in runner.nodes]
@@ -131,16 +96,15 @@ def gossip_throttled(nodes: list[TestnetNode]) -> int:
     for node in nodes:
         if node.metrics_url is None:
             continue
-        with urllib.request.urlopen(node.metrics_url, timeout=5.0) as response:
-            text = response.read().decode("utf-8")
-        for family in text_string_to_metric_families(text):
-            for sample in family.samples:
-                if (
-                    sample.name == "timecoin_p2p_throttled_total"
-                    and sample.labels.get("class") == "gossip"
-                ):
-                    total += sample.value
+        for name, labels, value in metric_samples(node.metrics_url):
+            if name == "timecoin_p2p_throttled_total" and labels.get("class") == "gossip":
+                total += value
     return int(total)
+
+
+def min_height(nodes: list[TestnetNode]) -> int:
+    """The lowest tip height among `nodes` (-1 when one does not answer)."""
+    return min(tip_height(n) or -1 for n in nodes)
 
 
 def run_load(datadir: Path, config: LoadgenConfig) -> tuple[LoadgenReport, LoadGenerator]:
@@ -186,7 +150,13 @@ def main() -> None:
     parser.add_argument("--saturation-tps", type=float, default=3_000.0)
     parser.add_argument("--warmup-seconds", type=float, default=5.0)
     parser.add_argument("--baseline-transactions", type=int, default=4_000)
+    add_common_arguments(parser)
     args = parser.parse_args()
+    if args.smoke:
+        args.idle_seconds, args.latency_seconds, args.warmup_seconds = 0.5, 1.0, 0.5
+        args.saturation_seconds, args.saturation_coins, args.saturation_tps = 2.0, 100, 200.0
+        args.baseline_transactions = 100
+    drain_timeout_s = 5.0 if args.smoke else 20.0
     bench_started = time.monotonic()
 
     verifier = BatchVerifier(threads=2)
@@ -205,7 +175,7 @@ def main() -> None:
             runner.start()
             startup = wait_rpc_ready(nodes, started, 60.0)
             print(f"start-up to RPC-ready (fresh chain): {startup} s")
-            wait_height(nodes, 2, 30.0)
+            wait_height(nodes, 2, 30.0, poll_s=0.1)
 
             idle = measure_idle(runner, args.idle_seconds)
             print(f"idle: CPU {idle['cpu_percent']} %, RSS {idle['rss_mb']} MB")
@@ -213,7 +183,9 @@ def main() -> None:
             latency_report, _ = run_load(
                 datadir,
                 LoadgenConfig(
-                    tps=PROMISED["tps"], duration_s=args.latency_seconds, drain_timeout_s=20.0
+                    tps=PROMISED["tps"],
+                    duration_s=args.latency_seconds,
+                    drain_timeout_s=drain_timeout_s,
                 ),
             )
             print(f"at {PROMISED['tps']} TPS: {latency_report.format()}")
@@ -224,7 +196,7 @@ def main() -> None:
                     tps=args.saturation_tps,
                     duration_s=args.saturation_seconds,
                     coins=args.saturation_coins,
-                    drain_timeout_s=20.0,
+                    drain_timeout_s=drain_timeout_s,
                 ),
             )
             window = (args.warmup_seconds, saturation_report.send_elapsed_s)
@@ -238,7 +210,7 @@ def main() -> None:
             loaded_rss = [round(rss_mb(runner.processes[n.name].pid), 1) for n in nodes]
             throttled = gossip_throttled(nodes)
             print(f"gossip messages throttled between the honest nodes: {throttled}")
-            height = min(tip_height(n) for n in nodes)
+            height = min_height(nodes)
 
             runner.stop()
             runner = TestnetRunner(datadir, nodes)
@@ -294,8 +266,7 @@ def main() -> None:
         "meets_promise": meets,
         "bench_seconds": round(time.monotonic() - bench_started, 1),
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "network.json").write_text(json.dumps(result, indent=2) + "\n")
+    path = write_result(args, "network", result)
 
     print()
     print(f"{'figure':<34}{'promised':>12}{'measured':>14}  ok")
@@ -323,7 +294,7 @@ def main() -> None:
         f"two-core validate-and-apply = {ratio:.2f}"
     )
     print(f"commit latency p50 at {PROMISED['tps']} TPS: {latency['p50']} ms")
-    print(f"results: {RESULTS / 'network.json'} ({result['bench_seconds']} s)")
+    print(f"results: {path} ({result['bench_seconds']} s)")
 
 
 if __name__ == "__main__":

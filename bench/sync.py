@@ -3,9 +3,11 @@
 Set-up (not timed): a devnet genesis with four Bronze masternodes and
 allocations to a few funding keys, then BLOCKS blocks of TXS 1-in/2-out
 transactions each (every transaction spends the first output of its
-predecessor in the previous block), built with `chain.build_block` and
-certified by the masternodes' operator keys, committed straight into the
-LMDB store of the serving node's data directory.
+predecessor in the previous block), built and certified by the
+masternodes' operator keys with `timecoin.testing.ChainBuilder` (each
+epoch's last block carries their empty epoch reports, as the rule active
+from height 1 requires), committed straight into the LMDB store of the
+serving node's data directory.
 
 Timed: the serving node (`timecoin node`, one masternode of four, so it
 produces nothing new) serves the chain; a fresh node that is not a
@@ -25,52 +27,31 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
 import platform
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-import nacl.bindings
-
-from timecoin.chain import (
-    ChainState,
-    GenesisMasternode,
-    GenesisSpec,
-    build_block,
-    build_genesis,
-    chain_state_from_genesis,
-    compute_vote_signing_message,
-    voting_set_at,
-)
-from timecoin.crypto import BatchVerifier, MuHash3072, SigningKey, address_from_public_key, verify
+from benchlib import add_common_arguments, measure_raw_verify, wait_height, write_result
+from timecoin.chain import GenesisSpec, build_genesis, chain_state_from_genesis
+from timecoin.crypto import BatchVerifier, SigningKey, address_from_public_key
 from timecoin.encoding import encode
-from timecoin.ledger import MemoryUtxoSet, compute_input_signing_message
 from timecoin.node.config import NodeConfig, P2PSection, RpcSection, render_config
 from timecoin.node.keys import load_or_create_key
 from timecoin.node.store import save_tip_certificate
 from timecoin.node.testnet import find_free_ports, testnet_params
-from timecoin.params import COIN, ChainParams, Tier
-from timecoin.rpc.client import RpcClient, RpcClientError
+from timecoin.params import COIN, ChainParams
 from timecoin.storage import ChainStore, LmdbStore
-from timecoin.types import (
-    TX_VERSION,
-    BlockUndo,
-    Certificate,
-    CommitSignature,
-    OutPoint,
-    Transaction,
-    TxInput,
-    TxOutput,
-    VoteType,
-    compute_txid,
-)
+from timecoin.storage.chainstate import commit_applied, init_genesis_state
+from timecoin.storage.indexes import SPENTINDEX, TXINDEX
+from timecoin.testing import ChainBuilder, genesis_masternodes, signed_transaction
+from timecoin.types import OutPoint, Transaction, compute_txid
 
-RESULTS = Path(__file__).resolve().parent / "results"
 BLOCK_INTERVAL_MS = 1_000
 MASTERNODES = 4
 FUNDING_KEYS = 16
@@ -78,23 +59,6 @@ FEE = 10_000
 CHANGE = 1_000
 """The second output; the first carries the rest to the next block's spend."""
 TARGET_RATIO = 0.40
-
-
-def measure_raw_verify(seconds: float) -> float:
-    """Raw libsodium verifications per second on one thread."""
-    key = SigningKey.from_seed(bytes(range(32)))
-    msg = b"x" * 80
-    smsg = key.sign(msg) + msg
-    pk = key.public_key
-    open_ = nacl.bindings.crypto_sign_open
-    n = 0
-    start = time.perf_counter()
-    deadline = start + seconds
-    while time.perf_counter() < deadline:
-        for _ in range(200):
-            open_(smsg, pk)
-        n += 200
-    return n / (time.perf_counter() - start)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,43 +73,34 @@ class BuiltChain:
     build_s: float
 
 
-def certify(state: ChainState, keys: dict[bytes, SigningKey], chain_id: int) -> Certificate:
-    """Precommits of the whole voting set for `state`'s tip."""
-    voting_set = voting_set_at(state, state.height)
-    if voting_set is None:
-        raise RuntimeError(f"no voting set at height {state.height}")
-    message = compute_vote_signing_message(
-        chain_id, VoteType.PRECOMMIT, state.height, 0, state.block_hash
-    )
-    return Certificate(
-        height=state.height,
-        round=0,
-        block_hash=state.block_hash,
-        signatures=[
-            CommitSignature(i, keys[v.operator_key].sign(message))
-            for i, v in enumerate(voting_set.voters)
-        ],
-    )
-
-
 def spend(
-    outpoint: OutPoint, amount: int, key: SigningKey, address: bytes, chain_id: int
+    outpoint: OutPoint,
+    amount: int,
+    key: SigningKey,
+    address: bytes,
+    chain_id: int,
+    outputs_count: int = 2,
 ) -> Transaction:
-    """A signed 1-in/2-out transaction paying `amount - FEE` back to `address`
-    (CHANGE in the second output, the rest in the first)."""
-    inputs = [TxInput(prevout=outpoint, public_key=key.public_key)]
-    left = amount - FEE
-    outputs = [
-        TxOutput(amount=left - CHANGE, address=address),
-        TxOutput(amount=CHANGE, address=address),
-    ]
-    unsigned = Transaction(TX_VERSION, inputs, outputs, 0, None, [], None)
-    signature = key.sign(compute_input_signing_message(chain_id, compute_txid(unsigned), 0))
-    return Transaction(TX_VERSION, inputs, outputs, 0, None, [signature], None)
+    """A signed 1-in transaction paying `amount` less the fee back to
+    `address`: CHANGE in each of the `outputs_count - 1` last outputs, the
+    rest in the first (the fee grows with the size)."""
+    left = amount - FEE * (1 + outputs_count // 100)
+    outputs = [(left - CHANGE * (outputs_count - 1), address)]
+    outputs += [(CHANGE, address) for _ in range(outputs_count - 1)]
+    return signed_transaction([(outpoint, key)], outputs, chain_id)
 
 
-def build_chain(server_dir: Path, blocks: int, txs_per_block: int) -> BuiltChain:
-    """Write genesis and `blocks` certified blocks into `server_dir`'s store."""
+def build_chain(
+    server_dir: Path,
+    blocks: int,
+    txs_per_block: int,
+    *,
+    fanout_outputs: int = 2,
+    fanout_blocks: int = 0,
+) -> BuiltChain:
+    """Write genesis and `blocks` certified blocks into `server_dir`'s store.
+    The transactions of the first `fanout_blocks` blocks have
+    `fanout_outputs` outputs (to grow the UTXO set), the others 2."""
     started = time.perf_counter()
     params = testnet_params(BLOCK_INTERVAL_MS)
     server_dir.mkdir(parents=True)
@@ -162,85 +117,43 @@ def build_chain(server_dir: Path, blocks: int, txs_per_block: int) -> BuiltChain
             allocations=tuple(
                 (funder_addresses[i % FUNDING_KEYS], allocation) for i in range(txs_per_block)
             ),
-            masternodes=tuple(
-                GenesisMasternode(
-                    tier=Tier.BRONZE,
-                    owner_key=key.public_key,
-                    operator_key=key.public_key,
-                    reward_address=address_from_public_key(key.public_key),
-                    network_address=f"127.0.0.1:{24300 + i}".encode(),
-                )
-                for i, key in enumerate(operators)
-            ),
+            masternodes=genesis_masternodes(operators),
         )
     )
     (server_dir / "genesis.block").write_bytes(encode(genesis))
-    state, delta = chain_state_from_genesis(genesis, params)
-    utxo = MemoryUtxoSet(dict(delta.created))
+    builder = ChainBuilder(genesis, params, keys)
     genesis_txid = compute_txid(genesis.transactions[0])
     lanes = [
         (OutPoint(genesis_txid, i), allocation, funders[i % FUNDING_KEYS])
         for i in range(txs_per_block)
     ]
     for outpoint, amount, _ in lanes:
-        coin = delta.created.get(outpoint)
+        coin = builder.view.get_coin(outpoint)
         if coin is None or coin.amount != amount:
             raise RuntimeError("genesis allocations are not where the benchmark expects them")
     kv = LmdbStore(server_dir / "chain")
     chain = ChainStore(kv, max_block_bytes=params.sizes.max_block_bytes)
-    chain.init_genesis(
-        genesis,
-        state.block_hash,
-        BlockUndo(spent=[], utxo_state_before=MuHash3072().to_bytes()),
-        delta.created,
-        state.utxo_state.to_bytes(),
-    )
+    chain.indexes = frozenset((TXINDEX, SPENTINDEX))  # what a node keeps by default
+    genesis_state, genesis_delta = chain_state_from_genesis(genesis, params)
+    init_genesis_state(chain, genesis, genesis_state, genesis_delta)
     verifier = BatchVerifier(threads=2)
-    certificate: Certificate | None = None
     tx_signatures = 0
     certificate_signatures = 0
     try:
-        for _ in range(blocks):
+        for block_number in range(blocks):
             transactions = []
             next_lanes = []
+            outputs_count = fanout_outputs if block_number < fanout_blocks else 2
             for outpoint, amount, key in lanes:
-                tx = spend(
-                    outpoint,
-                    amount,
-                    key,
-                    address_from_public_key(key.public_key),
-                    params.chain_id,
-                )
+                address = address_from_public_key(key.public_key)
+                tx = spend(outpoint, amount, key, address, params.chain_id, outputs_count)
                 transactions.append(tx)
                 next_lanes.append((OutPoint(compute_txid(tx), 0), tx.outputs[0].amount, key))
             lanes = next_lanes
-            voting_set = voting_set_at(state, state.height + 1)
-            if voting_set is None:
-                raise RuntimeError(f"no voting set for height {state.height + 1}")
-            applied = build_block(
-                state,
-                utxo,
-                transactions,
-                timestamp_ms=state.header.timestamp_ms + BLOCK_INTERVAL_MS,
-                proposer=voting_set.voters[
-                    (state.height + 1) % len(voting_set.voters)
-                ].operator_key,
-                prev_certificate=certificate,
-                verifier=verify,
-                verify_batch=verifier.verify_all,
-            )
-            state = applied.state_after
-            certificate = certify(state, keys, params.chain_id)
+            applied = builder.build(transactions, verify_batch=verifier.verify_all)
+            certificate = builder.accept(applied)
             save_tip_certificate(kv, certificate)
-            chain.commit_block(
-                applied.block,
-                applied.block_hash,
-                applied.undo,
-                applied.delta.created,
-                applied.delta.spent,
-                state.utxo_state.to_bytes(),
-            )
-            utxo.apply_delta(applied.delta)
+            commit_applied(chain, applied)
             tx_signatures += len(transactions)
             certificate_signatures += len(certificate.signatures)
     finally:
@@ -302,29 +215,29 @@ def stop_node(proc: subprocess.Popen[bytes]) -> None:
             proc.wait()
 
 
-def block_count(datadir: Path, port: int) -> int | None:
-    """The node's tip height over RPC, or None while it does not answer."""
-    try:
-        client = RpcClient.from_cookie(datadir, f"http://127.0.0.1:{port}/", timeout_s=5.0)
-        return int(client.call("getblockcount"))
-    except (RpcClientError, OSError, ValueError):
-        return None
+@dataclass(frozen=True, slots=True)
+class LocalNode:
+    """A `timecoin node` process of this benchmark."""
+
+    name: str
+    datadir: Path
+    rpc_port: int
+
+    @property
+    def rpc_url(self) -> str:
+        """The node's JSON-RPC URL."""
+        return f"http://127.0.0.1:{self.rpc_port}/"
 
 
-def wait_height(
-    datadir: Path, port: int, height: int, timeout_s: float, proc: subprocess.Popen[bytes]
-) -> float:
-    """Poll until the node answers with a tip >= `height`; the monotonic time it did."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
+def alive(node: LocalNode, proc: subprocess.Popen[bytes]) -> Callable[[], None]:
+    """A check that raises, with the log's tail, once `proc` has exited."""
+
+    def check() -> None:
         if proc.poll() is not None:
-            tail = (datadir / "node.log").read_text(errors="replace").splitlines()[-20:]
-            raise RuntimeError(f"node in {datadir} exited:\n" + "\n".join(tail))
-        got = block_count(datadir, port)
-        if got is not None and got >= height:
-            return time.monotonic()
-        time.sleep(0.02)
-    raise RuntimeError(f"node in {datadir} not at height {height} after {timeout_s} s")
+            tail = (node.datadir / "node.log").read_text(errors="replace").splitlines()[-20:]
+            raise RuntimeError(f"node in {node.datadir} exited:\n" + "\n".join(tail))
+
+    return check
 
 
 def main() -> None:
@@ -336,7 +249,11 @@ def main() -> None:
     parser.add_argument(
         "--workdir", type=Path, default=None, help="keep the data directories and logs here"
     )
+    add_common_arguments(parser)
     args = parser.parse_args()
+    if args.smoke:
+        # Across an epoch boundary (20 blocks), so its last block carries reports.
+        args.blocks, args.txs, args.seconds = 22, 2, 0.05
 
     raw = measure_raw_verify(args.seconds)
     with contextlib.ExitStack() as stack:
@@ -357,15 +274,18 @@ def main() -> None:
         fresh_dir.mkdir()
         (fresh_dir / "genesis.block").write_bytes((server_dir / "genesis.block").read_bytes())
         write_config(fresh_dir, built.params, f_p2p, f_rpc, (f"127.0.0.1:{s_p2p}",))
+        server_node = LocalNode("server", server_dir, s_rpc)
+        fresh_node = LocalNode("fresh", fresh_dir, f_rpc)
         server = start_node(server_dir)
         fresh: subprocess.Popen[bytes] | None = None
         try:
             loaded_at = time.monotonic()
-            wait_height(server_dir, s_rpc, built.height, 120.0, server)
+            wait_height([server_node], built.height, 120.0, alive(server_node, server))
             server_load_s = time.monotonic() - loaded_at
             fresh = start_node(fresh_dir)
-            started = wait_height(fresh_dir, f_rpc, 0, 60.0, fresh)
-            done = wait_height(fresh_dir, f_rpc, built.height, 180.0, fresh)
+            fresh_alive = alive(fresh_node, fresh)
+            started = wait_height([fresh_node], 0, 60.0, fresh_alive)
+            done = wait_height([fresh_node], built.height, 180.0, fresh_alive)
         finally:
             if fresh is not None:
                 stop_node(fresh)
@@ -396,8 +316,7 @@ def main() -> None:
         "ratio_to_two_cores_raw": ratio,
         "targets": {"ratio_to_two_cores_raw": TARGET_RATIO},
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / "sync.json").write_text(json.dumps(result, indent=2) + "\n")
+    path = write_result(args, "sync", result)
     print(f"raw Ed25519 verify (1 core): {baseline:,.0f}/s")
     print(f"serving node loaded the chain in {server_load_s:.1f} s")
     print(
@@ -405,7 +324,7 @@ def main() -> None:
         f"{elapsed:.2f} s, {blocks_per_s:.1f} blocks/s, {sigs_per_s:,.0f} sig/s "
         f"({ratio:.0%} of 2x raw single-core verify, target {TARGET_RATIO:.0%})"
     )
-    print(f"results: {RESULTS / 'sync.json'}")
+    print(f"results: {path}")
 
 
 if __name__ == "__main__":

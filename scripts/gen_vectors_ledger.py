@@ -37,24 +37,20 @@ from timecoin.encoding import encode  # noqa: E402
 from timecoin.ledger import (  # noqa: E402
     MemoryUtxoSet,
     check_transaction,
-    compute_input_signing_message,
-    compute_owner_signing_message,
     compute_utxo_commitment,
     encode_utxo_element,
     validate_transaction,
 )
 from timecoin.params import COIN, MINIMAL, Tier  # noqa: E402
+from timecoin.testing import signed_transaction  # noqa: E402
 from timecoin.types import (  # noqa: E402
     NO_COLLATERAL,
-    TX_VERSION,
     Coin,
     InvalidTransaction,
     MasternodeRegistration,
     OutPoint,
     Payload,
     Transaction,
-    TxInput,
-    TxOutput,
     compute_block_hash,
     compute_txid,
 )
@@ -87,25 +83,8 @@ def sign(
     payload: Payload | None = None,
     owner: SigningKey | None = None,
 ) -> Transaction:
-    tx = Transaction(
-        version=TX_VERSION,
-        inputs=[TxInput(prevout=op, public_key=k.public_key) for op, k in spends],
-        outputs=[TxOutput(amount=a, address=to) for a, to in outputs],
-        lock_time=lock_time,
-        payload=payload,
-        signatures=[],
-        owner_signature=None,
-    )
-    txid = compute_txid(tx)
-    return msgspec.structs.replace(
-        tx,
-        signatures=[
-            k.sign(compute_input_signing_message(PARAMS.chain_id, txid, i))
-            for i, (_, k) in enumerate(spends)
-        ],
-        owner_signature=(
-            owner.sign(compute_owner_signing_message(PARAMS.chain_id, txid)) if owner else None
-        ),
+    return signed_transaction(
+        spends, outputs, PARAMS.chain_id, lock_time=lock_time, payload=payload, owner=owner
     )
 
 

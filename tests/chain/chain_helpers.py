@@ -25,16 +25,13 @@ from timecoin.chain import (
 from timecoin.crypto import SigningKey, address_from_public_key, sha256, verify
 from timecoin.ledger import (
     MemoryUtxoSet,
-    compute_input_signing_message,
-    compute_owner_signing_message,
 )
 from timecoin.params import COIN, MINIMAL, Tier
+from timecoin.testing import certify, signed_transaction
 from timecoin.types import (
-    TX_VERSION,
     Block,
     BlockHeader,
     Certificate,
-    CommitSignature,
     DuplicateProposalEvidence,
     DuplicateVoteEvidence,
     Evidence,
@@ -43,8 +40,6 @@ from timecoin.types import (
     Payload,
     Proposal,
     Transaction,
-    TxInput,
-    TxOutput,
     Vote,
     VoteType,
     compute_attestations_hash,
@@ -130,24 +125,9 @@ def make_tx(
     lock_time: int = 0,
 ) -> Transaction:
     """A transaction spending `spends`, signed by their keys (and by `owner`)."""
-    unsigned = Transaction(
-        version=TX_VERSION,
-        inputs=[TxInput(prevout=op, public_key=key.public_key) for op, key in spends],
-        outputs=[TxOutput(amount=amount, address=address) for amount, address in outputs],
-        lock_time=lock_time,
-        payload=payload,
-        signatures=[],
-        owner_signature=None,
+    return signed_transaction(
+        spends, outputs, PARAMS.chain_id, payload=payload, owner=owner, lock_time=lock_time
     )
-    txid = compute_txid(unsigned)
-    signatures = [
-        key.sign(compute_input_signing_message(PARAMS.chain_id, txid, index))
-        for index, (_, key) in enumerate(spends)
-    ]
-    owner_signature = None
-    if owner is not None:
-        owner_signature = owner.sign(compute_owner_signing_message(PARAMS.chain_id, txid))
-    return msgspec.structs.replace(unsigned, signatures=signatures, owner_signature=owner_signature)
 
 
 def transfer(
@@ -187,21 +167,7 @@ def make_certificate(
     (default: all) of the voting set of the tip's height."""
     if state.height == 0:
         return None
-    voting_set = voting_set_at(state, state.height)
-    assert voting_set is not None
-    indices = range(len(voting_set.voters)) if voters is None else voters
-    message = compute_vote_signing_message(
-        PARAMS.chain_id, VoteType.PRECOMMIT, state.height, round, state.block_hash
-    )
-    return Certificate(
-        height=state.height,
-        round=round,
-        block_hash=state.block_hash,
-        signatures=[
-            CommitSignature(i, sign_with(voting_set.voters[i].operator_key, message))
-            for i in sorted(indices)
-        ],
-    )
+    return certify(state, KEYS, voters=voters, round=round)
 
 
 def proposer_for(state: ChainState) -> bytes:

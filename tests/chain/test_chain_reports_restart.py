@@ -3,7 +3,8 @@
 The node's driver writes each block's lock changes to the store's
 `reported_lock` key space with the block (`ChainStore.commit_block`
 `locks_created`/`locks_released`), and a restarted node rebuilds its state
-by replaying the stored blocks (`node.load_chain_state`): both must give
+from the stored chain state (`storage.chainstate.read_chain_state`), and a
+store migrated from schema 3 by replaying its blocks: all must give
 the locks of the chain that was followed, after the lock's creation at an
 epoch's last block, across a later epoch boundary, and after its release
 by the block that spends the outpoint.
@@ -15,47 +16,37 @@ from chain_helpers import GENESIS, make_certificate, proposer_for
 from test_chain_reports import PARAMS, PAY, Chain, Committee, entry, lock_chain, report_for
 
 from timecoin.chain import AppliedBlock, build_block, chain_state_from_genesis
-from timecoin.crypto import MuHash3072, verify
-from timecoin.node.node import load_chain_state
+from timecoin.crypto import verify
 from timecoin.storage import ChainStore, MemoryStore
-from timecoin.types import BlockUndo, VotingSet, compute_txid
+from timecoin.storage.chainstate import (
+    StoredVotingSets,
+    commit_applied,
+    init_genesis_state,
+    read_chain_state,
+)
+from timecoin.types import VotingSet, compute_txid
 
 
 def _store_of(applied: list[AppliedBlock]) -> ChainStore:
     """A chain store holding genesis and `applied`, written as the driver does."""
     store = ChainStore(MemoryStore())
     state, delta = chain_state_from_genesis(GENESIS, PARAMS)
-    store.init_genesis(
-        GENESIS,
-        state.block_hash,
-        BlockUndo(spent=[], utxo_state_before=MuHash3072().to_bytes()),
-        delta.created,
-        state.utxo_state.to_bytes(),
-    )
+    init_genesis_state(store, GENESIS, state, delta)
     for block in applied:
-        store.commit_block(
-            block.block,
-            block.block_hash,
-            block.undo,
-            block.delta.created,
-            block.delta.spent,
-            block.state_after.utxo_state.to_bytes(),
-            locks_created=block.delta.locks_created,
-            locks_released=block.delta.locks_released,
-        )
+        commit_applied(store, block)
     return store
 
 
-def _assert_restart_matches(chain: Chain) -> dict[int, VotingSet]:
-    """Restart from the store of `chain`; the voting sets by epoch it recorded."""
+def _assert_restart_matches(chain: Chain) -> StoredVotingSets:
+    """Restart from the store of `chain`; the voting sets by epoch it stored."""
     store = _store_of(chain.applied)
     assert dict(store.iter_reported_locks()) == chain.state.reported_locks
-    voting_sets: dict[int, VotingSet] = {}
-    restarted = load_chain_state(store, GENESIS, PARAMS, voting_sets)
+    restarted = read_chain_state(store, PARAMS)
     assert restarted.block_hash == chain.state.block_hash
     assert restarted.reported_locks == chain.state.reported_locks
     assert restarted.utxo_state.digest() == chain.state.utxo_state.digest()
-    return voting_sets
+    assert restarted.registry == chain.state.registry
+    return StoredVotingSets(store.kv)
 
 
 def test_restart_rebuilds_locks_created_kept_and_released() -> None:
@@ -70,6 +61,7 @@ def test_restart_rebuilds_locks_created_kept_and_released() -> None:
     assert chain.state.reported_locks
     voting_sets = _assert_restart_matches(chain)
     assert 0 in voting_sets  # the proof's epoch, no longer in the chain state
+    assert isinstance(voting_sets[0], VotingSet)
     spend = build_block(
         chain.state,
         chain.view,

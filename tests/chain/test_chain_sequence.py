@@ -5,6 +5,8 @@ its own state and UTXO set; then every block undone."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from chain_helpers import (
     ALICE,
@@ -37,6 +39,13 @@ from timecoin.chain import (
 from timecoin.encoding import decode, encode
 from timecoin.masternode import get_entry, next_voting_set_hash
 from timecoin.params import COIN
+from timecoin.storage import ChainStore, LmdbStore
+from timecoin.storage.chainstate import (
+    StoredVotingSets,
+    commit_applied,
+    init_genesis_state,
+    read_chain_state,
+)
 from timecoin.types import Block, OutPoint, compute_block_hash, compute_txid
 
 NEW_OWNER = make_key("owner/new")
@@ -71,6 +80,7 @@ class Chain:
         self.follower = Node.from_genesis()
         self.states: list[ChainState] = [self.builder.state]
         self.views: list[dict[OutPoint, object]] = [dict(self.builder.view.coins)]
+        self.applied: list[AppliedBlock] = []
 
     def add(self, transactions: list[object] | None = None, **kwargs: object) -> AppliedBlock:
         applied = self.builder.build(transactions or [], **kwargs)  # type: ignore[arg-type]
@@ -89,6 +99,7 @@ class Chain:
         assert header.epoch == PARAMS.epoch_of(header.height)
         self.states.append(self.builder.state)
         self.views.append(dict(self.builder.view.coins))
+        self.applied.append(applied)
         return applied
 
 
@@ -215,3 +226,22 @@ def test_a_second_builder_makes_the_same_blocks(chain: Chain) -> None:
         )
         assert encode(rebuilt.block) == encode(block)
         replay.accept(rebuilt)
+
+
+def test_stored_chain_state_reads_back_at_every_height(chain: Chain, tmp_path: Path) -> None:
+    """Each block committed with its chain state (registration, deregistration,
+    evidence, three epoch boundaries) reads back as the builder's state, with
+    no replay (ADR 0010)."""
+    with LmdbStore(tmp_path / "chain") as kv:
+        store = ChainStore(kv)
+        init_genesis_state(store, GENESIS, *chain_state_from_genesis(GENESIS, PARAMS))
+        assert same_state(read_chain_state(store, PARAMS), chain.states[0])
+        for applied, expected in zip(chain.applied, chain.states[1:], strict=True):
+            commit_applied(store, applied)
+            restored = read_chain_state(store, PARAMS)
+            assert same_state(restored, expected)
+            assert restored.reported_locks == expected.reported_locks
+        voting_sets = StoredVotingSets(kv)
+        assert sorted(voting_sets) == [0, 1, 2, 3]
+        for state in chain.states:
+            assert voting_sets[state.registry.epoch] == state.registry.voting_set

@@ -15,6 +15,7 @@ from timecoin.consensus import (
     FinalityMachine,
     InvalidWal,
     PersistFinalityWal,
+    ScheduleTick,
     WalEpochReport,
     WalTxLocks,
     decode_finality_wal_record,
@@ -88,16 +89,17 @@ def test_report_before_the_last_block_then_silence_even_after_restart() -> None:
     effects = machine.on_block_committed(make_block(1, []), b"\x01" * 32, 20)
     assert not [e for e in effects if isinstance(e, BroadcastReport)]
     effects = machine.on_block_committed(make_block(2, []), b"\x02" * 32, 30)
-    # flush the last batch, log the report, then send it
+    # flush the last batch (bodies and locks logged), log the report, then send it
     kinds = [
-        type(e).__name__
+        type(getattr(e, "record", e)).__name__
         for e in effects
         if type(e).__name__ in ("PersistFinalityWal", "BroadcastVotes", "BroadcastReport")
     ]
     assert kinds == [
-        "PersistFinalityWal",
+        "WalVotedTxs",
+        "WalTxLocks",
         "BroadcastVotes",
-        "PersistFinalityWal",
+        "WalEpochReport",
         "BroadcastReport",
     ]
     [report_effect] = [e for e in effects if isinstance(e, BroadcastReport)]
@@ -113,7 +115,12 @@ def test_report_before_the_last_block_then_silence_even_after_restart() -> None:
     # restart: the logged report keeps it silent and is sent again
     records += wal_records(effects)
     after, resent = restore(records)
-    assert resent == [BroadcastReport(report)]
+    assert resent == [BroadcastReport(report), ScheduleTick(0)]
+    # the bodies of the voted transactions come back from the log
+    assert {compute_txid(tx) for tx in after.get_logged_transactions()} == {
+        compute_txid(voted),
+        compute_txid(pending),
+    }
     assert after.has_reported
     assert not batches(vote_now(after, make_tx([coin("r4")]), 50))
 

@@ -30,6 +30,7 @@ from timecoin.consensus import (
     ScheduleTick,
     TxStatus,
     WalTxLocks,
+    WalVotedTxs,
     sign_tx_vote_batch,
 )
 from timecoin.crypto import sha256, verify
@@ -100,8 +101,10 @@ def test_batch_waits_for_interval_then_locks_before_broadcast() -> None:
     assert machine.get_lock(coin("a")) == compute_txid(tx)
     effects = machine.on_tick(1_025)
     kinds = [type(e) for e in effects if not isinstance(e, ScheduleTick | Reannounce)]
-    assert kinds[:2] == [PersistFinalityWal, BroadcastVotes]
-    wal = effects[0]
+    assert kinds[:3] == [PersistFinalityWal, PersistFinalityWal, BroadcastVotes]
+    bodies, wal = effects[0], effects[1]
+    assert isinstance(bodies, PersistFinalityWal) and isinstance(bodies.record, WalVotedTxs)
+    assert bodies.record.transactions == [tx]
     assert isinstance(wal, PersistFinalityWal) and isinstance(wal.record, WalTxLocks)
     assert [(e.outpoint, e.txid) for e in wal.record.entries] == [(coin("a"), compute_txid(tx))]
     assert machine.get_vote_weight(compute_txid(tx)) == 1

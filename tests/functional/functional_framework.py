@@ -105,6 +105,19 @@ class NodeHandle:
         with contextlib.suppress(FileNotFoundError):
             (self.datadir / ".cookie").unlink()
 
+    def terminate(self, timeout_s: float = 15.0) -> None:
+        """Stop the node's current process gracefully (SIGTERM) and wait for it."""
+        if self.restarted:
+            proc = self.restarted[-1]
+            proc.send_signal(signal.SIGTERM)
+            proc.wait(timeout_s)
+        elif self.pid is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, signal.SIGTERM)
+            _wait_pid_gone(self.pid, timeout_s)
+        with contextlib.suppress(FileNotFoundError):
+            (self.datadir / ".cookie").unlink()
+
     def restart(self) -> None:
         """Start the node again with its recorded argv."""
         log_file = (self.datadir / "restart.log").open("ab")
@@ -140,9 +153,11 @@ def _log_tail(node: NodeHandle, lines: int = 20) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
-def build_cached_testnet(cache_dir: Path) -> Path:
-    """Build (once) a testnet directory with genesis, keys and wallets; return it."""
+def build_cached_testnet(cache_dir: Path, epoch_length: int | None = None) -> Path:
+    """Build (once) a testnet directory with genesis, keys and wallets; return
+    it. `epoch_length` overrides the devnet's 20 blocks."""
     target = cache_dir / "testnet"
+    extra = [] if epoch_length is None else ["--epoch-length", str(epoch_length)]
     if not (target / "node0" / "node.toml").exists():
         subprocess.run(
             [
@@ -156,6 +171,7 @@ def build_cached_testnet(cache_dir: Path) -> Path:
                 str(target),
                 "--block-interval-ms",
                 str(BLOCK_INTERVAL_MS),
+                *extra,
                 "--init-only",
             ],
             check=True,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from functional_framework import Testnet
 
+from timecoin.node.keys import read_key_file
+
 
 def test_four_nodes_commit_the_same_blocks(testnet: Testnet) -> None:
     testnet.wait_for_height(4)
@@ -17,9 +19,28 @@ def test_every_node_is_connected_to_the_others(testnet: Testnet) -> None:
 
 
 def test_consensus_info_names_the_voting_set(testnet: Testnet) -> None:
-    info = testnet.nodes[0].rpc("getconsensusinfo")
-    assert isinstance(info, dict)
-    assert info["height"] >= 1
+    # The four genesis masternodes, one per node, make up the voting set: each
+    # node names them by operator key, with its weights, quorum and hash.
+    testnet.wait_for_height(1)
+    operators = {
+        read_key_file(node.datadir / "operator.key").public_key.hex() for node in testnet.nodes
+    }
+    assert len(operators) == len(testnet.nodes)
+    hashes: dict[int, set[str]] = {}
+    for node in testnet.nodes:
+        info = node.rpc("getconsensusinfo")
+        voting_set = info["votingset"]
+        voters = voting_set["voters"]
+        assert {voter["operatorkey"] for voter in voters} == operators, node.name
+        weights = [voter["weight"] for voter in voters]
+        assert min(weights) > 0 and voting_set["totalweight"] == sum(weights)
+        assert voting_set["quorumweight"] == 2 * voting_set["totalweight"] // 3 + 1
+        assert info["isvoter"] is True, node.name
+        assert info["epoch"] == voting_set["epoch"]
+        hashes.setdefault(voting_set["epoch"], set()).add(voting_set["hash"])
+    # Nodes asked on either side of an epoch boundary may name two epochs;
+    # within one, they agree on the set.
+    assert all(len(named) == 1 for named in hashes.values()), hashes
 
 
 def test_proposers_assemble_their_blocks_off_the_event_loop(testnet: Testnet) -> None:

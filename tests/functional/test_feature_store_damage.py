@@ -1,124 +1,96 @@
-"""A real node on a damaged store refuses to start, or stops, with a message
-naming the damage and the repair and exit status 3; it never crashes on the
-damage nor serves a damaged record."""
+"""A coin record changed on disk (a valid encoding, another amount) is
+detected and never served: the node refuses to run on it and names the coin
+and the repair command; `--reindex-chainstate` repairs it."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
+import subprocess
 
-import pytest
-from single_node import (
-    STARTED_LINE,
-    LoneNode,
-    build_lone_testnet,
-    make_lone_node,
-    run_once,
-    stop_lone_nodes,  # noqa: F401  (autouse: stops the nodes)
-)
+from functional_framework import Testnet
 
-from timecoin.node.faults import EXIT_STORE_DAMAGED
-from timecoin.rpc.client import RpcClientError
-from timecoin.storage import LmdbStore, WriteBatch, schema
+from timecoin.storage import LmdbStore, WriteBatch
+from timecoin.storage.schema import UTXO_PREFIX, parse_utxo_key
 
-CHAIN_HEIGHT = 12
+MSGPACK_ARRAY_3 = 0x93
+MSGPACK_UINT32 = 0xCE
+MSGPACK_UINT64 = 0xCF
+AMOUNT_DELTA_BIT = 0x40
+"""The bit flipped in the amount's last byte: the amount moves by 64 units."""
 
 
-@pytest.fixture(scope="session")
-def lone_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A one-node testnet's node directory, built once per session."""
-    return build_lone_testnet(tmp_path_factory.mktemp("lone-cache"))
+def _change_amount(value: bytes) -> bytes | None:
+    """`value` (a coin record: the msgpack array [amount, address, height],
+    then whatever the node stores after it) with the amount off by 64 units,
+    still a valid canonical encoding; None if the amount is not encoded on
+    4 or 8 bytes."""
+    if value[0] != MSGPACK_ARRAY_3 or value[1] not in (MSGPACK_UINT32, MSGPACK_UINT64):
+        return None
+    last = 1 + (4 if value[1] == MSGPACK_UINT32 else 8)
+    return value[:last] + bytes([value[last] ^ AMOUNT_DELTA_BIT]) + value[last + 1 :]
 
 
-@pytest.fixture
-def stored_node(lone_source: Path, tmp_path: Path) -> Path:
-    """A lone node's data directory holding CHAIN_HEIGHT blocks, stopped cleanly."""
-    datadir = make_lone_node(lone_source, tmp_path / "node")
-    node = LoneNode(datadir)
-    node.wait_for_height(CHAIN_HEIGHT)
-    assert node.stop() == 0
-    return datadir
-
-
-def flip_header_bit(datadir: Path, height: int) -> str:
-    """Flip the last bit of the stored header of main-chain block `height`; its hash, hex."""
-    with LmdbStore(datadir / "chain") as kv:
-        block_hash = kv.get(schema.height_key(height))
-        assert block_hash is not None
-        key = schema.header_key(block_hash)
-        value = bytearray(kv.get(key) or b"")
-        value[-1] ^= 1
+def test_a_changed_coin_amount_is_refused_and_named(testnet: Testnet) -> None:
+    testnet.wait_for_height(2)
+    victim = testnet.nodes[1]
+    victim.kill()
+    with LmdbStore(victim.datadir / "chain") as kv:
+        found = [
+            (key, edited)
+            for key, value in kv.iter_prefix(UTXO_PREFIX)
+            if (edited := _change_amount(value)) is not None
+        ]
+        assert found, "no coin with a 4- or 8-byte amount"
+        key, edited = found[0]
         batch = WriteBatch()
-        batch.put(key, bytes(value))
+        batch.put(key, edited)
         kv.write(batch)
-    return block_hash.hex()
+    outpoint = parse_utxo_key(key)
+    victim.restart()
+    proc = victim.restarted[-1]
+    try:
+        status = proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        served = victim.rpc("gettxout", outpoint.txid.hex(), outpoint.index)
+        raise AssertionError(f"the node runs on a damaged coin and serves {served}") from None
+    log_text = (victim.datadir / "restart.log").read_text(errors="replace")
+    assert status == 3, log_text[-2_000:]
+    assert f"{outpoint.txid.hex()}:{outpoint.index} is damaged" in log_text
+    assert "--reindex-chainstate" in log_text
+    assert "Traceback" not in log_text
+    # the others run on; the repair command rebuilds the state from the blocks
+    healthy = testnet.nodes[0]
+    expected = healthy.rpc("gettxout", outpoint.txid.hex(), outpoint.index)
+    argv = victim.argv
+    victim.argv = [*argv, "--reindex-chainstate"]
+    try:
+        victim.restart()
+    finally:
+        victim.argv = argv
+    target = healthy.height() + 2
+    testnet.wait_until_height(victim, target, timeout_s=60.0)
+    assert victim.rpc("getblockhash", target) == healthy.rpc("getblockhash", target)
+    repaired = victim.rpc("gettxout", outpoint.txid.hex(), outpoint.index)
+    assert repaired["value"] == expected["value"]
+    log_text = (victim.datadir / "restart.log").read_text(errors="replace")
+    assert "reindexing the chain state: done" in log_text
 
 
-@pytest.mark.parametrize("cut", ["half", "8KiB"])
-def test_node_refuses_a_truncated_store(stored_node: Path, cut: str) -> None:
-    data_file = stored_node / "chain" / "data.mdb"
-    size = data_file.stat().st_size
-    os.truncate(data_file, size // 2 if cut == "half" else 8 * 1024)
-    status, log = run_once(stored_node)
-    assert status == EXIT_STORE_DAMAGED, log
-    assert "data.mdb is truncated" in log
-    assert "resyncs the chain from its peers" in log
-    assert "Traceback" not in log
-
-
-def test_node_refuses_a_damaged_header_near_the_tip(stored_node: Path) -> None:
-    with LmdbStore(stored_node / "chain") as kv:
-        tip_height = int.from_bytes((kv.get(schema.TIP_KEY) or b"")[:8], "big")
-    damaged = flip_header_bit(stored_node, tip_height - 2)
-    status, log = run_once(stored_node)
-    assert status == EXIT_STORE_DAMAGED, log
-    assert f"header {damaged} is damaged" in log
-    assert "Traceback" not in log
-
-
-def test_node_stops_rather_than_serve_a_damaged_header(stored_node: Path) -> None:
-    damaged = flip_header_bit(stored_node, 1)  # deeper than the start-up check
-    node = LoneNode(stored_node)
-    node.wait_for_log(STARTED_LINE)
-    with pytest.raises(RpcClientError, match="damaged"):
-        node.rpc("getblockheader", damaged)
-    assert node.wait_exit() == EXIT_STORE_DAMAGED
-    log = node.log()
-    assert f"stored data is damaged, stopping: header {damaged} is damaged" in log
-    assert "Traceback" not in log
-
-
-def test_node_refuses_a_wal_that_lost_a_record_unless_told(stored_node: Path) -> None:
-    with LmdbStore(stored_node / "chain") as kv:
-        keys = [key for key, _ in kv.iter_prefix(schema.CONSENSUS_WAL_PREFIX)]
-        assert keys, "the stopped node logged its votes of the height in progress"
+def test_a_deleted_coin_record_stops_the_node(testnet: Testnet) -> None:
+    testnet.wait_for_height(2)
+    victim = testnet.nodes[2]
+    victim.kill()
+    with LmdbStore(victim.datadir / "chain") as kv:
+        key, _ = next(iter(kv.iter_prefix(UTXO_PREFIX)))
         batch = WriteBatch()
-        batch.delete(keys[-1])
+        batch.delete(key)
         kv.write(batch)
-    status, log = run_once(stored_node)
-    assert status == EXIT_STORE_DAMAGED, log
-    assert "consensus WAL is damaged: records" in log
-    assert "(the last written) are missing" in log
-    assert "Set accept_damaged_wal = true" in log
-    config = stored_node / "node.toml"
-    text = config.read_text(encoding="utf-8")
-    assert "accept_damaged_wal = false\n" in text  # written out with every default
-    config.write_text(text.replace("accept_damaged_wal = false", "accept_damaged_wal = true"))
-    node = LoneNode(stored_node)
-    node.wait_for_height(CHAIN_HEIGHT + 3)
-    assert "accept_damaged_wal is set: kept" in node.log()
-    assert node.stop() == 0
-
-
-def test_verifychain_finds_a_damaged_header_deep_in_the_chain(stored_node: Path) -> None:
-    node = LoneNode(stored_node)
-    node.wait_for_height(CHAIN_HEIGHT)
-    assert node.rpc("verifychain") is True  # the last 6
-    assert node.rpc("verifychain", 4, 0) is True  # all
-    assert node.stop() == 0
-    damaged = flip_header_bit(stored_node, 1)
-    node = LoneNode(stored_node)
-    node.wait_for_log(STARTED_LINE)  # deeper than the start-up check
-    assert node.rpc("verifychain", 3, 0) is False
-    assert node.wait_exit() == EXIT_STORE_DAMAGED
-    assert f"stored data is damaged, stopping: header {damaged} is damaged" in node.log()
+    victim.restart()
+    proc = victim.restarted[-1]
+    try:
+        status = proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        raise AssertionError("the node runs on a UTXO set missing a coin") from None
+    log_text = (victim.datadir / "restart.log").read_text(errors="replace")
+    assert status == 3, log_text[-2_000:]
+    assert "do not add up to the UTXO commitment" in log_text
+    assert "--reindex-chainstate" in log_text

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 from functional_framework import Testnet
+
+from timecoin.rpc.client import RpcCallError
+from timecoin.rpc.errors import RPC_DESERIALIZATION_ERROR
 
 
 def test_blockchain_and_mempool_info(testnet: Testnet) -> None:
@@ -11,8 +15,11 @@ def test_blockchain_and_mempool_info(testnet: Testnet) -> None:
     info = node.rpc("getblockchaininfo")
     assert info["chain"] == "devnet"
     assert info["blocks"] >= 1
+    # Nothing was sent: the pool is empty, loaded, and its limits are set.
     mempool = node.rpc("getmempoolinfo")
-    assert mempool["size"] >= 0
+    assert mempool["loaded"] is True
+    assert mempool["size"] == 0 and mempool["bytes"] == 0
+    assert mempool["maxmempool"] > 0
 
 
 def test_network_info_counts_connections(testnet: Testnet) -> None:
@@ -24,9 +31,8 @@ def test_network_info_counts_connections(testnet: Testnet) -> None:
 
 def test_invalid_transaction_is_rejected(testnet: Testnet) -> None:
     node = testnet.nodes[2]
-    try:
+    with pytest.raises(RpcCallError) as info:
         node.rpc("sendrawtransaction", "00")
-    except Exception as exc:
-        assert "decode" in str(exc).lower() or "-22" in str(exc) or "tx" in str(exc).lower()
-    else:
-        raise AssertionError("a malformed transaction was accepted")
+    assert info.value.code == RPC_DESERIALIZATION_ERROR
+    assert info.value.message.startswith("TX decode failed")
+    assert node.rpc("getmempoolinfo")["size"] == 0

@@ -41,3 +41,13 @@ def test_sendtoaddress_lands_in_the_same_block_everywhere(testnet: Testnet) -> N
 
     wait_until(received, 10.0, "the payment among the receiver's coins")
     assert Decimal(str(receiver.rpc("getbalance"))) >= before + amount
+
+
+def test_rescanblockchain_reads_the_chain_again(testnet: Testnet) -> None:
+    node = testnet.nodes[0]
+    testnet.wait_for_height(1)
+    balance = Decimal(str(node.rpc("getbalance")))
+    tip = node.height()
+    scanned = node.rpc("rescanblockchain")
+    assert scanned["start_height"] == 0 and scanned["stop_height"] >= tip
+    assert Decimal(str(node.rpc("getbalance"))) >= balance

@@ -16,7 +16,6 @@ from timecoin.chain import (
     build_block,
     build_genesis,
     chain_state_from_genesis,
-    compute_vote_signing_message,
     get_next_block_witnesses,
     validate_block,
     voting_set_at,
@@ -25,13 +24,12 @@ from timecoin.crypto import SigningKey, address_from_public_key, sha256, verify
 from timecoin.ledger import MemoryUtxoSet
 from timecoin.masternode import sign_attestation, sign_heartbeat
 from timecoin.params import COIN, MINIMAL, Tier
+from timecoin.testing import certify
 from timecoin.types import (
     AttestedHeartbeat,
     Block,
     Certificate,
-    CommitSignature,
     Transaction,
-    VoteType,
     compute_txid,
 )
 
@@ -114,22 +112,7 @@ def attest(
 
 def make_certificate(state: ChainState) -> Certificate | None:
     """The certificate of `state`'s tip signed by every voter."""
-    if state.height == 0:
-        return None
-    voting_set = voting_set_at(state, state.height)
-    assert voting_set is not None
-    message = compute_vote_signing_message(
-        PARAMS.chain_id, VoteType.PRECOMMIT, state.height, 0, state.block_hash
-    )
-    return Certificate(
-        height=state.height,
-        round=0,
-        block_hash=state.block_hash,
-        signatures=[
-            CommitSignature(i, KEYS[v.operator_key].sign(message))
-            for i, v in enumerate(voting_set.voters)
-        ],
-    )
+    return None if state.height == 0 else certify(state, KEYS)
 
 
 def proposer_for(state: ChainState) -> bytes:

@@ -70,7 +70,7 @@ async def test_self_connection_is_dropped_and_remembered() -> None:
         assert a.manager.peers() == [] and a.manager.stats.bans == 0
         listen = a.manager.listen_address
         assert listen is not None
-        await wait_until(lambda: listen in a.manager._self_addresses)
+        await wait_until(lambda: listen in a.manager.pex.self_addresses)
 
 
 async def test_send_to_unknown_peer_and_broadcast_exclusion() -> None:

@@ -1,4 +1,10 @@
-"""Ping/pong, idle and handshake timeouts, reconnect with backoff, slow peers."""
+"""Ping/pong, idle and handshake timeouts, reconnect with backoff, slow peers.
+
+The timeouts and the backoff follow the manager's injected clock, so these
+tests move a fake clock by hand and run the manager's maintenance pass
+(`tick`) themselves: what they assert does not depend on how busy the
+machine is. Sockets stay real.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +14,7 @@ from typing import Any
 
 from p2p_helpers import (
     PARAMS,
+    Node,
     RawPeer,
     host,
     key,
@@ -30,27 +37,58 @@ class FakeClock:
         return self.t
 
 
+async def step(node: Node, clock: FakeClock, seconds: float) -> None:
+    """Move `clock` by `seconds`, run `node`'s maintenance pass, and wait for
+    the dials it started to finish."""
+    clock.t += seconds
+    node.manager.tick()
+    await wait_until(lambda: not node.manager.dialer.dialing, what="dials to finish")
+
+
+def pinged_and_answered(node: Node, at: float) -> bool:
+    """Whether `node`'s one peer was pinged at `at` and the pong came back."""
+    peers = node.manager.peers()
+    return len(peers) == 1 and peers[0].last_ping_at == at and peers[0].ping_nonce is None
+
+
 async def test_ping_pong_keeps_a_quiet_connection_alive() -> None:
-    timing: dict[str, Any] = {"ping_interval_s": 0.05, "pong_timeout_s": 0.4, "idle_timeout_s": 0.5}
+    clock = FakeClock()
+    timing: dict[str, Any] = {
+        "now": clock,
+        "ping_interval_s": 1.0,
+        "pong_timeout_s": 4.0,
+        "idle_timeout_s": 5.0,
+    }
     a = await start_node(2, **timing)
     b = await start_node(3, **timing)
     async with running(a, b):
         b.manager.connect(a.address)
-        await wait_until(lambda: len(a.manager.peers()) == 1)
-        await asyncio.sleep(1.25)  # 2.5 idle timeouts without application traffic
+        await wait_until(lambda: len(a.manager.peers()) == 1 and len(b.manager.peers()) == 1)
+        for _ in range(13):  # 2.6 idle timeouts without application traffic
+            clock.t += 1.0
+            a.manager.tick()
+            b.manager.tick()
+            await wait_until(
+                lambda: pinged_and_answered(a, clock.t) and pinged_and_answered(b, clock.t),
+                what="a ping each way, answered",
+            )
         assert len(a.manager.peers()) == 1 and len(b.manager.peers()) == 1
-        assert a.reactor.disconnected == []
+        assert a.reactor.disconnected == [] and b.reactor.disconnected == []
         (peer,) = a.manager.peers()
-        assert peer.ping_rtt_s is not None and 0 <= peer.ping_rtt_s < 0.4
+        assert peer.ping_rtt_s == 0.0  # the clock stood still while the ping went round
         assert peer.info().ping_rtt_s == peer.ping_rtt_s
 
 
 async def test_idle_peer_is_disconnected_without_ban() -> None:
-    a = await start_node(2, ping_interval_s=100.0, idle_timeout_s=0.3)
+    clock = FakeClock()
+    a = await start_node(2, now=clock, ping_interval_s=100.0, idle_timeout_s=30.0)
     async with running(a):
         raw = await RawPeer.connect(a, host(60))
         await raw.do_handshake()
         await wait_until(lambda: len(a.manager.peers()) == 1)
+        await step(a, clock, 29.9)
+        assert len(a.manager.peers()) == 1  # not idle yet
+        await step(a, clock, 0.2)
         await raw.wait_closed(timeout=2.0)
         raw.close()
         assert a.manager.stats.bans == 0
@@ -58,10 +96,18 @@ async def test_idle_peer_is_disconnected_without_ban() -> None:
 
 
 async def test_peer_that_never_answers_pings_is_disconnected() -> None:
-    a = await start_node(2, ping_interval_s=0.05, pong_timeout_s=0.2, idle_timeout_s=100.0)
+    clock = FakeClock()
+    a = await start_node(2, now=clock, ping_interval_s=10.0, pong_timeout_s=3.0, idle_timeout_s=1e6)
     async with running(a):
         raw = await RawPeer.connect(a, host(61))
-        await raw.do_handshake()
+        await raw.do_handshake()  # then never reads: no pong
+        await wait_until(lambda: len(a.manager.peers()) == 1)
+        await step(a, clock, 10.0)
+        (peer,) = a.manager.peers()
+        assert peer.ping_nonce is not None  # pinged
+        await step(a, clock, 2.9)
+        assert len(a.manager.peers()) == 1  # still within the pong timeout
+        await step(a, clock, 0.2)
         await raw.wait_closed(timeout=2.0)
         raw.close()
         assert a.manager.stats.bans == 0
@@ -82,21 +128,27 @@ async def test_handshake_timeout_follows_the_injected_clock() -> None:
 
 
 async def test_reconnect_with_backoff_after_the_remote_restarts() -> None:
+    clock = FakeClock()
     b = await start_node(3)
     port = b.port
-    a = await start_node(2, persistent_peers=(b.address,))
+    a = await start_node(2, now=clock, persistent_peers=(b.address,))
     async with running(a):
         await wait_until(lambda: len(a.manager.peers()) == 1, what="first connection")
         await b.manager.stop()
         await wait_until(lambda: a.manager.peers() == [], what="disconnect")
         failures_before = a.manager.stats.dial_failures
-        await asyncio.sleep(1.2)
+        for _ in range(120):  # 1.2 s of the manager's clock in 10 ms steps
+            await step(a, clock, 0.01)
         failures = a.manager.stats.dial_failures - failures_before
-        # Backoff 0.05 s doubling to 0.4 s (times U[0.5, 1)): a handful of dials, not
-        # one per 20 ms tick.
-        assert 2 <= failures <= 15, failures
+        # Backoff 0.05 s doubling to 0.4 s, times U[0.5, 1), after the first
+        # step of 0.05 s: 1.2 s holds 4 to 8 redials, never one per tick.
+        assert 4 <= failures <= 8, failures
         b2 = await start_node(3, listen_port=port, node_key=key(3))
         async with running(b2):
+            for _ in range(100):  # the next redial is at most 0.4 s away
+                if a.manager.peers():
+                    break
+                await step(a, clock, 0.01)
             await wait_until(lambda: len(a.manager.peers()) == 1, what="reconnection")
             assert a.reactor.connected == [b2.manager.peer_id, b2.manager.peer_id]
             assert a.reactor.disconnected == [b2.manager.peer_id]
@@ -112,7 +164,7 @@ def test_backoff_grows_exponentially_with_jitter_and_cap() -> None:
     for attempts in range(1, 12):
         nominal = min(30.0, 2.0 ** (attempts - 1))
         for _ in range(20):
-            delay = manager._backoff_s(attempts)
+            delay = manager.dialer.backoff_s(attempts)
             assert 0.5 * nominal <= delay < nominal
 
 

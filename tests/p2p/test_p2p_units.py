@@ -6,6 +6,7 @@ import random
 
 import pytest
 
+from timecoin.bounded import BoundedCache, BoundedSet
 from timecoin.p2p import (
     AddressEntry,
     BanKind,
@@ -18,7 +19,6 @@ from timecoin.p2p import (
     parse_peer_address,
 )
 from timecoin.p2p.addrbook import AddressBook, is_acceptable_address, pack_ip, unpack_ip
-from timecoin.p2p.caches import BoundedCache, BoundedSet
 from timecoin.p2p.ratelimit import ClassRate, PeerRateLimiter, RateVerdict, TokenBucket
 from timecoin.params import MINIMAL
 

@@ -35,8 +35,10 @@ from timecoin.masternode import RegistryState, registry_from_genesis
 from timecoin.params import COIN, MINIMAL, ChainParams, Tier
 from timecoin.rpc.api import (
     AddNodeCommand,
+    BanInfo,
     ChainState,
     ConsensusInfo,
+    IndexDisabledError,
     InvalidPeerAddressError,
     LocalMasternode,
     MempoolEntry,
@@ -54,6 +56,7 @@ from timecoin.rpc.api import (
     WalletUnavailableError,
     WarmingUpError,
 )
+from timecoin.storage.indexes import AddressEvent, IndexState, Spender
 from timecoin.types import (
     BLOCK_VERSION,
     TX_VERSION,
@@ -73,6 +76,14 @@ from timecoin.types import (
     compute_txid,
 )
 from timecoin.wallet import KdfParams, Wallet
+from timecoin.wallet.masternode import (
+    RegistrationRequest,
+    UpdateRequest,
+    build_operator_update,
+    build_registration,
+    build_unlock,
+    live_collaterals,
+)
 
 FAST_KDF = KdfParams(opslimit=1, memlimit_bytes=8192)
 WALLET_PASSWORD = "wallet password"
@@ -147,6 +158,7 @@ class MemoryNode:
     tx_index: dict[bytes, bytes] = field(default_factory=dict)
     mempool: dict[bytes, _Pooled] = field(default_factory=dict)
     added_nodes: set[str] = field(default_factory=set)
+    bans: dict[str, BanInfo] = field(default_factory=dict)
     warming_up: bool = False
     broken: bool = False
     gate: asyncio.Event | None = None
@@ -348,6 +360,40 @@ class MemoryNode:
             )
         ]
 
+    async def disconnect_node(self, address: str) -> int:
+        return 0
+
+    async def wallet_rescan(self, start_height: int, stop_height: int | None) -> tuple[int, int]:
+        self._wallet()
+        return start_height, self.tip_height if stop_height is None else stop_height
+
+    def list_banned(self) -> list[BanInfo]:
+        return sorted(self.bans.values(), key=lambda ban: ban.banned_until_s)
+
+    async def set_ban(self, target: str, add: bool, until_s: float | None) -> bool:
+        await self._ready()
+        if not add:
+            return self.bans.pop(target, None) is not None
+        until = int(time.time() + 86_400 if until_s is None else until_s)
+        self.bans[target] = BanInfo(target, len(target) == 64, until, "manually added")
+        return False
+
+    async def clear_banned(self) -> int:
+        count = len(self.bans)
+        self.bans.clear()
+        return count
+
+    async def get_index_info(self) -> list[IndexState]:
+        return []
+
+    async def get_spender(self, outpoint: OutPoint) -> Spender | None:
+        raise IndexDisabledError("this node does not keep the spentindex")
+
+    async def get_address_events(
+        self, address: bytes, start_height: int, limit: int
+    ) -> list[AddressEvent]:
+        raise IndexDisabledError("this node does not keep the addressindex")
+
     async def add_node(self, address: str, command: AddNodeCommand) -> None:
         await self._ready()
         host, sep, port = address.rpartition(":")
@@ -413,8 +459,32 @@ class MemoryNode:
 
     async def wallet_send_to_address(self, address: bytes, amount_units: int) -> bytes:
         await self._ready()
-        tx = self._wallet().build_and_sign(address, amount_units)
+        tx = self._wallet().build_and_sign(
+            address, amount_units, exclude=live_collaterals(self.registry)
+        )
         return await self.submit_transaction(tx)
+
+    async def _submit_signed(self, tx: Transaction) -> bytes:
+        try:
+            return await self.submit_transaction(tx)
+        except BaseException:
+            self._wallet().release(compute_txid(tx))
+            raise
+
+    async def wallet_register_masternode(self, request: RegistrationRequest) -> bytes:
+        await self._ready()
+        tx = build_registration(self._wallet(), self.registry, request)
+        return await self._submit_signed(tx)
+
+    async def wallet_update_masternode(self, request: UpdateRequest) -> bytes:
+        await self._ready()
+        tx = build_operator_update(self._wallet(), self.registry, request)
+        return await self._submit_signed(tx)
+
+    async def wallet_unlock_masternode(self, collateral: OutPoint) -> bytes:
+        await self._ready()
+        tx = build_unlock(self._wallet(), self.registry, collateral)
+        return await self._submit_signed(tx)
 
     # ------------------------------------------------------------ control
 

@@ -7,6 +7,7 @@ thread while the server answers on the test's event loop.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import socket
 from decimal import Decimal
@@ -18,7 +19,13 @@ from click.testing import CliRunner, Result
 from rpc_helpers import PAYEE, RPC_PASSWORD, RPC_USER, ChainFacts, MemoryNode, address_of
 
 from timecoin.cli.main import cli
-from timecoin.cli.rpc_cmd import build_params, exit_status_for, format_result, resolve_rpc_url
+from timecoin.cli.rpc_cmd import (
+    build_params,
+    exit_status_for,
+    format_result,
+    is_settled_status,
+    resolve_rpc_url,
+)
 from timecoin.crypto import encode_address
 from timecoin.params import get_preset
 from timecoin.rpc.client import (
@@ -28,7 +35,7 @@ from timecoin.rpc.client import (
     RpcConnectionError,
     default_rpc_url,
 )
-from timecoin.rpc.server import RpcServer
+from timecoin.rpc.server import RpcConfig, RpcServer
 
 
 async def _run(args: list[str], env: dict[str, str] | None = None) -> Result:
@@ -90,7 +97,10 @@ async def test_cli_rpc_error_exits_with_the_code(server: RpcServer, datadir: Pat
     assert result.exit_code == 8
     result = await _rpc(server, datadir, "nosuchmethod")
     assert result.exit_code == 1
-    assert "error code: -32601" in result.stderr
+    assert result.stderr == (
+        "error code: -32601\nerror message:\n"
+        "Method not found: 'nosuchmethod' (`timecoin help` lists the methods)\n"
+    )
 
 
 async def test_cli_arguments_json_or_text(
@@ -230,6 +240,7 @@ async def test_cli_takes_the_url_from_the_node_config(server: RpcServer, datadir
     # A testnet node's data directory holds its node.toml: no --rpc-url needed,
     # and a wildcard bind address means this host.
     port = server.port
+    (datadir / "rpc.url").unlink()  # as from a node that did not write one
     (datadir / "node.toml").write_text(
         f'network = "minimal"\n\n[rpc]\nhost = "0.0.0.0"\nport = {port}\n', encoding="utf-8"
     )
@@ -242,3 +253,47 @@ def test_rpc_url_defaults_to_the_network_port_without_a_node_config(tmp_path: Pa
     expected = default_rpc_url(get_preset("devnet"))
     assert resolve_rpc_url("devnet", tmp_path) == expected
     assert resolve_rpc_url("devnet", None) == expected
+
+
+async def test_cli_finds_a_node_started_on_port_zero(
+    node: MemoryNode, config: RpcConfig, datadir: Path
+) -> None:
+    # `[rpc] port = 0` in node.toml: the bound port is only in rpc.url.
+    (datadir / "node.toml").write_text('network = "minimal"\n\n[rpc]\nport = 0\n', encoding="utf-8")
+    server = RpcServer(node, dataclasses.replace(config, port=0))
+    await server.start()
+    try:
+        assert (datadir / "rpc.url").read_text(encoding="ascii") == (
+            f"http://127.0.0.1:{server.port}/\n"
+        )
+        result = await _run(["rpc", "--datadir", str(datadir), "getblockcount"])
+        assert result.exit_code == 0, result.output
+        assert result.stdout == "1\n"
+    finally:
+        await server.stop()
+    assert not (datadir / "rpc.url").exists()
+
+
+async def test_cli_finds_a_node_in_the_default_data_directory(
+    node: MemoryNode, config: RpcConfig, tmp_path: Path
+) -> None:
+    # A node run without --datadir keeps its cookie and rpc.url in
+    # ~/.timecoin/NETWORK: `timecoin rpc` needs no flags.
+    home = tmp_path / "home"
+    datadir = home / ".timecoin" / "minimal"
+    datadir.mkdir(parents=True)
+    server = RpcServer(node, dataclasses.replace(config, port=0, datadir=datadir))
+    await server.start()
+    try:
+        result = await _run(["rpc", "getblockcount"], env={"HOME": str(home)})
+        assert result.exit_code == 0, result.output
+        assert result.stdout == "1\n"
+    finally:
+        await server.stop()
+
+
+def test_a_wait_that_timed_out_is_not_settled() -> None:
+    assert is_settled_status(b'{"txid": "ab", "status": "final"}')
+    assert is_settled_status(b'{"txid": "ab", "status": "conflicted"}')
+    assert not is_settled_status(b'{"txid": "ab", "status": "pending"}')
+    assert not is_settled_status(b'{"txid": "ab", "status": "unknown"}')

@@ -24,6 +24,7 @@ from timecoin.storage import (
     WriteBatch,
     schema,
 )
+from timecoin.storage.chainstore import compute_coin_check
 from timecoin.types import BlockUndo, Coin, OutPoint, SpentCoin
 
 SEED = 20_240_601
@@ -85,8 +86,8 @@ def test_another_schema_version_is_refused(tmp_path: Path) -> None:
         LmdbStore(tmp_path / "db") as kv,
         pytest.raises(
             StorageError,
-            match=f"schema version {schema.SCHEMA_VERSION + 1}, this node reads version "
-            f"{schema.SCHEMA_VERSION}",
+            match=f"schema version {schema.SCHEMA_VERSION + 1}, written by a newer node; "
+            f"this node reads versions up to {schema.SCHEMA_VERSION}",
         ),
     ):
         ChainStore(kv)
@@ -385,12 +386,10 @@ def test_corrupt_values_raise_store_corrupt_error(kv: KVStore) -> None:
 def test_non_minimal_integer_encoding_is_corruption(kv: KVStore) -> None:
     store = ChainStore(kv)
     outpoint = OutPoint(txid=b"\x01" * 32, index=0)
-    # [amount=1 as uint64 (non-minimal), address, height=0]
-    raw_put(
-        kv,
-        schema.utxo_key(outpoint),
-        b"\x93\xcf" + (1).to_bytes(8, "big") + b"\xc4\x14" + bytes(20) + b"\x00",
-    )
+    # [amount=1 as uint64 (non-minimal), address, height=0], its check value right
+    key = schema.utxo_key(outpoint)
+    encoded = b"\x93\xcf" + (1).to_bytes(8, "big") + b"\xc4\x14" + bytes(20) + b"\x00"
+    raw_put(kv, key, encoded + compute_coin_check(key, encoded))
     with pytest.raises(StoreCorruptError, match="non-canonical"):
         store.get_coin(outpoint)
 
@@ -425,3 +424,13 @@ def test_reported_locks_are_written_and_reverted_with_the_block(kv: KVStore) -> 
     raw_put(kv, schema.reported_lock_key(locked), b"\x00" * 5)
     with pytest.raises(StoreCorruptError):
         store.get_reported_lock(locked)
+
+
+def test_one_transaction_of_a_stored_block_reads_alone(kv: KVStore) -> None:
+    store = ChainStore(kv)
+    _, steps = build_chain(store, 3)
+    for step in steps:
+        for position, tx in enumerate(step.block.transactions):
+            assert store.get_block_transaction(step.block_hash, position) == tx
+        assert store.get_block_transaction(step.block_hash, len(step.block.transactions)) is None
+    assert store.get_block_transaction(bytes(32), 0) is None

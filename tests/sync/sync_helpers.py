@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from timecoin import testing
 from timecoin.chain import (
     ChainState,
     GenesisMasternode,
@@ -13,7 +14,6 @@ from timecoin.chain import (
     build_block,
     build_genesis,
     chain_state_from_genesis,
-    compute_vote_signing_message,
     voting_set_at,
 )
 from timecoin.crypto import SigningKey, address_from_public_key, sha256, verify
@@ -24,8 +24,6 @@ from timecoin.types import (
     Block,
     BlockHeader,
     Certificate,
-    CommitSignature,
-    VoteType,
     VotingSet,
     compute_block_hash,
 )
@@ -75,20 +73,12 @@ class Entry:
 def certify(
     state: ChainState, signers: list[SigningKey] | None = None, round: int = 0
 ) -> Certificate:
-    """Precommits for `state`'s tip by `signers` (default: the whole voting set),
-    with the voter indices of the tip's voting set."""
-    voting_set = voting_set_at(state, state.height)
-    if voting_set is None:
-        raise AssertionError("no voting set")
-    message = compute_vote_signing_message(
-        PARAMS.chain_id, VoteType.PRECOMMIT, state.height, round, state.block_hash
-    )
-    keys = signers or [KEYS[v.operator_key] for v in voting_set.voters]
-    return Certificate(
-        height=state.height,
-        round=round,
-        block_hash=state.block_hash,
-        signatures=[CommitSignature(i, key.sign(message)) for i, key in enumerate(keys)],
+    """Precommits for `state`'s tip by `signers` at voter indices 0, 1, ...
+    (default: the whole voting set with its own keys)."""
+    if signers is None:
+        return testing.certify(state, KEYS, round=round)
+    return testing.sign_certificate(
+        PARAMS.chain_id, state.height, round, state.block_hash, enumerate(signers)
     )
 
 

@@ -12,7 +12,7 @@ import msgspec
 import pytest
 from sync_helpers import OPERATORS, OUTSIDERS, PARAMS, Chain, Entry, certify
 
-from timecoin.crypto import verify
+from timecoin.crypto import SigningKey, verify
 from timecoin.params import Checkpoint
 from timecoin.sync import (
     LYING_CODES,
@@ -35,6 +35,7 @@ from timecoin.sync.errors import (
     REJECT_STALLED,
     REJECT_UNSOLICITED,
 )
+from timecoin.testing import sign_certificate
 from timecoin.types import Block, compute_block_hash
 
 LONG = Chain.build(40)
@@ -203,28 +204,11 @@ def test_a_header_chain_off_the_checkpoint_is_rejected() -> None:
     assert net.tip < 20 and net.machine.best_header_height < 20
 
 
-def resign(entry: Entry, keys: list) -> Entry:  # type: ignore[type-arg]
-    """`entry` with its certificate signed by `keys` (same voter indices)."""
-    state_like = msgspec.structs.replace(entry.certificate, signatures=[])
-    signed = certify_like(state_like, keys)
+def resign(entry: Entry, keys: list[SigningKey]) -> Entry:
+    """`entry` with its certificate signed by `keys` at voter indices 0, 1, ..."""
+    c = entry.certificate
+    signed = sign_certificate(PARAMS.chain_id, c.height, c.round, c.block_hash, enumerate(keys))
     return Entry(entry.header, signed, entry.voting_set)
-
-
-def certify_like(certificate, keys):  # type: ignore[no-untyped-def]
-    from timecoin.chain import compute_vote_signing_message
-    from timecoin.types import CommitSignature, VoteType
-
-    message = compute_vote_signing_message(
-        PARAMS.chain_id,
-        VoteType.PRECOMMIT,
-        certificate.height,
-        certificate.round,
-        certificate.block_hash,
-    )
-    return msgspec.structs.replace(
-        certificate,
-        signatures=[CommitSignature(i, k.sign(message)) for i, k in enumerate(keys)],
-    )
 
 
 def test_headers_certified_by_keys_outside_the_voting_set_are_rejected_and_banned() -> None:

@@ -1,8 +1,11 @@
-"""`timecoin devnet`: a local devnet data directory with a funded wallet.
+"""`timecoin devnet`: a one-node devnet data directory with a funded wallet.
 
-Until the network exists this creates (once) a data directory holding the
-devnet genesis block in an LMDB chain store and a wallet that genesis funds,
-then prints the wallet's balance. Running it again reuses what is there.
+This creates (once) a data directory holding an operator key, a devnet
+genesis block in which that key is the only (Bronze) masternode and a
+wallet is funded, the same block in an LMDB chain store, and a `node.toml`
+serving the wallet; then it prints the wallet's balance. `timecoin node
+--datadir DIR` runs the chain (one masternode: it alone is the quorum).
+Running it again reuses what is there.
 """
 
 from __future__ import annotations
@@ -12,19 +15,42 @@ from pathlib import Path
 
 import click
 
-from timecoin.chain import GenesisSpec, build_genesis_state
+from timecoin.chain import (
+    GenesisMasternode,
+    GenesisSpec,
+    build_genesis_state,
+    chain_state_from_genesis,
+)
 from timecoin.cli.common import CHAIN_DIRNAME, format_amount
-from timecoin.crypto import MuHash3072
-from timecoin.params import COIN, DEVNET
+from timecoin.encoding import encode
+from timecoin.node.keys import load_or_create_key
+from timecoin.params import COIN, DEVNET, Tier
+from timecoin.storage.chainstate import init_genesis_state
 from timecoin.storage.chainstore import ChainStore
 from timecoin.storage.lmdb_store import LmdbStore
-from timecoin.types import BlockUndo, compute_block_hash
 from timecoin.wallet import Wallet, WalletError
 
 DEVNET_GENESIS_TIMESTAMP_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 DEVNET_ALLOCATION = 1_000_000 * COIN
 WALLET_FILENAME = "wallet.json"
 PASSWORD_FILENAME = "wallet.password"  # noqa: S105 (a file name)
+OPERATOR_KEY_FILENAME = "operator.key"
+GENESIS_FILENAME = "genesis.block"
+CONFIG_FILENAME = "node.toml"
+
+
+def _write_node_config(datadir: Path) -> None:
+    """A node.toml that runs this devnet and serves its wallet (never overwritten)."""
+    path = datadir / CONFIG_FILENAME
+    if path.exists():
+        return
+    path.write_text(
+        'network = "devnet"\n'
+        f'genesis_file = "{GENESIS_FILENAME}"\n'
+        f'wallet_file = "{WALLET_FILENAME}"\n'
+        f'wallet_password_file = "{PASSWORD_FILENAME}"\n',
+        encoding="utf-8",
+    )
 
 
 def _devnet_password(datadir: Path) -> str:
@@ -72,21 +98,18 @@ def devnet_cmd(datadir: Path) -> None:
             chain = ChainStore(kv)
             tip = chain.get_tip()
             if tip is None:
+                operator = load_or_create_key(datadir / OPERATOR_KEY_FILENAME).public_key
                 spec = GenesisSpec(
                     params=DEVNET,
                     timestamp_ms=DEVNET_GENESIS_TIMESTAMP_MS,
                     allocations=((funded, DEVNET_ALLOCATION),),
+                    masternodes=(GenesisMasternode(Tier.BRONZE, operator, operator, funded, b""),),
                 )
                 genesis = build_genesis_state(spec)
-                block_hash = compute_block_hash(genesis.block.header)
-                undo = BlockUndo(spent=[], utxo_state_before=MuHash3072().to_bytes())
-                chain.init_genesis(
-                    genesis.block,
-                    block_hash,
-                    undo,
-                    genesis.delta.created,
-                    genesis.utxo_state.to_bytes(),
-                )
+                (datadir / GENESIS_FILENAME).write_bytes(encode(genesis.block))
+                _write_node_config(datadir)
+                state, delta = chain_state_from_genesis(genesis.block, DEVNET)
+                init_genesis_state(chain, genesis.block, state, delta)
                 tip = chain.get_tip()
             if tip is None:
                 raise click.ClickException("the chain store has no tip after genesis")
@@ -98,5 +121,6 @@ def devnet_cmd(datadir: Path) -> None:
             click.echo(f"wallet:       {datadir / WALLET_FILENAME}{' (new)' if created else ''}")
             click.echo(f"address:      {wallet.encode_address(funded)}")
             click.echo(f"balance:      {format_amount(wallet.balance())} TIME")
+            click.echo(f"run it with:  timecoin node --datadir {datadir}")
         finally:
             kv.close()

@@ -7,7 +7,9 @@ import click
 from timecoin import __version__
 from timecoin.cli.common import network_option
 from timecoin.cli.devnet_cmd import devnet_cmd
+from timecoin.cli.genesis_cmd import genesis_group
 from timecoin.cli.loadgen_cmd import loadgen_cmd
+from timecoin.cli.masternode_cmd import masternode_group
 from timecoin.cli.node_cmd import node_cmd
 from timecoin.cli.rpc_cmd import rpc_cmd
 from timecoin.cli.sim_cmd import sim_cmd
@@ -49,6 +51,8 @@ cli.add_command(rpc_cmd)
 cli.add_command(node_cmd)
 cli.add_command(testnet_cmd)
 cli.add_command(loadgen_cmd)
+cli.add_command(masternode_group)
+cli.add_command(genesis_group)
 
 
 def main() -> None:

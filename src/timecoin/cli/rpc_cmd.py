@@ -1,18 +1,20 @@
 """`timecoin rpc METHOD [ARGS...]`: call a running node, like bitcoin-cli.
 
-Credentials come from the node's cookie (`--datadir`) or from `--rpc-user`
-and `--rpc-password` (or $TIMECOIN_RPC_PASSWORD). Without `--rpc-url`, the
-URL comes from the `[rpc]` section of the data directory's `node.toml` when
-there is one (as `timecoin testnet` writes), else the network's default
-port. Each argument is parsed as JSON when it parses (numbers, true/false,
-null, arrays, objects) and is passed as a string otherwise; arguments the method declares as text
-(hashes, hex, addresses, labels) are always strings. With `--named`, the
-arguments are `name=value` pairs.
+Credentials come from the node's cookie (`--datadir`) or from `--rpc-user` and
+`--rpc-password` (or $TIMECOIN_RPC_PASSWORD). Without `--rpc-url`, the URL
+comes from the data directory's `rpc.url` (written by the running node), else
+from the `[rpc]` section of its `node.toml` when there is one (as `timecoin
+testnet` writes), else the network's default port. Each argument is parsed as
+JSON when it parses (numbers, true/false, null, arrays, objects) and is passed
+as a string otherwise; arguments the method declares as text (hashes, hex,
+addresses, labels) are always strings. With `--named`, the arguments are
+`name=value` pairs.
 
-Output is bitcoin-cli's: a string result is printed bare, null prints
-nothing, anything else is indented JSON with amounts exactly as sent. An
-error reply prints `error code: N` and `error message:` on stderr and exits
-with status |N| (1 when |N| does not fit an exit status).
+Output is bitcoin-cli's: a string result is printed bare, null prints nothing,
+anything else is indented JSON with amounts exactly as sent. An error reply
+prints `error code: N` and `error message:` on stderr and exits with status |N|
+(1 when |N| does not fit an exit status). `waittransactionfinality` whose wait
+timed out prints the status and exits with status 1.
 """
 
 from __future__ import annotations
@@ -25,9 +27,10 @@ from typing import NoReturn
 import click
 import msgspec
 
-from timecoin.node.config import ConfigError, load_config
+from timecoin.node.config import ConfigError, default_datadir, load_config
 from timecoin.params import get_preset
 from timecoin.rpc.arguments import Param
+from timecoin.rpc.auth import read_rpc_url, rpc_url_path_for
 from timecoin.rpc.client import (
     DEFAULT_TIMEOUT_S,
     RpcCallError,
@@ -35,22 +38,32 @@ from timecoin.rpc.client import (
     RpcClientError,
     default_rpc_url,
 )
+from timecoin.rpc.errors import RPC_METHOD_NOT_FOUND
 from timecoin.rpc.handlers import METHODS
 
 PASSWORD_ENV = "TIMECOIN_RPC_PASSWORD"  # noqa: S105 (a variable name)
 DEFAULT_NETWORK = "devnet"
 MAX_EXIT_STATUS = 255
 NODE_CONFIG_FILENAME = "node.toml"
+WAIT_METHODS = frozenset({"waittransactionfinality"})
+SETTLED_STATUSES = frozenset({"final", "confirmed", "conflicted"})
+WAIT_TIMED_OUT_STATUS = 1
+"""The exit status of a wait method whose wait timed out (the status is printed)."""
 _ANY_ADDRESS = {"0.0.0.0": "127.0.0.1", "::": "::1"}
 
 
 def resolve_rpc_url(network: str, datadir: Path | None) -> str:
-    """The URL to call when none is given: from `DATADIR/node.toml`'s `[rpc]`
-    section when the file exists (a wildcard bind address means this host),
-    else the network's default port on 127.0.0.1.
+    """The URL to call when none is given: the one the running node wrote to
+    `DATADIR/rpc.url`, else from `DATADIR/node.toml`'s `[rpc]` section when
+    the file exists (a wildcard bind address means this host), else the
+    network's default port on 127.0.0.1.
 
     Raises click.UsageError for a node.toml that cannot be read.
     """
+    if datadir is not None:
+        running = read_rpc_url(rpc_url_path_for(datadir))
+        if running is not None:
+            return running
     config_path = None if datadir is None else datadir / NODE_CONFIG_FILENAME
     if config_path is None or not config_path.is_file():
         return default_rpc_url(get_preset(network))
@@ -122,7 +135,7 @@ def exit_status_for(code: int) -> int:
     return status if 0 < status <= MAX_EXIT_STATUS else 1
 
 
-def _make_client(
+def make_client(
     network: str,
     datadir: Path | None,
     rpc_url: str | None,
@@ -130,6 +143,12 @@ def _make_client(
     rpc_password: str | None,
     timeout_s: float,
 ) -> RpcClient:
+    """The client for a node found as `timecoin rpc` finds it; click.UsageError
+    when no credentials are given."""
+    if datadir is None and rpc_user is None:
+        candidate = default_datadir(network)
+        if (candidate / ".cookie").is_file():
+            datadir = candidate  # a node run with its default data directory
     url = rpc_url if rpc_url is not None else resolve_rpc_url(network, datadir)
     try:
         if rpc_user is not None:
@@ -200,10 +219,13 @@ def rpc_cmd(
     network = str(obj.get("network", DEFAULT_NETWORK))
     params = build_params(method, args, named)
     try:
-        client = _make_client(network, datadir, rpc_url, rpc_user, rpc_password, timeout_s)
+        client = make_client(network, datadir, rpc_url, rpc_user, rpc_password, timeout_s)
         raw = client.call_json(method, params)
     except RpcCallError as exc:
-        click.echo(f"error code: {exc.code}\nerror message:\n{exc.message}", err=True)
+        message = exc.message
+        if exc.code == RPC_METHOD_NOT_FOUND:
+            message = f"{message}: {method!r:.80} (`timecoin help` lists the methods)"
+        click.echo(f"error code: {exc.code}\nerror message:\n{message}", err=True)
         ctx.exit(exit_status_for(exc.code))
     except RpcClientError as exc:
         click.echo(f"error: {exc}", err=True)
@@ -211,3 +233,15 @@ def rpc_cmd(
     text = format_result(raw)
     if text is not None:
         click.echo(text)
+    if method in WAIT_METHODS and not is_settled_status(raw):
+        ctx.exit(WAIT_TIMED_OUT_STATUS)
+
+
+def is_settled_status(raw: bytes) -> bool:
+    """Whether a finality status reply says the wait ended (final, confirmed
+    or conflicted) rather than timed out."""
+    try:
+        status = msgspec.json.decode(raw)
+    except msgspec.DecodeError:
+        return True
+    return not isinstance(status, dict) or status.get("status") in SETTLED_STATUSES

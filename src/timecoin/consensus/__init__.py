@@ -58,8 +58,10 @@ from timecoin.consensus.finality_wal import (
     FinalityWalRecovery,
     WalEpochReport,
     WalTxLocks,
+    WalVotedTxs,
     decode_finality_wal_record,
     encode_finality_wal_record,
+    get_finality_wal_record_epoch,
     recover_finality_wal,
 )
 from timecoin.consensus.machine import ConsensusMachine
@@ -142,6 +144,7 @@ __all__ = [
     "WalTxLocks",
     "WalValue",
     "WalVote",
+    "WalVotedTxs",
     "build_certificate",
     "check_conflicting_proposals",
     "check_conflicting_votes",
@@ -161,6 +164,7 @@ __all__ = [
     "encode_wal_record",
     "get_evidence_height",
     "get_evidence_signer",
+    "get_finality_wal_record_epoch",
     "get_record_height",
     "is_timestamp_timely",
     "is_timestamp_valid",

@@ -46,6 +46,7 @@ from timecoin.consensus.finality_wal import (
     FinalityWalRecord,
     WalEpochReport,
     WalTxLocks,
+    WalVotedTxs,
     recover_finality_wal,
 )
 from timecoin.crypto import merkle_root
@@ -78,6 +79,7 @@ __all__ = [
     "PersistFinalityWal",
     "Reannounce",
     "RequestProof",
+    "RequestReports",
     "RequestTransaction",
     "ScheduleTick",
     "TransactionFinal",
@@ -136,6 +138,15 @@ class BroadcastReport:
 
 
 @dataclass(frozen=True, slots=True)
+class RequestReports:
+    """Ask the peers for every report of `epoch` they hold (this node waits
+    for the epoch's last block and its reports are not a quorum yet: a
+    report sent while a peer was down or unreachable is never pushed again)."""
+
+    epoch: int
+
+
+@dataclass(frozen=True, slots=True)
 class Reannounce:
     """Re-announce a transaction not yet in a block: with its proof once final,
     else with the votes held for it."""
@@ -160,6 +171,7 @@ FinalityEffect = (
     | RequestTransaction
     | RecordEvidence
     | BroadcastReport
+    | RequestReports
     | Reannounce
     | ScheduleTick
 )
@@ -186,6 +198,10 @@ class FinalityConfig:
       final-but-unblocked backlog exceeds either, new votes are deferred.
       None: the chain's block limits (`max_block_transactions - 1`,
       `max_block_bytes`);
+    - `report_request_interval_ms`: while this member waits for the epoch's
+      last block (it reported) and the reports it holds are not a quorum,
+      it asks its peers for them (`RequestReports`) this often, first this
+      long after it reported (the pushes normally arrive by then);
     - `report_on_commit`: True, the member reports (`on_last_height_due`)
       as soon as the block before its epoch's last height is committed;
       False, the driver calls `on_last_height_due` itself when that
@@ -201,6 +217,7 @@ class FinalityConfig:
     max_unknown_vote_txids: int = 50_000
     backlog_txs: int | None = None
     backlog_bytes: int | None = None
+    report_request_interval_ms: int = 500
     report_on_commit: bool = True
 
 
@@ -302,6 +319,8 @@ class FinalityMachine:
         self._own_report: EpochReport | None = None
         self._reports: dict[int, dict[bytes, EpochReport]] = {}
         self._next_reannounce_ms = 0
+        self._next_report_request_ms = 0
+        self._logged_transactions: list[Transaction] = []
         # Entries this member's report would list now: its locks of the
         # epoch whose transaction is not dead (never above max_report_entries).
         self._report_entries = 0
@@ -343,6 +362,9 @@ class FinalityMachine:
         own_key = signer.public_key if signer is not None else None
         recovery = recover_finality_wal(records, voting_set.epoch, own_key)
         machine._locks.update(recovery.locks)
+        machine._logged_transactions = [
+            tx for txid, tx in recovery.transactions.items() if txid in recovery.locks.values()
+        ]
         machine._report_entries = len(machine._locks)
         for tx, proof in final:
             machine._add_final(compute_txid(tx), tx, proof)
@@ -350,7 +372,12 @@ class FinalityMachine:
         if recovery.report is not None:
             machine._reported = True
             machine._own_report = recovery.report
+            # Held like a received one: a restarted proposer counts its own.
+            machine._reports.setdefault(voting_set.epoch, {})[recovery.report.voter] = (
+                recovery.report
+            )
             effects.append(BroadcastReport(recovery.report))
+            effects.append(ScheduleTick(0))  # ask for the others' reports (on_tick)
         return machine, effects
 
     # ---------------------------------------------------------------- reads
@@ -454,9 +481,40 @@ class FinalityMachine:
             for i, vote in sorted(tally.votes.items())
         ]
 
+    def get_logged_transactions(self) -> list[Transaction]:
+        """The transactions this member voted for in the current epoch before
+        its restart, read back from its WAL (`restore`): the host offers them
+        again like received ones, so this node can vote on, serve their
+        bodies and put them in the epoch's last block."""
+        return list(self._logged_transactions)
+
     def get_reports(self, epoch: int) -> list[EpochReport]:
         """The verified reports of `epoch` received (and this node's own)."""
         return list(self._reports.get(epoch, {}).values())
+
+    def get_reports_weight(self, epoch: int) -> tuple[int, int]:
+        """(voting weight of the verified reports of `epoch` held, total weight
+        of that epoch's voting set); (0, 0) for an epoch other than the
+        current or the previous one."""
+        if epoch == self.epoch:
+            voting_set = self._voting_set
+        elif self._previous_voting_set is not None and epoch == self._previous_voting_set.epoch:
+            voting_set = self._previous_voting_set
+        else:
+            return 0, 0
+        keys = self._reports.get(epoch, {})
+        weight = sum(v.weight for v in voting_set.voters if v.operator_key in keys)
+        return weight, voting_set.total_weight
+
+    def is_awaiting_reports(self) -> bool:
+        """Whether this member waits for the current epoch's last block (it
+        reported) while the reports it holds do not exceed 2/3 of the epoch's
+        weight. Only members propose, so only they need the reports; other
+        nodes get them in the block."""
+        if not self._reported or self._own_index is None:
+            return False
+        weight, total = self.get_reports_weight(self.epoch)
+        return not is_quorum(weight, total)
 
     def missing_proofs(self, txids: Iterable[bytes]) -> list[RequestProof]:
         """`RequestProof` effects for each txid whose proof is not held (a
@@ -615,6 +673,8 @@ class FinalityMachine:
             voting_set = self._previous_voting_set
         else:
             return []
+        if self._reports.get(report.epoch, {}).get(report.voter) == report:
+            return []  # held already (answers to `RequestReports` repeat them)
         verify_epoch_report(
             report,
             voting_set,
@@ -630,7 +690,22 @@ class FinalityMachine:
         effects = self._retry_waiting(now_ms)
         effects.extend(self._maybe_flush(now_ms))
         effects.extend(self._reannounce(now_ms))
+        effects.extend(self._request_reports(now_ms))
         return effects
+
+    def _request_reports(self, now_ms: int) -> list[FinalityEffect]:
+        """Ask the peers for the epoch's reports while they are not a quorum,
+        every `report_request_interval_ms`: nothing a height needs may depend
+        on a push that a restart or a partition lost for good."""
+        if not self.is_awaiting_reports() or now_ms < self._next_report_request_ms:
+            return []
+        first = self._next_report_request_ms == 0
+        self._next_report_request_ms = now_ms + self.config.report_request_interval_ms
+        schedule = ScheduleTick(self._next_report_request_ms)
+        if first:
+            # The pushes normally arrive within this interval: ask only then.
+            return [schedule]
+        return [RequestReports(self.epoch), schedule]
 
     def on_block_committed(
         self,
@@ -694,7 +769,8 @@ class FinalityMachine:
         """
         if self._reported:
             return []
-        return self._report(prev_hash)
+        # The first tick asks for the reports this node does not hold.
+        return [*self._report(prev_hash), ScheduleTick(0)]
 
     # ------------------------------------------------------------ internals
 
@@ -807,6 +883,8 @@ class FinalityMachine:
                 for leaf in leaves
                 for txin in self._txs[leaf.txid].tx.inputs
             ]
+            bodies = [self._txs[leaf.txid].tx for leaf in leaves]
+            effects.append(PersistFinalityWal(WalVotedTxs(epoch=self.epoch, transactions=bodies)))
             effects.append(PersistFinalityWal(WalTxLocks(epoch=self.epoch, entries=entries)))
             batch, branches = sign_tx_vote_batch(signer, self.params.chain_id, self.epoch, leaves)
             effects.append(BroadcastVotes(batch=batch, leaves=tuple(leaves)))
@@ -1003,6 +1081,8 @@ class FinalityMachine:
         self._dead.clear()
         self._reported = False
         self._own_report = None
+        self._next_report_request_ms = 0
+        self._logged_transactions = []
         if reported_locks is not None:
             self._reported_locks = dict(reported_locks)
         for epoch in [e for e in self._reports if e < old_epoch]:

@@ -5,6 +5,11 @@ record durably (one group-commit fsync per batch) before executing the next
 effect, so a lock is on disk before the vote that it backs leaves the node,
 and a report is on disk before it is sent. Records:
 
+- `WalVotedTxs(epoch, transactions)`: the bodies of the transactions of one
+  vote batch, written with its locks: the epoch's last block must carry
+  every reported transaction in full, and after a restart of the whole
+  network the voters' logs are the only copies of the bodies of voted
+  transactions that are not final (ADR 0008);
 - `WalTxLocks(epoch, entries)`: the (outpoint, txid) locks of one vote
   batch, written before the batch is broadcast;
 - `WalEpochReport(report)`: this node's signed report of an epoch, written
@@ -28,7 +33,7 @@ from msgspec import Meta
 from timecoin.consensus.rejects import REJECT_WAL_CONFLICT, REJECT_WAL_FOREIGN_SIGNER
 from timecoin.consensus.wal import InvalidWal
 from timecoin.encoding import decode, encode
-from timecoin.types import EpochReport, OutPoint, ReportEntry
+from timecoin.types import EpochReport, OutPoint, ReportEntry, Transaction, compute_txid
 from timecoin.types.finality import MAX_TXVOTE_BATCH_TXIDS
 from timecoin.types.primitives import Epoch
 
@@ -39,8 +44,10 @@ __all__ = [
     "FinalityWalRecovery",
     "WalEpochReport",
     "WalTxLocks",
+    "WalVotedTxs",
     "decode_finality_wal_record",
     "encode_finality_wal_record",
+    "get_finality_wal_record_epoch",
     "recover_finality_wal",
 ]
 
@@ -62,13 +69,27 @@ class WalEpochReport(msgspec.Struct, array_like=True, frozen=True, tag=2):
     report: EpochReport
 
 
-FinalityWalRecord = WalTxLocks | WalEpochReport
+class WalVotedTxs(msgspec.Struct, array_like=True, frozen=True, tag=3):
+    """The transactions of one vote batch of `epoch` (logged with its locks)."""
+
+    epoch: Epoch
+    transactions: Annotated[list[Transaction], Meta(max_length=MAX_TXVOTE_BATCH_TXIDS)]
+
+
+FinalityWalRecord = WalTxLocks | WalEpochReport | WalVotedTxs
 
 
 class FinalityWalEntry(msgspec.Struct, array_like=True, frozen=True):
     """The stored form of one record (gives the union one type)."""
 
     record: FinalityWalRecord
+
+
+def get_finality_wal_record_epoch(record: FinalityWalRecord) -> int:
+    """The epoch a finality WAL record belongs to (records are pruned by it)."""
+    if isinstance(record, WalEpochReport):
+        return record.report.epoch
+    return record.epoch
 
 
 def encode_finality_wal_record(record: FinalityWalRecord) -> bytes:
@@ -83,10 +104,12 @@ def decode_finality_wal_record(data: bytes) -> FinalityWalRecord:
 
 @dataclass(slots=True)
 class FinalityWalRecovery:
-    """What the log says about one epoch: the locks and the report, if any."""
+    """What the log says about one epoch: the locks, the bodies of the voted
+    transactions (by txid) and the report, if any."""
 
     locks: dict[OutPoint, bytes] = field(default_factory=dict)
     report: EpochReport | None = None
+    transactions: dict[bytes, Transaction] = field(default_factory=dict)
 
 
 def recover_finality_wal(
@@ -113,6 +136,11 @@ def recover_finality_wal(
                         f"two logged locks of {entry.outpoint.txid.hex()}:{entry.outpoint.index} "
                         f"in epoch {epoch}",
                     )
+        elif isinstance(record, WalVotedTxs):
+            if record.epoch != epoch:
+                continue
+            for tx in record.transactions:
+                recovery.transactions[compute_txid(tx)] = tx
         else:
             report = record.report
             if report.epoch != epoch:

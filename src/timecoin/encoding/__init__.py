@@ -75,6 +75,24 @@ def decode(data: bytes | memoryview, type_: type[T], max_bytes: int) -> T:
     return obj
 
 
+_RAW_ARRAY_DECODER: Final = msgspec.msgpack.Decoder(list[msgspec.Raw])
+
+
+def split_array(data: bytes | memoryview, max_bytes: int) -> list[memoryview]:
+    """The encodings of the elements of the MessagePack array `data`, not
+    parsed: to read one element of a large stored object (one transaction
+    of a block) without decoding the rest. Each element must then go
+    through `decode`, which checks it.
+
+    Raises DecodeError (oversized, malformed)."""
+    if len(data) > max_bytes:
+        raise DecodeError(REJECT_OVERSIZED, f"array: {len(data)} bytes, limit {max_bytes}")
+    try:
+        return [memoryview(raw) for raw in _RAW_ARRAY_DECODER.decode(data)]
+    except msgspec.DecodeError as exc:
+        raise DecodeError(REJECT_MALFORMED, f"array: {exc}") from None
+
+
 _U32: Final = struct.Struct(">I")
 _U64: Final = struct.Struct(">Q")
 

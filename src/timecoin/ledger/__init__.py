@@ -18,6 +18,7 @@ from timecoin.ledger.signatures import (
     SignatureItem,
     compute_input_signing_message,
     compute_owner_signing_message,
+    sign_transaction,
 )
 from timecoin.ledger.transaction import (
     check_registration,
@@ -56,6 +57,7 @@ __all__ = [
     "connect_block",
     "encode_utxo_element",
     "errors",
+    "sign_transaction",
     "undo_block",
     "validate_transaction",
 ]

@@ -11,17 +11,22 @@ transaction checked on mempool admission is not checked again in its block).
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Sequence
 from typing import Final
+
+import msgspec
 
 from timecoin.crypto import (
     DOMAIN_MN_OWNER,
     DOMAIN_TX,
     SignatureItem,
+    SigningKey,
     sha256,
     signing_message,
     verify,
 )
 from timecoin.encoding import u32be
+from timecoin.types import Transaction, compute_txid
 
 __all__ = [
     "DEFAULT_SIGNATURE_CACHE_ENTRIES",
@@ -29,6 +34,7 @@ __all__ = [
     "SignatureItem",
     "compute_input_signing_message",
     "compute_owner_signing_message",
+    "sign_transaction",
 ]
 
 DEFAULT_SIGNATURE_CACHE_ENTRIES: Final = 100_000
@@ -46,6 +52,38 @@ def compute_input_signing_message(chain_id: int, txid: bytes, input_index: int) 
 def compute_owner_signing_message(chain_id: int, txid: bytes) -> bytes:
     """The message a masternode owner signs to authorise payload transaction `txid`."""
     return signing_message(DOMAIN_MN_OWNER, chain_id, txid)
+
+
+def sign_transaction(
+    tx: Transaction,
+    keys: Sequence[SigningKey],
+    chain_id: int,
+    *,
+    owner: SigningKey | None = None,
+) -> Transaction:
+    """`tx` signed: input i by `keys[i]` and, when `owner` is given, the payload
+    by the masternode owner.
+
+    The witness (`signatures`, `owner_signature`) is replaced, never read: the
+    txid does not commit to it (ADR 0002), so any `tx`, signed or not, gives
+    the same result. Raises ValueError when `keys` are not the inputs' keys
+    (a different count, or a key other than the input's `public_key`): a
+    signature that cannot verify is a bug of the caller, not a transaction.
+    """
+    if len(keys) != len(tx.inputs):
+        raise ValueError(f"{len(tx.inputs)} inputs, {len(keys)} keys")
+    for index, (tx_input, key) in enumerate(zip(tx.inputs, keys, strict=True)):
+        if key.public_key != tx_input.public_key:
+            raise ValueError(f"input {index}: the key is not the input's public key")
+    txid = compute_txid(tx)
+    signatures = [
+        key.sign(compute_input_signing_message(chain_id, txid, index))
+        for index, key in enumerate(keys)
+    ]
+    owner_signature = (
+        None if owner is None else owner.sign(compute_owner_signing_message(chain_id, txid))
+    )
+    return msgspec.structs.replace(tx, signatures=signatures, owner_signature=owner_signature)
 
 
 class SignatureCache:

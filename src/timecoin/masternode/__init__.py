@@ -12,9 +12,11 @@ from timecoin.masternode.committee import (
     MAX_DRAWS,
     SEED_BYTES,
     compute_draw_value,
+    compute_eligible_weight,
     compute_tiebreak_hash,
     compute_voting_set,
     compute_voting_set_from_entries,
+    is_all_voters_rule,
     select_weighted,
 )
 from timecoin.masternode.heartbeat import (
@@ -82,6 +84,7 @@ __all__ = [
     "check_block_heartbeats",
     "compute_attestation_signing_message",
     "compute_draw_value",
+    "compute_eligible_weight",
     "compute_free_pool",
     "compute_heartbeat_signing_message",
     "compute_last_seen_window",
@@ -99,6 +102,7 @@ __all__ = [
     "get_reward_eligible_entries",
     "get_window_seed",
     "is_active",
+    "is_all_voters_rule",
     "is_first_height_of_window",
     "is_heartbeat_overdue",
     "is_last_height_of_epoch",

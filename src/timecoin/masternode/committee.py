@@ -39,7 +39,8 @@ def compute_voting_set_from_entries(
 ) -> VotingSet:
     """The committee of `epoch` chosen from `entries` (see `compute_voting_set`)."""
     _check_seed(seed)
-    candidates: list[tuple[int, bytes, bytes, Voter]] = []
+    # (-weight, tiebreak, masternode_id, registered_height, voter)
+    candidates: list[tuple[int, bytes, bytes, int, Voter]] = []
     for entry in entries:
         if not is_active(entry, epoch):
             continue
@@ -48,9 +49,19 @@ def compute_voting_set_from_entries(
             continue
         voter = Voter(entry.masternode_id, entry.operator_key, weight)
         tiebreak = compute_tiebreak_hash(seed, entry.operator_key)
-        candidates.append((-weight, tiebreak, entry.masternode_id, voter))
+        candidates.append((-weight, tiebreak, entry.masternode_id, entry.registered_height, voter))
+    if is_all_voters_rule(epoch, params) and len(candidates) > params.max_voters:
+        # The cut takes the heaviest, then the oldest: no seed decides who sits.
+        candidates.sort(key=lambda c: (c[0], c[3], c[2]))
+        del candidates[params.max_voters :]
     candidates.sort(key=lambda c: (c[0], c[1], c[2]))
-    return VotingSet(epoch, [c[3] for c in candidates[: params.max_voters]])
+    return VotingSet(epoch, [c[4] for c in candidates[: params.max_voters]])
+
+
+def is_all_voters_rule(epoch: int, params: ChainParams) -> bool:
+    """Whether the committee of `epoch` follows the every-voter rule: its
+    first height is at or above `params.activation.all_voters_height`."""
+    return params.activation.is_all_voters_active(epoch * params.epoch_length)
 
 
 def compute_voting_set(
@@ -60,12 +71,20 @@ def compute_voting_set(
 
     Eligible: entries active in `epoch` (`is_active`) whose tier has a
     positive voting weight (so never Free). Each voter's weight is its tier's
-    `voting_weight`. The canonical order, which defines the certificate
-    voter indices, is weight descending, then `compute_tiebreak_hash(seed,
+    `voting_weight`. Membership when more than `params.max_voters` are
+    eligible (otherwise every eligible entry sits):
+
+    - every-voter rule (`is_all_voters_rule`, ADR 0013): the `max_voters`
+      first by weight descending, then `registered_height` ascending, then
+      `masternode_id` ascending; the seed plays no part, so no proposer can
+      choose who sits;
+    - top-weight rule (before its activation): the `max_voters` first in the
+      canonical order below, so the seed breaks ties at the cut.
+
+    The canonical order of the members, which defines the certificate voter
+    indices, is weight descending, then `compute_tiebreak_hash(seed,
     operator_key)` ascending, then `masternode_id` ascending (operator keys
     are unique, so the last key only makes the order total by construction).
-    When more than `params.max_voters` are eligible, the committee is the
-    first `max_voters` in that order.
 
     Parameters:
         state: the registry (normally with the boundary's drops applied).
@@ -78,6 +97,24 @@ def compute_voting_set(
         ValueError: `seed` is not 32 bytes.
     """
     return compute_voting_set_from_entries(state.entries, epoch, seed, params)
+
+
+def compute_eligible_weight(
+    entries: Iterable[MasternodeEntry], epoch: int, params: ChainParams
+) -> int:
+    """The voting weight of every entry eligible for the committee of `epoch`
+    (active, staked), seated or not.
+
+    The committee's `total_weight` divided by this is the share of the
+    voting weight the committee holds, `1 - x` in ADR 0013: 1 while every
+    eligible masternode fits in `max_voters`; a Byzantine share of the
+    eligible weight below `(1 - x) / 3` keeps the committee below 1/3.
+    """
+    return sum(
+        weight
+        for entry in entries
+        if is_active(entry, epoch) and (weight := params.tier_params(entry.tier).voting_weight) > 0
+    )
 
 
 def compute_draw_value(seed: bytes, draw_index: int) -> int:

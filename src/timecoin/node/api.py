@@ -12,6 +12,7 @@ restart is reported confirmed).
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import time
 from collections.abc import Callable
@@ -19,23 +20,31 @@ from typing import TYPE_CHECKING, Final, TypeVar
 
 from timecoin import __version__
 from timecoin.masternode import RegistryState
+from timecoin.node.walletstate import rescan_blocks
+from timecoin.p2p import BanKind
+from timecoin.p2p.addrbook import normalize_host
+from timecoin.p2p.config import parse_peer_address
 from timecoin.p2p.handshake import PROTOCOL_VERSION
 from timecoin.p2p.peer import Direction
 from timecoin.params import ChainParams
 from timecoin.rpc.api import (
     AddNodeCommand,
     AttestationStats,
+    BanInfo,
     ChainState,
     ConsensusInfo,
     ConsensusStep,
     HeartbeatEntry,
+    IndexDisabledError,
     InvalidPeerAddressError,
     LocalMasternode,
     MempoolEntry,
     MempoolInfo,
     NetworkInfo,
-    NodeApiError,
+    PeerAlreadyAddedError,
     PeerInfo,
+    PeerNotAddedError,
+    StoreDamagedError,
     TransactionAlreadyInChainError,
     TransactionFinality,
     TransactionLookup,
@@ -47,8 +56,29 @@ from timecoin.rpc.api import (
     WarmingUpError,
 )
 from timecoin.storage import StoreCorruptError
+from timecoin.storage.indexes import (
+    ADDRESSINDEX,
+    INDEX_NAMES,
+    SPENTINDEX,
+    TXINDEX,
+    AddressEvent,
+    IndexState,
+    Spender,
+    get_address_events,
+    get_index_state,
+    get_spender,
+    get_tx_location,
+)
 from timecoin.types import Block, BlockHeader, Coin, OutPoint, Transaction, compute_txid
 from timecoin.wallet import Wallet
+from timecoin.wallet.masternode import (
+    RegistrationRequest,
+    UpdateRequest,
+    build_operator_update,
+    build_registration,
+    build_unlock,
+    live_collaterals,
+)
 
 if TYPE_CHECKING:
     from timecoin.node.driver import ConsensusDriver
@@ -108,11 +138,12 @@ class NodeApiImpl:
         return wallet
 
     async def _io(self, func: Callable[[], T]) -> T:
+        """Run a store read on the RPC thread; a damaged record is an error
+        reply naming it, never a value."""
         try:
             return await asyncio.get_running_loop().run_in_executor(self._node.rpc_executor, func)
         except StoreCorruptError as exc:
-            # never served; the node is stopping (`Node._on_store_damage`)
-            raise NodeApiError(f"the node's store is damaged: {exc}") from None
+            raise StoreDamagedError(str(exc)) from None
 
     # ----------------------------------------------------------------- chain
 
@@ -142,7 +173,7 @@ class NodeApiImpl:
             initial_block_download=ibd,
             size_on_disk_bytes=size,
             best_known_height=best,
-            warnings=self._node.warnings(),
+            warnings=self._node.chain_warnings(),
         )
 
     async def get_block_hash(self, height: int) -> bytes | None:
@@ -183,7 +214,7 @@ class NodeApiImpl:
             return TransactionLookup(tx=known[0], block_hash=None, is_final=known[1])
         chain = self._chain()
         tip_height = self._driver().state.height
-        return await self._io(lambda: _find_in_blocks(chain, txid, tip_height))
+        return await self._io(lambda: _find_in_chain(chain, txid, tip_height))
 
     async def get_coin(self, outpoint: OutPoint, *, include_mempool: bool) -> UtxoLookup | None:
         """The unspent coin at `outpoint`, or None."""
@@ -224,6 +255,42 @@ class NodeApiImpl:
             commitment=state.header.utxo_commitment,
             disk_size_bytes=None,
         )
+
+    # --------------------------------------------------------------- indexes
+
+    async def get_index_info(self) -> list[IndexState]:
+        """Every index: whether it is kept, and the last block it holds."""
+        chain = self._chain()
+        kept = chain.indexes | set(self._node.indexes_to_build)
+        return await self._io(
+            lambda: [get_index_state(chain.kv, name, name in kept) for name in INDEX_NAMES]
+        )
+
+    async def get_spender(self, outpoint: OutPoint) -> Spender | None:
+        """The block transaction that spent `outpoint` (spent index), or None."""
+        chain = self._require_index(SPENTINDEX)
+        return await self._io(lambda: get_spender(chain.kv, outpoint))
+
+    async def get_address_events(
+        self, address: bytes, start_height: int, limit: int
+    ) -> list[AddressEvent]:
+        """The history of `address` (address index), in chain order."""
+        chain = self._require_index(ADDRESSINDEX)
+        return await self._io(
+            lambda: get_address_events(chain.kv, address, start_height=start_height, limit=limit)
+        )
+
+    def _require_index(self, name: str) -> ChainStore:
+        chain = self._chain()
+        if name in chain.indexes:
+            return chain
+        if name in self._node.indexes_to_build:
+            state = get_index_state(chain.kv, name, True)
+            raise IndexDisabledError(
+                f"the {name} index is being built (at height {state.height} of "
+                f"{self._driver().state.height}): see getindexinfo"
+            )
+        raise IndexDisabledError(f"this node does not keep the {name} ([index] {name} = true)")
 
     # --------------------------------------------------------------- mempool
 
@@ -289,7 +356,7 @@ class NodeApiImpl:
             return status
         chain = self._chain()
         tip_height = self._driver().state.height
-        found = await self._io(lambda: _find_in_blocks(chain, txid, tip_height))
+        found = await self._io(lambda: _find_in_chain(chain, txid, tip_height))
         if found is None or found.block_hash is None:
             return status
         block_hash = found.block_hash
@@ -360,7 +427,7 @@ class NodeApiImpl:
         peers = self._node.peers.peers()
         inbound = sum(1 for p in peers if p.direction is Direction.INBOUND)
         listen = self._node.peers.listen_address
-        warnings = self._node.warnings()
+        warnings = self._node.chain_warnings()
         return NetworkInfo(
             version=_version_number(),
             subversion=f"/timecoin:{__version__}/",
@@ -391,8 +458,8 @@ class NodeApiImpl:
                     if info.direction is Direction.INBOUND
                     else "outbound-full-relay",
                     connected_ms=connected_ms,
-                    last_send_ms=now_ms,
-                    last_recv_ms=now_ms,
+                    last_send_ms=now_ms - int(info.idle_send_s * 1000),
+                    last_recv_ms=now_ms - int(info.idle_recv_s * 1000),
                     bytes_sent=info.bytes_out,
                     bytes_received=info.bytes_in,
                     ping_ms=None if rtt is None else rtt * 1000,
@@ -410,12 +477,77 @@ class NodeApiImpl:
         """Dial or keep connected the peer `address`."""
         try:
             if command == "remove":
-                raise NodeApiError("removing an added peer is not supported by this node")
-            if command == "add":
-                self._node.peers.add_persistent_peer(address)
+                if not self._node.peers.remove_persistent_peer(address):
+                    raise PeerNotAddedError(f"Node {address} has not been added")
+                return
+            if command == "add" and not self._node.peers.add_persistent_peer(address):
+                raise PeerAlreadyAddedError(f"Node already added: {address}")
             self._node.peers.connect(address)
         except ValueError as exc:
             raise InvalidPeerAddressError(str(exc)) from None
+
+    async def wallet_rescan(self, start_height: int, stop_height: int | None) -> tuple[int, int]:
+        """Read a range of blocks again for coins of the wallet."""
+        wallet = self._wallet()
+        chain = self._chain()
+        stop = self._driver().state.height if stop_height is None else stop_height
+        added = await self._io(lambda: rescan_blocks(wallet, chain, start_height, stop))
+        logging.getLogger("timecoin.node").info(
+            "rescanned blocks %d..%d: %d coins found", start_height, stop, added
+        )
+        return start_height, stop
+
+    async def disconnect_node(self, address: str) -> int:
+        """Close the connections with "host:port"; return how many."""
+        try:
+            host, port = parse_peer_address(address, self.params.default_p2p_port)
+        except ValueError as exc:
+            raise InvalidPeerAddressError(str(exc)) from None
+        return self._node.peers.disconnect(host, port)
+
+    def list_banned(self) -> list[BanInfo]:
+        """The current bans, soonest expiry first (expiries in Unix seconds)."""
+        offset_s = time.time() - time.monotonic()
+        return [
+            BanInfo(
+                target=entry.value,
+                is_node_key=entry.kind is BanKind.NODE,
+                banned_until_s=int(entry.until + offset_s),
+                reason=entry.reason,
+            )
+            for entry in self._node.peers.banned()
+        ]
+
+    async def set_ban(self, target: str, add: bool, until_s: float | None) -> bool:
+        """Ban an IP address or a node key until `until_s`, or lift its ban."""
+        peers = self._node.peers
+        is_key = len(target) == 64 and all(c in "0123456789abcdef" for c in target.lower())
+        host = None if is_key else normalize_host(target)
+        if not is_key and host is None:
+            raise InvalidPeerAddressError(f"{target!r} is neither an IP address nor a node key")
+        lifted = False
+        if not add:
+            kind = BanKind.NODE if is_key else BanKind.HOST
+            lifted = peers.unban(kind, target.lower() if is_key else str(host))
+        else:
+            seconds = peers.config.ban_duration_s if until_s is None else until_s - time.time()
+            if seconds <= 0:
+                raise InvalidPeerAddressError("the ban would already have expired")
+            if is_key:
+                peers.ban(target.lower(), "manually added", seconds)
+            else:
+                peers.ban_host(str(host), "manually added", seconds)
+        self._node.save_bans()
+        return lifted
+
+    async def clear_banned(self) -> int:
+        """Lift every ban; return how many."""
+        peers = self._node.peers
+        entries = peers.banned()
+        for entry in entries:
+            peers.unban(entry.kind, entry.value)
+        self._node.save_bans()
+        return len(entries)
 
     # ------------------------------------------------------------- consensus
 
@@ -458,9 +590,13 @@ class NodeApiImpl:
         key = self._node.operator_key
         if key is None:
             return None
+        # A live entry wins over one whose collateral is spent: after a tier
+        # upgrade both name the key until the old one leaves at the boundary.
         masternode_id = None
         for entry in self._driver().state.registry.entries:
-            if entry.operator_key == key.public_key:
+            if entry.operator_key == key.public_key and (
+                masternode_id is None or not entry.is_deregistered
+            ):
                 masternode_id = entry.masternode_id
         heartbeats = self._node.heartbeats
         history = None if heartbeats is None else heartbeats.history
@@ -500,12 +636,40 @@ class NodeApiImpl:
     async def wallet_send_to_address(self, address: bytes, amount_units: int) -> bytes:
         """Build, sign and submit a payment; return its txid."""
         wallet = self._wallet()
-        tx = await self._io(lambda: wallet.build_and_sign(address, amount_units))
+        collaterals = live_collaterals(self._driver().state.registry)
+        tx = await self._io(
+            lambda: wallet.build_and_sign(address, amount_units, exclude=collaterals)
+        )
+        return await self._submit_signed(wallet, tx)
+
+    async def _submit_signed(self, wallet: Wallet, tx: Transaction) -> bytes:
+        """Submit a transaction `wallet` signed; release its coins if refused."""
         try:
             return await self.submit_transaction(tx)
         except BaseException:
             await self._io(lambda: wallet.release(compute_txid(tx)))
             raise
+
+    async def wallet_register_masternode(self, request: RegistrationRequest) -> bytes:
+        """Build, sign and submit a masternode registration; its txid."""
+        wallet = self._wallet()
+        registry = self._driver().state.registry
+        tx = await self._io(lambda: build_registration(wallet, registry, request))
+        return await self._submit_signed(wallet, tx)
+
+    async def wallet_update_masternode(self, request: UpdateRequest) -> bytes:
+        """Build, sign and submit an operator update; its txid."""
+        wallet = self._wallet()
+        registry = self._driver().state.registry
+        tx = await self._io(lambda: build_operator_update(wallet, registry, request))
+        return await self._submit_signed(wallet, tx)
+
+    async def wallet_unlock_masternode(self, collateral: OutPoint) -> bytes:
+        """Build, sign and submit the spend of a collateral; its txid."""
+        wallet = self._wallet()
+        registry = self._driver().state.registry
+        tx = await self._io(lambda: build_unlock(wallet, registry, collateral))
+        return await self._submit_signed(wallet, tx)
 
     # ------------------------------------------------------------------ node
 
@@ -516,6 +680,29 @@ class NodeApiImpl:
     def request_stop(self) -> None:
         """Begin a graceful shutdown (after this reply is sent)."""
         asyncio.get_running_loop().call_later(0.05, self._node.request_stop)
+
+
+def _find_in_chain(chain: ChainStore, txid: bytes, tip_height: int) -> TransactionLookup | None:
+    """The block transaction `txid`: through the tx index at any depth when
+    the node keeps it, else by a scan of the last TX_LOOKUP_BLOCKS blocks."""
+    if TXINDEX not in chain.indexes:
+        return _find_in_blocks(chain, txid, tip_height)
+    location = get_tx_location(chain.kv, txid)
+    if location is None or location.height > tip_height:
+        return None
+    block_hash = chain.get_block_hash(location.height)
+    tx = None if block_hash is None else chain.get_block_transaction(block_hash, location.position)
+    if block_hash is None or tx is None:
+        raise StoreCorruptError(
+            f"the tx index places {txid.hex()} at block {location.height} position "
+            f"{location.position}, which does not exist: run `timecoin node --reindex`"
+        )
+    if compute_txid(tx) != txid:
+        raise StoreCorruptError(
+            f"the tx index places {txid.hex()} at block {location.height} position "
+            f"{location.position}, which holds another transaction: run `timecoin node --reindex`"
+        )
+    return TransactionLookup(tx=tx, block_hash=block_hash, is_final=True)
 
 
 def _find_in_blocks(

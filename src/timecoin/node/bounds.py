@@ -11,8 +11,9 @@ give the bound in bytes (`describe_bounds`, docs/node.md).
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Any, Final
 
+from timecoin.p2p import P2PConfig
 from timecoin.params import ChainParams
 
 RECENT_HISTORY_S: Final = 60.0
@@ -70,6 +71,17 @@ def compute_seen_cache_size(params: ChainParams) -> int:
     """Hashes of the p2p seen cache (`P2PConfig.seen_cache_size`)."""
     seconds = max(SEEN_HISTORY_S, 3 * params.block_interval_ms / 1000)
     return max(1, int(params.max_final_tps * seconds * SEEN_ITEMS_PER_TRANSACTION))
+
+
+def bound_p2p_caches(params: ChainParams, **settings: Any) -> P2PConfig:
+    """A `P2PConfig` of `settings` whose caches that grow with each
+    transaction (seen inventory, relay) are bounded for `params`."""
+    return P2PConfig(
+        **settings,
+        seen_cache_size=compute_seen_cache_size(params),
+        relay_cache_items=compute_relay_cache_items(params),
+        relay_cache_bytes=RELAY_CACHE_BYTES,
+    )
 
 
 def describe_bounds(params: ChainParams) -> dict[str, int]:

@@ -85,6 +85,17 @@ class SyncSection:
 
 
 @dataclass(frozen=True, slots=True)
+class IndexSection:
+    """`[index]`: the block indexes this node keeps (docs/node.md, "Indexes"):
+    transactions by txid, spenders by outpoint, history by address. One
+    turned on later is built from the stored blocks at the next start."""
+
+    txindex: bool = True
+    spentindex: bool = True
+    addressindex: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class NodeConfig:
     """The whole configuration of one node.
 
@@ -96,6 +107,8 @@ class NodeConfig:
     - `wallet_file`, `wallet_password_file`: an optional wallet served over
       RPC (both or neither);
     - `block_interval_ms`: overrides the preset's block interval (devnets);
+    - `epoch_length`: overrides the preset's epoch length in blocks (devnet
+      and minimal only: a multiple of the preset's reward window);
     - `clock_skew_warn_ms`: warn when the local clock is off the peers'
       median time by more than this;
     - `shutdown_timeout_s`: the bound of a graceful shutdown;
@@ -112,6 +125,7 @@ class NodeConfig:
     wallet_file: Path | None = None
     wallet_password_file: Path | None = None
     block_interval_ms: int | None = None
+    epoch_length: int | None = None
     clock_skew_warn_ms: int = 2_000
     shutdown_timeout_s: float = 5.0
     log_level: str = "info"
@@ -121,6 +135,7 @@ class NodeConfig:
     metrics: MetricsSection = field(default_factory=MetricsSection)
     mempool: MempoolSection = field(default_factory=MempoolSection)
     sync: SyncSection = field(default_factory=SyncSection)
+    index: IndexSection = field(default_factory=IndexSection)
 
     def resolve(self, datadir: Path) -> NodeConfig:
         """A copy whose relative file paths are made relative to `datadir`."""
@@ -151,6 +166,7 @@ _SECTIONS: Final[dict[str, type[Any]]] = {
     "metrics": MetricsSection,
     "mempool": MempoolSection,
     "sync": SyncSection,
+    "index": IndexSection,
 }
 _PATH_FIELDS: Final = frozenset(
     {"genesis_file", "operator_key_file", "node_key_file", "wallet_file", "wallet_password_file"}
@@ -232,7 +248,7 @@ def _convert(name: str, default: object, value: object, source: str, key: str) -
         if not isinstance(value, str):
             raise ConfigError(f"{source}: {name} must be a string")
         return value
-    if isinstance(default, int) or key in {"port", "block_interval_ms"}:
+    if isinstance(default, int) or key in {"port", "block_interval_ms", "epoch_length"}:
         if isinstance(value, bool) or not isinstance(value, int):
             raise ConfigError(f"{source}: {name} must be an integer")
         return value
@@ -261,6 +277,10 @@ def _check_host(name: str, host: str, source: str) -> None:
         raise ConfigError(f"{source}: {name} = {host!r} is not an IP address") from None
 
 
+EPOCH_LENGTH_NETWORKS: Final = ("devnet", "minimal")
+"""Networks whose epoch length a config may override (local test networks)."""
+
+
 def _check(config: NodeConfig, source: str) -> None:
     """Ranges and relations between fields."""
     if config.network not in PRESETS:
@@ -272,6 +292,17 @@ def _check(config: NodeConfig, source: str) -> None:
         )
     if config.block_interval_ms is not None and not 10 <= config.block_interval_ms <= 3_600_000:
         raise ConfigError(f"{source}: block_interval_ms must be in 10..3600000")
+    if config.epoch_length is not None:
+        if config.network not in EPOCH_LENGTH_NETWORKS:
+            raise ConfigError(
+                f"{source}: epoch_length may be set only on {', '.join(EPOCH_LENGTH_NETWORKS)}"
+            )
+        window = PRESETS[config.network].reward_window_blocks
+        if not 1 <= config.epoch_length // window <= 10_000 or config.epoch_length % window:
+            raise ConfigError(
+                f"{source}: epoch_length = {config.epoch_length} must be a positive "
+                f"multiple of the reward window ({window} blocks)"
+            )
     if config.clock_skew_warn_ms < 1:
         raise ConfigError(f"{source}: clock_skew_warn_ms must be at least 1")
     if not 0.1 <= config.shutdown_timeout_s <= 60:
@@ -302,6 +333,35 @@ def _check(config: NodeConfig, source: str) -> None:
         )
     if config.sync.checkpoint is not None and parse_checkpoint(config.sync.checkpoint) is None:
         raise ConfigError(f"{source}: sync.checkpoint must be HEIGHT:HASH (64 hex digits)")
+
+
+def apply_overrides(
+    config: NodeConfig,
+    *,
+    network: str | None = None,
+    genesis_file: Path | None = None,
+    seeds: tuple[str, ...] = (),
+) -> NodeConfig:
+    """`config` with the command line's `--network`, `--genesis` and `--seed`
+    (added to the configured seeds) applied and checked like the file.
+
+    Raises ConfigError naming the flag's key.
+    """
+    updated = dataclasses.replace(
+        config,
+        network=config.network if network is None else network,
+        genesis_file=config.genesis_file if genesis_file is None else genesis_file,
+        p2p=dataclasses.replace(
+            config.p2p, seeds=tuple(dict.fromkeys((*config.p2p.seeds, *seeds)))
+        ),
+    )
+    _check(updated, "command line")
+    return updated
+
+
+def default_datadir(network: str) -> Path:
+    """`~/.timecoin/NETWORK`: where a node of `network` keeps its data by default."""
+    return Path.home() / ".timecoin" / network
 
 
 def parse_checkpoint(text: str) -> tuple[int, bytes] | None:

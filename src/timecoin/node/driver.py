@@ -105,6 +105,7 @@ from timecoin.masternode import is_last_height_of_epoch
 from timecoin.node.store import WalLog, save_tip_certificate
 from timecoin.params import ChainParams
 from timecoin.storage import ChainStore
+from timecoin.storage.chainstate import commit_applied
 from timecoin.types import (
     AttestedHeartbeat,
     Block,
@@ -568,6 +569,7 @@ class ConsensusDriver:
             return [], []
         reports = machine.get_reports(self.params.epoch_of(height))
         bodies: dict[bytes, Transaction] = {}
+        missing: list[bytes] = []
         for report in reports:
             for entry in report.entries:
                 if entry.txid in bodies:
@@ -575,6 +577,11 @@ class ConsensusDriver:
                 known = self.finality.get_transaction(entry.txid)
                 if known is not None:
                     bodies[entry.txid] = known[0]
+                elif not self.finality.is_confirmed(entry.txid):
+                    missing.append(entry.txid)
+        if missing:
+            # Every reporter logged the body with its vote: ask for it.
+            self.finality.request_transactions(missing)
         return reports, list(bodies.values())
 
     async def prevalidate(self, block: Block, *, proposal: bool = False) -> AppliedBlock | None:
@@ -739,19 +746,10 @@ class ConsensusDriver:
     def _write(self, applied: AppliedBlock, certificate: Certificate) -> None:
         """Make `applied` durable: the certificate first (it names its height,
         so a crash before the block leaves it unused), then the block, then
-        drop the WAL records of the committed height."""
+        drop the WAL records of the committed height. The chain state after the
+        block (registry, voting sets) is written in the block's batch."""
         save_tip_certificate(self.chain.kv, certificate)
-        delta = applied.delta
-        self.chain.commit_block(
-            applied.block,
-            applied.block_hash,
-            applied.undo,
-            delta.created,
-            delta.spent,
-            applied.state_after.utxo_state.to_bytes(),
-            locks_created=delta.locks_created,
-            locks_released=delta.locks_released,
-        )
+        commit_applied(self.chain, applied)
         self.wal.prune(applied.block.header.height + 1)
 
     async def commit(self, block: Block, certificate: Certificate) -> None:

@@ -20,7 +20,7 @@ import asyncio
 import logging
 import threading
 from collections.abc import Callable, Coroutine
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from timecoin.storage import StorageError, StorageWriteError, StoreCorruptError
 
@@ -36,8 +36,21 @@ MIB: Final = 1 << 20
 MIN_FREE_DISK_BYTES: Final = 50 * MIB
 """Free space the node keeps on the store's file system: below it, it
 refuses to start and stops writing (bitcoind stops at the same 50 MiB)."""
+STARTUP_CHECK_BLOCKS: Final = 6
+"""Main-chain blocks (from the tip) whose header and body are checked at start-up."""
 STORAGE_FAILURE_EXIT_S: Final = 10.0
 """Seconds between a failed write and the exit, for monitoring to read why."""
+
+
+class _Stoppable(Protocol):
+    async def stop(self) -> None: ...
+
+
+async def halt_services(*services: _Stoppable | None) -> None:
+    """Stop `services` in order (block production, voting, heartbeats)."""
+    for service in services:
+        if service is not None:
+            await service.stop()
 
 
 def exit_status_of(error: BaseException) -> int:

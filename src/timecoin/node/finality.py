@@ -23,6 +23,8 @@ them in order, then the group's effects run (docs/spec/finality.md section
 - `RequestProof`, `RequestTransaction`: one `GetFinalityTxs` to the peers;
 - `RecordEvidence`: kept for a block and gossiped;
 - `BroadcastReport`: pushed (`EpochReportMsg`);
+- `RequestReports`: one `GetEpochReports` to the peers, answered with the
+  reports they hold (`answer_reports`);
 - `Reannounce`: `FinalityTxs` with the proof or the votes held;
 - `ScheduleTick`: a timer queues a tick.
 
@@ -58,6 +60,7 @@ from timecoin.consensus.finality import (
     PersistFinalityWal,
     Reannounce,
     RequestProof,
+    RequestReports,
     RequestTransaction,
     ScheduleTick,
     TransactionFinal,
@@ -87,6 +90,7 @@ from timecoin.p2p.messages import (
     EpochReportMsg,
     FinalityTx,
     FinalityTxs,
+    GetEpochReports,
     GetFinalityTxs,
     Message,
     TxVotesMsg,
@@ -119,6 +123,10 @@ log = logging.getLogger("timecoin.node.finality")
 MAX_FINALITY_QUEUE: Final = 50_000
 MAX_GROUP_INPUTS: Final = 256
 """Most queued inputs the worker takes into one group (one synced write)."""
+REPORTS_WARNING_AFTER_BLOCKS: Final = 3
+"""Block intervals the epoch's last block may wait for reports before
+`getblockchaininfo` warns."""
+
 REPORT_LEAD_MS: Final = 250
 """A member reports this long before the proposal of its epoch's last
 height is due (the design's "when the proposal is due", less the time
@@ -338,6 +346,7 @@ class FinalityService:
         """Called with (tx, txid) once a transaction is stored final and
         applied to the view, before it is reported final (the node feeds its
         wallet here)."""
+        self._awaiting_reports_since_ms: int | None = None
         self.evidence: list[Evidence] = []
         self.dropped_inputs = 0
         self.invalid_messages = 0
@@ -394,6 +403,12 @@ class FinalityService:
             self._remember_body(txid, tx)
             with contextlib.suppress(TimecoinError):
                 self.mempool.add(tx, self.view, state.height + 1, now_ms=_now_ms(), final=True)
+        # Voted before the restart and not final: the WAL holds the only
+        # copy a whole-network restart leaves (the epoch's last block must
+        # carry them if reported). Offered like received transactions.
+        for tx in machine.get_logged_transactions():
+            with contextlib.suppress(TimecoinError):
+                self.submit(tx)
         next_height = state.height + 1
         if (
             not machine.has_reported
@@ -738,6 +753,15 @@ class FinalityService:
         """An epoch report from a peer."""
         self._offer(_ReportInput(message.report))
 
+    def answer_reports(self, request: GetEpochReports) -> list[EpochReportMsg]:
+        """The reports of the requested epoch this node holds (its own and
+        the verified ones received), one message each; at most one per
+        member of that epoch's voting set."""
+        machine = self.machine
+        if machine is None:
+            return []
+        return [EpochReportMsg(report=report) for report in machine.get_reports(request.epoch)]
+
     def answer(self, request: GetFinalityTxs) -> FinalityTxs | None:
         """The transactions of `request` this node knows, with proofs or votes."""
         machine = self.machine
@@ -830,12 +854,38 @@ class FinalityService:
         """(weight of the verified reports of `epoch` held, total weight of
         that epoch's voting set); (0, 0) when the machine is elsewhere."""
         machine = self.machine
-        if machine is None or machine.epoch != epoch:
+        if machine is None:
             return 0, 0
-        voting_set = machine.voting_set
-        keys = {report.voter for report in machine.get_reports(epoch)}
-        weight = sum(v.weight for v in voting_set.voters if v.operator_key in keys)
-        return weight, voting_set.total_weight
+        return machine.get_reports_weight(epoch)
+
+    def reports_awaited_s(self) -> float:
+        """How long this node has waited for the reports of its epoch's last
+        block without holding a quorum of them (0.0 when it is not waiting)."""
+        machine = self.machine
+        if machine is None or not machine.is_awaiting_reports():
+            self._awaiting_reports_since_ms = None
+            return 0.0
+        now = _now_ms()
+        if self._awaiting_reports_since_ms is None:
+            self._awaiting_reports_since_ms = now
+        return (now - self._awaiting_reports_since_ms) / 1000
+
+    def reports_warning(self) -> str | None:
+        """A warning for `getblockchaininfo` while the epoch's last block has
+        waited more than REPORTS_WARNING_AFTER_BLOCKS block intervals for
+        reports of more than 2/3 of the outgoing weight."""
+        machine = self.machine
+        waited_s = self.reports_awaited_s()
+        limit_s = REPORTS_WARNING_AFTER_BLOCKS * self.params.block_interval_ms / 1000
+        if machine is None or waited_s <= limit_s:
+            return None
+        weight, total = machine.get_reports_weight(machine.epoch)
+        return (
+            f"epoch {machine.epoch} cannot end: its last block needs epoch reports of "
+            f"more than 2/3 of the weight and this node holds {weight} of {total} after "
+            f"{waited_s:.0f} s; it keeps asking its peers (members that are offline "
+            "must come back: each resends the report it logged)"
+        )
 
     async def wait_for_reports(self, epoch: int, timeout_s: float) -> bool:
         """Wait until the reports of `epoch` held exceed 2/3 of its weight, at
@@ -1022,6 +1072,15 @@ class FinalityService:
                 self.network.gossip_evidence(effect.evidence)
             elif isinstance(effect, BroadcastReport):
                 self.network.broadcast(EpochReportMsg(report=effect.report))
+            elif isinstance(effect, RequestReports):
+                weight, total = self.reports_weight(effect.epoch)
+                log.info(
+                    "asking peers for the reports of epoch %d (weight %d of %d held)",
+                    effect.epoch,
+                    weight,
+                    total,
+                )
+                self.network.broadcast(GetEpochReports(epoch=effect.epoch))
             elif isinstance(effect, Reannounce):
                 reannounce.append(
                     FinalityTx(
@@ -1067,6 +1126,12 @@ class FinalityService:
         for orphan, peer in self.mempool.take_orphans(txid):
             with contextlib.suppress(TimecoinError):
                 self.submit(orphan, peer)
+
+    def request_transactions(self, txids: list[bytes]) -> None:
+        """Ask the peers for these transactions (bodies an epoch report names
+        that this node lacks); a txid asked for within REQUEST_RETRY_MS is
+        not asked again."""
+        self._request(txids)
 
     def _request(self, txids: list[bytes]) -> None:
         now = _now_ms()

@@ -45,11 +45,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, Final
 
-import msgspec
-
 from timecoin.crypto import SigningKey, address_from_public_key
 from timecoin.encoding import encode
-from timecoin.ledger import compute_input_signing_message, compute_min_fee, compute_tx_size
+from timecoin.ledger import compute_min_fee, compute_tx_size
+from timecoin.ledger import sign_transaction as sign_spends
 from timecoin.node.config import ConfigError, load_config
 from timecoin.params import COIN, MAX_MONEY, ChainParams, get_preset
 from timecoin.rpc.client import RpcCallError, RpcClient, RpcClientError
@@ -316,12 +315,7 @@ def sign_transaction(
         signatures=[],
         owner_signature=None,
     )
-    txid = compute_txid(unsigned)
-    signatures = [
-        key.sign(compute_input_signing_message(chain_id, txid, index))
-        for index, (_, key) in enumerate(inputs)
-    ]
-    return msgspec.structs.replace(unsigned, signatures=signatures)
+    return sign_spends(unsigned, [key for _, key in inputs], chain_id)
 
 
 def compute_fee_for(

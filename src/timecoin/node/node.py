@@ -18,32 +18,31 @@ import logging
 import signal
 import statistics
 import sys
+import threading
 import time
+from collections.abc import MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Final
 
-from timecoin.chain import AppliedBlock, ChainState, chain_state_from_genesis, validate_block
-from timecoin.crypto import MuHash3072, SigningKey, verify
+from timecoin.chain import AppliedBlock, ChainState, chain_state_from_genesis
+from timecoin.crypto import SigningKey, verify
 from timecoin.crypto.batch import BatchVerifier
 from timecoin.encoding import DecodeError, decode
-from timecoin.ledger import MemoryUtxoSet
 from timecoin.mempool import MempoolPolicy
+from timecoin.node import faults as fault_policy
 from timecoin.node.api import NodeApiImpl
-from timecoin.node.bounds import (
-    RELAY_CACHE_BYTES,
-    compute_relay_cache_items,
-    compute_seen_cache_size,
-    compute_signature_cache_entries,
+from timecoin.node.bans import BanKeeper
+from timecoin.node.bounds import bound_p2p_caches, compute_signature_cache_entries
+from timecoin.node.chainload import (
+    build_indexes,
+    check_utxo_set,
+    enabled_indexes,
+    load_chain_state,
+    open_indexes,
 )
 from timecoin.node.config import NodeConfig, parse_checkpoint
 from timecoin.node.driver import ConsensusDriver
-from timecoin.node.faults import (
-    EXIT_FAILURE,
-    MIN_FREE_DISK_BYTES,
-    FaultStop,
-    exit_status_of,
-)
 from timecoin.node.finality import CountingSignatureCache, FinalityNetwork, FinalityService
 from timecoin.node.heartbeats import HeartbeatService
 from timecoin.node.keys import load_or_create_key
@@ -57,7 +56,8 @@ from timecoin.node.store import (
 )
 from timecoin.node.syncer import Syncer, sync_class_rate
 from timecoin.node.walletfeed import apply_block, apply_final_transaction
-from timecoin.p2p import P2PConfig, PeerManager
+from timecoin.node.walletstate import record_block, restore_wallet
+from timecoin.p2p import PeerManager
 from timecoin.p2p.messages import (
     Bodies,
     CertificateMsg,
@@ -65,6 +65,7 @@ from timecoin.p2p.messages import (
     EvidenceMsg,
     FinalityTxs,
     GetBodies,
+    GetEpochReports,
     GetFinalityTxs,
     GetHeaders,
     Headers,
@@ -79,13 +80,13 @@ from timecoin.p2p.peer import Peer
 from timecoin.params import ChainParams, Checkpoint, get_preset
 from timecoin.rpc.server import RpcConfig, RpcServer
 from timecoin.storage import ChainStore, LmdbStore, StorageError
+from timecoin.storage.chainstate import StoredVotingSets, init_genesis_state
+from timecoin.storage.chainstore import DamagedRecordError
 from timecoin.sync import SyncConfig
 from timecoin.types import (
     Block,
-    BlockUndo,
     Certificate,
     Evidence,
-    InvalidBlock,
     Proposal,
     TimecoinError,
     Transaction,
@@ -101,10 +102,10 @@ log = logging.getLogger("timecoin.node")
 CHAIN_DIRNAME: Final = "chain"
 MAINTENANCE_INTERVAL_S: Final = 0.25
 REBROADCAST_AFTER_S: Final = 1.0
+BAN_SAVE_INTERVAL_S: Final = 5.0
+"""How often the upkeep loop stores the bans when they changed."""
 """Own messages are sent again when the round has not moved for this long."""
 MAX_GENESIS_BYTES: Final = 16_000_000
-STARTUP_CHECK_BLOCKS: Final = 6
-"""Main-chain blocks (from the tip) whose stored header and body are checked at start-up."""
 
 
 class NodeError(Exception):
@@ -112,10 +113,13 @@ class NodeError(Exception):
 
 
 def resolve_params(config: NodeConfig) -> ChainParams:
-    """The preset named by the config, with the devnet block interval override."""
+    """The preset named by the config, with the devnet block interval and
+    epoch length overrides."""
     params = get_preset(config.network)
     if config.block_interval_ms is not None:
         params = dataclasses.replace(params, block_interval_ms=config.block_interval_ms)
+    if config.epoch_length is not None:
+        params = dataclasses.replace(params, epoch_length=config.epoch_length)
     return params
 
 
@@ -129,43 +133,6 @@ def read_genesis(path: Path, params: ChainParams) -> Block:
         return decode(data, Block, max(params.sizes.max_block_bytes, MAX_GENESIS_BYTES))
     except DecodeError as exc:
         raise NodeError(f"{path}: not a genesis block: {exc}") from None
-
-
-def load_chain_state(
-    chain: ChainStore,
-    genesis: Block,
-    params: ChainParams,
-    voting_sets: dict[int, VotingSet] | None = None,
-) -> ChainState:
-    """The state after the stored tip: genesis, then every stored block replayed
-    through `validate_block` over an in-memory UTXO set (the registry is not
-    stored separately yet). Raises NodeError when the store disagrees.
-
-    `voting_sets`, when given, receives the voting set of every epoch met
-    (sync serves them with the headers where they change)."""
-    state, delta = chain_state_from_genesis(genesis, params)
-    if voting_sets is not None:
-        voting_sets[state.registry.voting_set.epoch] = state.registry.voting_set
-    utxo = MemoryUtxoSet(dict(delta.created))
-    tip = chain.get_tip()
-    if tip is None:
-        raise NodeError("the chain store has no tip")
-    for height in range(1, tip.height + 1):
-        block_hash = chain.get_block_hash(height)
-        block = None if block_hash is None else chain.get_block(block_hash)
-        if block is None:
-            raise NodeError(f"the chain store lacks block {height}")
-        try:
-            applied = validate_block(block, state, utxo, verifier=verify)
-        except InvalidBlock as exc:
-            raise NodeError(f"stored block {height} is invalid: {exc}") from None
-        utxo.apply_delta(applied.delta)
-        state = applied.state_after
-        if voting_sets is not None:
-            voting_sets[state.registry.voting_set.epoch] = state.registry.voting_set
-    if state.block_hash != tip.block_hash:
-        raise NodeError("replayed chain does not end at the stored tip")
-    return state
 
 
 class _Network:
@@ -190,9 +157,13 @@ class _Network:
 class Node:
     """One TimeCoin node: store, consensus, peers, mempool, RPC, metrics."""
 
-    def __init__(self, config: NodeConfig, datadir: Path) -> None:
-        """A node over `datadir` as `config` says (nothing opened yet)."""
+    def __init__(self, config: NodeConfig, datadir: Path, *, reindex: str | None = None) -> None:
+        """A node over `datadir` as `config` says (nothing opened yet).
+
+        `reindex` (`--reindex` or `--reindex-chainstate`) asks for the chain
+        state to be rebuilt from the stored blocks before the node starts."""
         self.datadir = datadir
+        self.reindex = reindex
         self.config = config.resolve(datadir)
         self.params = resolve_params(config)
         self.started_monotonic = time.monotonic()
@@ -212,7 +183,7 @@ class Node:
         self.driver: ConsensusDriver | None = None
         self.peers: PeerManager
         self.syncer: Syncer | None = None
-        self.voting_sets: dict[int, VotingSet] = {}
+        self.voting_sets: MutableMapping[int, VotingSet] = {}
         self._progress_shown = False
         self.metrics: NodeMetrics | None = None
         self.rpc: RpcServer | None = None
@@ -225,43 +196,65 @@ class Node:
         self._last_marker: tuple[int, int, int] | None = None
         self._marker_since = time.monotonic()
         self._stopped = False
-        self.faults = FaultStop(self.request_stop, self._halt_writers)
+        self.indexes_to_build: list[str] = []
+        """Enabled indexes behind the tip at start, built in the background."""
+        self._stopping = threading.Event()
+        """Set when the node stops: the store threads end at their next pause."""
+        self._store_threads: list[threading.Thread] = []
+        """The coin record check and the index build, joined at stop."""
+        self.ban_keeper: BanKeeper | None = None
+        self._bans_saved_at = time.monotonic()
+        self.store_damage: str | None = None
+        """Why the node stops: a damaged stored record (exit status EXIT_STORE_DAMAGED)."""
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self.faults = fault_policy.FaultStop(
+            self.request_stop,
+            lambda: fault_policy.halt_services(self.heartbeats, self.driver, self.finality),
+        )
 
     # ------------------------------------------------------------ start-up
 
     def _open_store(self) -> tuple[ChainStore, ChainState]:
-        """Open (or create) the chain store and rebuild the tip state."""
-        genesis_block: Block | None = None
-        kv = LmdbStore(self.datadir / CHAIN_DIRNAME, min_free_bytes=MIN_FREE_DISK_BYTES)
+        """Open (or create) the chain store and read the chain state of the
+        tip (ADR 0010); a store of an older schema is migrated first."""
+        kv = LmdbStore(
+            self.datadir / CHAIN_DIRNAME, min_free_bytes=fault_policy.MIN_FREE_DISK_BYTES
+        )
         kv.on_failure = self.faults.on_write_failure
         self.kv = kv
         chain = ChainStore(kv, max_block_bytes=self.params.sizes.max_block_bytes)
-        chain.on_damage = self.faults.on_damage
+        chain.on_damage = self._on_store_damage
+        self.voting_sets = StoredVotingSets(kv)
         tip = chain.get_tip()
         if tip is None:
             genesis_block = read_genesis(self.config.genesis_file, self.params)
             state, delta = chain_state_from_genesis(genesis_block, self.params)
-            undo = BlockUndo(spent=[], utxo_state_before=_empty_utxo_state())
-            chain.init_genesis(
-                genesis_block,
-                state.block_hash,
-                undo,
-                delta.created,
-                state.utxo_state.to_bytes(),
-            )
+            init_genesis_state(chain, genesis_block, state, delta)
         else:
-            genesis_hash = chain.get_block_hash(0)
-            genesis_block = None if genesis_hash is None else chain.get_block(genesis_hash)
-            if genesis_block is None:
-                raise NodeError("the chain store has no genesis block")
-            chain.verify_blocks(STARTUP_CHECK_BLOCKS)
+            chain.verify_blocks(fault_policy.STARTUP_CHECK_BLOCKS)
         if chain.get_chain_id() != self.params.chain_id:
             raise NodeError(
                 f"the store in {self.datadir} belongs to chain id {chain.get_chain_id()}, "
                 f"not {self.params.name}"
             )
-        state = load_chain_state(chain, genesis_block, self.params, self.voting_sets)
+        state = load_chain_state(
+            chain,
+            self.params,
+            reindex_request=self.reindex,
+            verify_batch=self.batch_verifier.verify_all,
+        )
+        self.indexes_to_build = open_indexes(chain, enabled_indexes(self.config.index))
         return chain, state
+
+    def _on_store_damage(self, error: DamagedRecordError) -> None:
+        """A stored record failed its check (in any thread): the node stops
+        rather than run on, or serve, damaged state."""
+        if self.store_damage is None:
+            self.store_damage = str(error)
+            log.error("stopping: %s", error)
+            loop = self._loop
+            if loop is not None:
+                loop.call_soon_threadsafe(self.request_stop)
 
     def _sync_config(self) -> SyncConfig:
         """The checkpoint from the config, else the last of the preset's."""
@@ -284,12 +277,22 @@ class Node:
             return None
         password = password_file.read_text(encoding="utf-8").rstrip("\r\n")
         wallet = Wallet.open(wallet_file, password, self.params)
-        wallet.scan(chain.iter_utxos())
+        restored = restore_wallet(wallet, chain)
+        if restored.full_scan:
+            log.info("wallet %s: scanned the UTXO set (no scan record)", wallet.fingerprint)
+        else:
+            log.info(
+                "wallet %s: %d stored coins, followed %d blocks",
+                wallet.fingerprint,
+                restored.stored_coins,
+                restored.followed_blocks,
+            )
         return wallet
 
     async def start(self) -> None:
         """Open everything and join the network. Raises NodeError, StorageError."""
         loop = asyncio.get_running_loop()
+        self._loop = loop
         started = time.monotonic()
         chain, state = await loop.run_in_executor(self.executor, self._open_store)
         self.chain = chain
@@ -305,7 +308,8 @@ class Node:
         self.peers = PeerManager(
             self.params,
             node_key,
-            P2PConfig(
+            bound_p2p_caches(
+                self.params,
                 listen_host=p2p.host,
                 listen_port=p2p.port,
                 persistent_peers=p2p.seeds,
@@ -314,13 +318,14 @@ class Node:
                 allow_local_addresses=p2p.allow_local_addresses,
                 max_clock_skew_ms=max(120_000, self.config.clock_skew_warn_ms),
                 class_rates=(sync_class_rate(self.params),),
-                seen_cache_size=compute_seen_cache_size(self.params),
-                relay_cache_items=compute_relay_cache_items(self.params),
-                relay_cache_bytes=RELAY_CACHE_BYTES,
             ),
             address_store=StoreAddressBook(kv),
         )
         self.peers.add_reactor(self)
+        self.ban_keeper = BanKeeper(kv, self.peers)
+        restored_bans = self.ban_keeper.restore()
+        if restored_bans:
+            log.info("restored %d bans from the store", restored_bans)
         self.finality = FinalityService(
             params=self.params,
             chain=chain,
@@ -388,6 +393,19 @@ class Node:
         await self.driver.start()
         self.heartbeats.start()
         self._maintenance = asyncio.create_task(self._maintain(), name="node-maintenance")
+        self._store_threads = [
+            threading.Thread(target=check_utxo_set, args=(chain, self._stopping), name="utxo-check")
+        ]
+        if self.indexes_to_build:
+            self._store_threads.append(
+                threading.Thread(
+                    target=build_indexes,
+                    args=(chain, self.indexes_to_build, lambda: self._stopped),
+                    name="index-build",
+                )
+            )
+        for thread in self._store_threads:
+            thread.start()
         self.ready = True
         self.faults.attach(loop)
         log.info(
@@ -420,6 +438,7 @@ class Node:
         if self._stopped:
             return
         self._stopped = True
+        self._stopping.set()
         self.ready = False
         started = time.monotonic()
         if self._maintenance is not None:
@@ -435,9 +454,16 @@ class Node:
             await self.finality.stop()
         if hasattr(self, "peers"):
             await self.peers.stop()
+        if self.ban_keeper is not None and self.kv is not None:
+            try:
+                self.ban_keeper.save(sync=True)
+            except StorageError as exc:
+                log.error("cannot store the bans: %s", exc)
         if self.metrics is not None:
             await self.metrics.stop()
         loop = asyncio.get_running_loop()
+        for thread in self._store_threads:
+            await loop.run_in_executor(None, thread.join)
         await loop.run_in_executor(None, self.rpc_executor.shutdown, True)
         await loop.run_in_executor(None, self.executor.shutdown, True)
         self.batch_verifier.close()
@@ -447,23 +473,14 @@ class Node:
             self.kv.close()
         log.info("node stopped in %.2f s", time.monotonic() - started)
 
+    def save_bans(self) -> None:
+        """Store the peer manager's bans if they changed (survive a restart)."""
+        if self.ban_keeper is not None and self.kv is not None:
+            self.ban_keeper.save()
+
     def request_stop(self) -> None:
         """Ask `run` to stop the node."""
         self.stop_requested.set()
-
-    async def _halt_writers(self) -> None:
-        """Stop block production, finality voting and heartbeats (a write failed)."""
-        if self.heartbeats is not None:
-            await self.heartbeats.stop()
-        if self.driver is not None:
-            await self.driver.stop()
-        if self.finality is not None:
-            await self.finality.stop()
-
-    def warnings(self) -> tuple[str, ...]:
-        """What `getblockchaininfo` and `getnetworkinfo` warn about."""
-        found = (self.clock_warning, self.faults.warning)
-        return tuple(warning for warning in found if warning is not None)
 
     # ------------------------------------------------------------ reactor
 
@@ -508,6 +525,9 @@ class Node:
                 peer.send(answer)
         elif isinstance(message, EpochReportMsg):
             finality.on_report(message)
+        elif isinstance(message, GetEpochReports):
+            for report_msg in finality.answer_reports(message):
+                peer.send(report_msg)
         elif isinstance(message, HeartbeatMsg):
             if self.heartbeats is not None:
                 self.heartbeats.on_message(message)
@@ -579,7 +599,13 @@ class Node:
         wallet = self.wallet
         if wallet is not None:
             view = None if self.finality is None else self.finality.view
-            apply_block(wallet, view, applied.delta.spent, applied.delta.created)
+            delta = applied.delta
+            apply_block(wallet, view, delta.spent, delta.created)
+            if self.chain is not None:
+                height = applied.block.header.height
+                record_block(
+                    wallet, self.chain, height, applied.block_hash, delta.spent, delta.created
+                )
         self.peers.broadcast(CertificateMsg(certificate=certificate))
         if self.syncer is not None:
             self.syncer.on_commit()
@@ -600,6 +626,20 @@ class Node:
             self.clock_warning = warning
         else:
             self.clock_warning = None
+
+    def chain_warnings(self) -> tuple[str, ...]:
+        """`getblockchaininfo`'s warnings: a failed store write, a clock off the peers', an epoch
+        whose last block waits for reports."""
+        warnings: list[str] = []
+        if self.faults.warning is not None:
+            warnings.append(self.faults.warning)  # a full disk: production stopped
+        if self.clock_warning is not None:
+            warnings.append(self.clock_warning)
+        if self.finality is not None:
+            reports = self.finality.reports_warning()
+            if reports is not None:
+                warnings.append(reports)
+        return tuple(warnings)
 
     def clock_offset_ms(self) -> int:
         """Local clock minus the median of the peers' clocks at handshake (0: no peers)."""
@@ -629,6 +669,9 @@ class Node:
             self._marker_since = now
         if self.finality is not None:
             self.finality.tick()
+        if now - self._bans_saved_at >= BAN_SAVE_INTERVAL_S:
+            self._bans_saved_at = now
+            self.save_bans()
         if self.syncer is not None:
             self.syncer.tick()
             self._show_progress(self.syncer)
@@ -682,6 +725,7 @@ class Node:
                 "timecoin_finality_finalized_total": float(finality.finalized),
                 "timecoin_finality_backlog": float(0 if machine is None else machine.backlog_count),
                 "timecoin_finality_epoch": float(-1 if machine is None else machine.epoch),
+                "timecoin_epoch_reports_awaited_seconds": finality.reports_awaited_s(),
                 "timecoin_signature_verifications_total": float(self.sig_cache.verifications),
             }
         driver = self.driver
@@ -722,13 +766,10 @@ def tune_garbage_collector() -> None:
     gc.set_threshold(*GC_THRESHOLDS)
 
 
-def _empty_utxo_state() -> bytes:
-    return MuHash3072().to_bytes()
-
-
-async def run_node(config: NodeConfig, datadir: Path) -> int:
-    """Run a node until SIGINT or SIGTERM; return the process exit status."""
-    node = Node(config, datadir)
+async def run_node(config: NodeConfig, datadir: Path, *, reindex: str | None = None) -> int:
+    """Run a node until SIGINT or SIGTERM; return the process exit status.
+    `reindex` names a requested rebuild (`--reindex`, `--reindex-chainstate`)."""
+    node = Node(config, datadir, reindex=reindex)
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, node.request_stop)
@@ -737,7 +778,7 @@ async def run_node(config: NodeConfig, datadir: Path) -> int:
     except (NodeError, StorageError, TimecoinError, OSError) as exc:
         log.error("cannot start: %s", exc)
         await node.stop()
-        return exit_status_of(exc)
+        return fault_policy.exit_status_of(exc)
     tune_garbage_collector()
     await node.stop_requested.wait()
     log.info("shutting down")
@@ -745,7 +786,10 @@ async def run_node(config: NodeConfig, datadir: Path) -> int:
         await asyncio.wait_for(node.stop(), timeout=config.shutdown_timeout_s)
     except TimeoutError:
         log.error("shutdown took longer than %.1f s", config.shutdown_timeout_s)
-        return EXIT_FAILURE
+        return fault_policy.EXIT_FAILURE
+    if node.store_damage is not None:
+        log.error("stopped on a damaged store: %s", node.store_damage)
+        return fault_policy.EXIT_STORE_DAMAGED
     return node.faults.exit_status
 
 

@@ -33,10 +33,9 @@ import msgspec
 from timecoin.consensus import WalRecord, decode_wal_record, encode_wal_record, get_record_height
 from timecoin.consensus.finality_wal import (
     FinalityWalRecord,
-    WalEpochReport,
-    WalTxLocks,
     decode_finality_wal_record,
     encode_finality_wal_record,
+    get_finality_wal_record_epoch,
 )
 from timecoin.encoding import DecodeError, decode, encode
 from timecoin.node.seqlog import SequentialLog
@@ -186,12 +185,8 @@ class FinalityWalLog(SequentialLog[FinalityWalRecord]):
 
 
 def _record_epoch(record: FinalityWalRecord) -> int:
-    """The epoch of a finality WAL record; records of other kinds are kept."""
-    if isinstance(record, WalTxLocks):
-        return record.epoch
-    if isinstance(record, WalEpochReport):
-        return record.report.epoch
-    return 2**63
+    """The epoch of a finality WAL record."""
+    return get_finality_wal_record_epoch(record)
 
 
 class FinalTxStore:

@@ -16,6 +16,7 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Final
@@ -104,7 +105,7 @@ def tip_info(driver: ConsensusDriver) -> TipInfo:
 def serve_headers(
     chain: ChainStore,
     request: GetHeaders,
-    voting_sets: dict[int, VotingSet],
+    voting_sets: MutableMapping[int, VotingSet],
     params: ChainParams,
 ) -> Headers:
     """Certified headers from `request.from_height` on, with the voting set
@@ -179,7 +180,7 @@ class Syncer:
         peers: PeerManager,
         executor: ThreadPoolExecutor,
         verifier: Verifier,
-        voting_sets: dict[int, VotingSet],
+        voting_sets: MutableMapping[int, VotingSet],
         datadir: Path,
     ) -> None:
         """A syncer at the driver's tip."""

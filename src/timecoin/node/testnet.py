@@ -57,6 +57,8 @@ GENESIS_FILENAME: Final = "genesis.block"
 WALLET_FILENAME: Final = "wallet.json"
 PASSWORD_FILENAME: Final = "wallet.password"  # noqa: S105 (a file name)
 COOKIE_FILENAME: Final = ".cookie"
+JOINED_MARKER: Final = "joined"
+"""A file in the directory of a node added after genesis (`add_testnet_node`)."""
 ALLOCATION_UNITS: Final = 1_000_000 * COIN
 """What genesis pays each node's wallet."""
 DEVNET_KDF: Final = KdfParams(MIN_OPSLIMIT, MIN_MEMLIMIT_BYTES)
@@ -137,9 +139,12 @@ def find_free_ports(count: int) -> list[int]:
             sock.close()
 
 
-def testnet_params(block_interval_ms: int) -> ChainParams:
-    """The devnet parameters with the testnet's block interval."""
-    return replace(DEVNET, block_interval_ms=block_interval_ms)
+def testnet_params(block_interval_ms: int, epoch_length: int | None = None) -> ChainParams:
+    """The devnet parameters with the testnet's block interval (and epoch length)."""
+    params = replace(DEVNET, block_interval_ms=block_interval_ms)
+    if epoch_length is not None:
+        params = replace(params, epoch_length=epoch_length)
+    return params
 
 
 def node_names(count: int) -> list[str]:
@@ -147,8 +152,11 @@ def node_names(count: int) -> list[str]:
     return [f"node{i}" for i in range(count)]
 
 
-def init_testnet(datadir: Path, count: int, block_interval_ms: int) -> list[TestnetNode]:
+def init_testnet(
+    datadir: Path, count: int, block_interval_ms: int, epoch_length: int | None = None
+) -> list[TestnetNode]:
     """Build the testnet in `datadir` (or reuse the one there); return its nodes.
+    `epoch_length` overrides the devnet's (a multiple of its reward window).
 
     Raises TestnetError when `datadir` holds a testnet of another size.
     """
@@ -158,10 +166,15 @@ def init_testnet(datadir: Path, count: int, block_interval_ms: int) -> list[Test
     names = node_names(count)
     existing = [name for name in names if (datadir / name / CONFIG_FILENAME).exists()]
     if existing:
-        if len(existing) != count or (datadir / f"node{count}").exists():
+        next_dir = datadir / f"node{count}"
+        if len(existing) != count or (next_dir.exists() and not is_joined_node(next_dir)):
             raise TestnetError(f"{datadir} holds a testnet of another size: use a new --datadir")
-        return [_read_node(datadir / name) for name in names]
-    params = testnet_params(block_interval_ms)
+        return [_read_node(datadir / name) for name in names] + _joined_nodes(datadir, count)
+    params = testnet_params(block_interval_ms, epoch_length)
+    if params.epoch_length < 1 or params.epoch_length % params.reward_window_blocks:
+        raise TestnetError(
+            f"--epoch-length must be a positive multiple of {params.reward_window_blocks}"
+        )
     ports = find_free_ports(PORTS_PER_NODE * count)
     nodes = [
         TestnetNode(
@@ -213,6 +226,7 @@ def init_testnet(datadir: Path, count: int, block_interval_ms: int) -> list[Test
             wallet_file=Path(WALLET_FILENAME),
             wallet_password_file=Path(PASSWORD_FILENAME),
             block_interval_ms=block_interval_ms,
+            epoch_length=epoch_length,
             p2p=P2PSection(
                 host="127.0.0.1",
                 port=node.p2p_port,
@@ -228,6 +242,106 @@ def init_testnet(datadir: Path, count: int, block_interval_ms: int) -> list[Test
         )
         (node.datadir / CONFIG_FILENAME).write_text(render_config(config), encoding="utf-8")
     return nodes
+
+
+def is_joined_node(node_dir: Path) -> bool:
+    """True for a node `add_testnet_node` created (not a genesis masternode)."""
+    return (node_dir / JOINED_MARKER).exists()
+
+
+def _joined_nodes(datadir: Path, first_index: int) -> list[TestnetNode]:
+    """The nodes added after genesis, node{first_index} onwards, in order."""
+    nodes = []
+    for index in range(first_index, first_index + MAX_NODES):
+        node_dir = datadir / f"node{index}"
+        if not is_joined_node(node_dir):
+            break
+        nodes.append(_read_node(node_dir))
+    return nodes
+
+
+def add_testnet_node(datadir: Path) -> TestnetNode:
+    """Create the data directory of a new, non-genesis node of the testnet in
+    `datadir`: its operator key, free ports, the testnet's genesis block and
+    block interval, and every existing node as a seed. Return it (not started).
+
+    The node is not a masternode until a wallet registers its operator key
+    (`masternoderegister`). Raises TestnetError when `datadir` holds no
+    testnet or already MAX_NODES nodes.
+    """
+    first = datadir / "node0"
+    if not (first / CONFIG_FILENAME).exists():
+        raise TestnetError(f"{datadir}: no testnet here (node0/{CONFIG_FILENAME} is missing)")
+    existing: list[TestnetNode] = []
+    for index in range(MAX_NODES):
+        node_dir = datadir / f"node{index}"
+        if not (node_dir / CONFIG_FILENAME).exists():
+            break
+        existing.append(_read_node(node_dir))
+    else:
+        raise TestnetError(f"{datadir} already holds {MAX_NODES} nodes")
+    base = load_config(first / CONFIG_FILENAME)
+    genesis_bytes = (first / GENESIS_FILENAME).read_bytes()
+    rpc_port, p2p_port, metrics_port = find_free_ports(PORTS_PER_NODE)
+    node = TestnetNode(
+        f"node{len(existing)}",
+        datadir / f"node{len(existing)}",
+        rpc_port=rpc_port,
+        p2p_port=p2p_port,
+        metrics_port=metrics_port,
+    )
+    node.datadir.mkdir(parents=True)
+    load_or_create_key(node.datadir / "operator.key")
+    (node.datadir / GENESIS_FILENAME).write_bytes(genesis_bytes)
+    config = NodeConfig(
+        network=base.network,
+        genesis_file=Path(GENESIS_FILENAME),
+        block_interval_ms=base.block_interval_ms,
+        epoch_length=base.epoch_length,
+        p2p=P2PSection(
+            host="127.0.0.1",
+            port=p2p_port,
+            seeds=tuple(other.p2p for other in existing),
+            allow_local_addresses=True,
+        ),
+        rpc=RpcSection(host="127.0.0.1", port=rpc_port),
+        metrics=MetricsSection(enabled=True, host="127.0.0.1", port=metrics_port),
+    )
+    (node.datadir / CONFIG_FILENAME).write_text(render_config(config), encoding="utf-8")
+    (node.datadir / JOINED_MARKER).write_text("added after genesis\n", encoding="utf-8")
+    return node
+
+
+def start_joined_node(datadir: Path, node: TestnetNode) -> int:
+    """Start `node` in the background (log in its node.log), record it in
+    `testnet.json` and return its pid. It runs until stopped (`timecoin
+    stop` over RPC, or a signal)."""
+    log_file = (node.datadir / "node.log").open("ab")
+    try:
+        proc = subprocess.Popen(
+            node.argv(),
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    finally:
+        log_file.close()
+    path = datadir / TESTNET_FILENAME
+    document: dict[str, Any] = {"nodes": []}
+    if path.exists():
+        document = json.loads(path.read_text(encoding="utf-8"))
+    entries = [e for e in document.get("nodes", []) if e.get("name") != node.name]
+    entries += describe([node], {node.name: proc.pid})["nodes"]
+    document["nodes"] = entries
+    _write_json(path, document)
+    return proc.pid
+
+
+def _write_json(path: Path, document: dict[str, Any]) -> None:
+    partial = path.with_name(path.name + ".tmp")
+    partial.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    partial.replace(path)  # readers never see half a file
 
 
 def _read_node(datadir: Path) -> TestnetNode:
@@ -355,10 +469,7 @@ class TestnetRunner:
         pids = {name: proc.pid for name, proc in self.processes.items()}
         chain = read_testnet_chain(self.nodes[0]) if self.nodes else None
         document = describe(self.nodes, pids, chain)
-        path = self.datadir / TESTNET_FILENAME
-        partial = path.with_name(path.name + ".tmp")
-        partial.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
-        partial.replace(path)  # readers never see half a file
+        _write_json(self.datadir / TESTNET_FILENAME, document)
 
     def exited(self) -> list[str]:
         """Names of nodes whose process has ended."""
@@ -413,13 +524,42 @@ def poll_status(nodes: list[TestnetNode], timeout_s: float = 1.0) -> StatusSampl
     return StatusSample(heights, peers, max(0, tx_count))
 
 
-def format_status(sample: StatusSample, tx_per_s: float) -> str:
-    """The status line: height per node, peers per node, transactions per second."""
+def format_status(sample: StatusSample, tx_per_s: float, stalled_s: float | None = None) -> str:
+    """The status line: height per node, peers per node, transactions per
+    second, and `STALLED` with the seconds since the last block when
+    `stalled_s` is given."""
 
     def show(values: list[int | None]) -> str:
         return " ".join("-" if v is None else str(v) for v in values)
 
-    return f"height [{show(sample.heights)}]  peers [{show(sample.peers)}]  tx/s {tx_per_s:.1f}"
+    line = f"height [{show(sample.heights)}]  peers [{show(sample.peers)}]  tx/s {tx_per_s:.1f}"
+    if stalled_s is not None:
+        line += f"  STALLED: no block for {stalled_s:.0f} s"
+    return line
+
+
+def format_start_banner(datadir: Path, nodes: list[TestnetNode]) -> list[str]:
+    """What a testnet prints once its nodes are started: each node's RPC URL
+    and the commands to try next."""
+    lines = [f"{node.name}  rpc {node.rpc_url}  datadir {node.datadir}" for node in nodes]
+    if nodes:
+        first = nodes[0].datadir
+        lines += [
+            f"try:  timecoin rpc --datadir {first} getblockchaininfo",
+            f"      timecoin masternode --datadir {first} list",
+            f"      timecoin testnet add-node --datadir {datadir}",
+        ]
+    return lines
+
+
+def compute_stall_after_s(nodes: list[TestnetNode]) -> float:
+    """How long without a new block marks the testnet stalled: ten block
+    intervals, at least 5 s."""
+    interval_ms = 1_000
+    if nodes:
+        config = load_config(nodes[0].datadir / CONFIG_FILENAME)
+        interval_ms = config.block_interval_ms or interval_ms
+    return max(5.0, 10 * interval_ms / 1000)
 
 
 def run_status_loop(
@@ -430,6 +570,8 @@ def run_status_loop(
 ) -> None:
     """Show the status line every `interval_s` until `should_stop()`."""
     last_height: int | None = None
+    last_change = time.monotonic()
+    stall_after_s = compute_stall_after_s(runner.nodes)
     tx_window: list[tuple[float, int]] = []
     while not should_stop():
         sample = poll_status(runner.nodes)
@@ -438,12 +580,14 @@ def run_status_loop(
         if height is not None and height != last_height:
             tx_window.append((now, sample.tx_count))
             last_height = height
+            last_change = now
         tx_window = [(t, c) for t, c in tx_window if now - t <= 10.0]
         span = (now - tx_window[0][0]) if len(tx_window) > 1 else 0.0
         tx_per_s = sum(c for _, c in tx_window[1:]) / span if span > 0 else 0.0
         dead = runner.exited()
         restarted = runner.restart_exited()
-        line = format_status(sample, tx_per_s)
+        quiet_s = now - last_change
+        line = format_status(sample, tx_per_s, quiet_s if quiet_s > stall_after_s else None)
         if restarted:
             line += f"  restarted: {', '.join(restarted)}"
         elif dead:

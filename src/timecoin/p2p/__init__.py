@@ -19,8 +19,9 @@ from timecoin.p2p.bans import BanEntry, BanKind, BanList
 from timecoin.p2p.config import P2PConfig, parse_peer_address
 from timecoin.p2p.errors import BAN_REJECT_CODES, PeerProtocolError
 from timecoin.p2p.handshake import MIN_PROTOCOL_VERSION, P2P_MAGIC, PROTOCOL_VERSION
+from timecoin.p2p.inventory import InventoryItem, compute_inventory_hash
 from timecoin.p2p.loop import install_uvloop
-from timecoin.p2p.manager import InventoryItem, PeerManager, Reactor, compute_inventory_hash
+from timecoin.p2p.manager import PeerManager, Reactor
 from timecoin.p2p.messages import (
     Addr,
     BlockMsg,

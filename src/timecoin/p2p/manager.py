@@ -1,4 +1,6 @@
-"""The peer manager: listening, dialing, bans, liveness, inventory gossip, PEX.
+"""The peer manager: listening, connections, bans and liveness; inventory
+relay (`inventory.py`), peer exchange (`pex.py`) and dialing (`dialer.py`)
+are its parts.
 
 Subsystems plug in as `Reactor`s (the shape of CometBFT's reactors): they
 learn of peers coming and going and receive every message the manager does
@@ -21,38 +23,25 @@ import contextlib
 import logging
 import random
 import time
-from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Protocol
 
-from timecoin.crypto import SigningKey, sha256
-from timecoin.encoding import encode
-from timecoin.p2p.addrbook import (
-    AddressBook,
-    AddressStore,
-    is_acceptable_address,
-    normalize_host,
-    pack_ip,
-    unpack_ip,
-)
+from timecoin.crypto import SigningKey
+from timecoin.p2p.addrbook import AddressBook, AddressStore, normalize_host
 from timecoin.p2p.bans import BanEntry, BanKind, BanList
-from timecoin.p2p.caches import BoundedCache, BoundedSet
 from timecoin.p2p.config import P2PConfig, parse_peer_address
+from timecoin.p2p.dialer import Dialer
 from timecoin.p2p.errors import REJECT_SELF_CONNECTION, PeerProtocolError
 from timecoin.p2p.handshake import HandshakeIdentity
+from timecoin.p2p.inventory import InventoryItem, InventoryRelay
 from timecoin.p2p.messages import (
-    MAX_ADDRESSES_PER_MSG,
-    MAX_TXS_PER_MSG,
     Addr,
     BlockMsg,
     EvidenceMsg,
     GetAddr,
     GetData,
     Inv,
-    InvKind,
     Message,
-    NetAddress,
     NotFound,
     Ping,
     Pong,
@@ -61,39 +50,14 @@ from timecoin.p2p.messages import (
     encode_message,
 )
 from timecoin.p2p.peer import Direction, Peer, PeerInfo, PeerSettings, PeerState
-from timecoin.p2p.ratelimit import TokenBucket
+from timecoin.p2p.pex import PeerExchange
 from timecoin.p2p.stats import P2PStats
 from timecoin.params import ChainParams
-from timecoin.types import (
-    Block,
-    DuplicateProposalEvidence,
-    DuplicateVoteEvidence,
-    ProtocolError,
-    Transaction,
-    TxVoteEquivocationEvidence,
-    compute_block_hash,
-    compute_txid,
-)
+from timecoin.types import ProtocolError, Transaction
 
-__all__ = [
-    "InventoryItem",
-    "PeerManager",
-    "Reactor",
-    "compute_inventory_hash",
-]
+__all__ = ["PeerManager", "Reactor"]
 
 log = logging.getLogger(__name__)
-
-InventoryItem = (
-    Transaction
-    | Block
-    | DuplicateVoteEvidence
-    | DuplicateProposalEvidence
-    | TxVoteEquivocationEvidence
-)
-"""What `PeerManager.gossip` announces by hash and serves on `GetData`."""
-
-_MAX_SELF_ADDRESSES = 64
 
 
 class Reactor(Protocol):
@@ -116,25 +80,6 @@ class Reactor(Protocol):
         reading pauses when the queue is full).
         """
         ...
-
-
-def compute_inventory_hash(item: InventoryItem) -> tuple[InvKind, bytes]:
-    """The inventory kind and hash of `item` (txid, block hash, evidence hash)."""
-    if isinstance(item, Transaction):
-        return InvKind.TX, compute_txid(item)
-    if isinstance(item, Block):
-        return InvKind.BLOCK, compute_block_hash(item.header)
-    if isinstance(
-        item, DuplicateVoteEvidence | DuplicateProposalEvidence | TxVoteEquivocationEvidence
-    ):
-        return InvKind.EVIDENCE, sha256(encode(item))
-    raise TypeError(f"not an inventory item: {type(item).__name__}")
-
-
-@dataclass(slots=True)
-class _DialState:
-    attempts: int = 0
-    next_at: float = 0.0
 
 
 def _wall_clock_ms() -> int:
@@ -171,7 +116,6 @@ class PeerManager:
         self.address_book = AddressBook(
             self.config.address_book_size, max_failures=self.config.max_address_failures
         )
-        self._store = address_store
         self._rng = rng if rng is not None else random.Random()
         self._now = now
         self._wall_clock_ms = wall_clock_ms
@@ -179,26 +123,29 @@ class PeerManager:
         self._max_frame_bytes = self.config.resolve_max_frame_bytes(params)
         self._rates = self.config.resolve_rates(params)
         port = params.default_p2p_port
-        self._persistent = [parse_peer_address(a, port) for a in self.config.persistent_peers]
-        self._seeds = [parse_peer_address(a, port) for a in self.config.seeds]
+        self.inventory = InventoryRelay(self.config, self._max_frame_bytes, self.stats)
+        self.pex = PeerExchange(
+            self.config, self.address_book, self.stats, self._rng, address_store
+        )
+        self.dialer = Dialer(
+            self.config,
+            [parse_peer_address(a, port) for a in self.config.persistent_peers],
+            [parse_peer_address(a, port) for a in self.config.seeds],
+            self.address_book,
+            self.bans,
+            self.stats,
+            self._rng,
+            now,
+            lambda address: self._new_peer(Direction.OUTBOUND, address),
+        )
         self._reactors: list[Reactor] = []
         self._connections: set[Peer] = set()
         self._peers: dict[str, Peer] = {}
-        self._dialing: dict[tuple[str, int], asyncio.Task[None]] = {}
-        self._dial_state: dict[tuple[str, int], _DialState] = {}
-        self._self_addresses: BoundedSet[tuple[str, int]] = BoundedSet(_MAX_SELF_ADDRESSES)
-        self._seen: BoundedSet[bytes] = BoundedSet(self.config.seen_cache_size)
-        self._relay: BoundedCache[bytes, tuple[InvKind, InventoryItem, int]] = BoundedCache(
-            self.config.relay_cache_items, self.config.relay_cache_bytes
-        )
-        self._inflight: OrderedDict[bytes, tuple[str, float]] = OrderedDict()
         self._server: asyncio.AbstractServer | None = None
         self._listen_address: tuple[str, int] | None = None
         self._settings: PeerSettings | None = None
         self._tick_task: asyncio.Task[None] | None = None
         self._running = False
-        self._next_pex_at = 0.0
-        self._next_persist_at = 0.0
 
     # -- life cycle -----------------------------------------------------------
 
@@ -210,9 +157,6 @@ class PeerManager:
         """Load the address book, listen (if configured) and start maintenance."""
         if self._running:
             return
-        if self._store is not None:
-            self.address_book.load(self._store.load())
-            self.address_book.dirty = False
         loop = asyncio.get_running_loop()
         config = self.config
         advertised = config.advertised_port or 0
@@ -226,9 +170,7 @@ class PeerManager:
             self._listen_address = (str(sockname[0]), int(sockname[1]))
             advertised = config.advertised_port or self._listen_address[1]
         self._settings = self._build_settings(advertised)
-        now = self._now()
-        self._next_pex_at = now + config.pex_interval_s
-        self._next_persist_at = now + config.persist_interval_s
+        self.pex.start(self._now())
         self._running = True
         self._tick_task = loop.create_task(self._maintenance_loop())
         log.info("p2p started: listening on %s", self._listen_address)
@@ -238,13 +180,10 @@ class PeerManager:
         if not self._running:
             return
         self._running = False
-        tasks: list[asyncio.Task[None]] = list(self._dialing.values())
         if self._tick_task is not None:
-            tasks.append(self._tick_task)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        self._dialing.clear()
+            self._tick_task.cancel()
+            await asyncio.gather(self._tick_task, return_exceptions=True)
+        await self.dialer.stop()
         if self._server is not None:
             self._server.close()
         peers = list(self._connections)
@@ -262,7 +201,7 @@ class PeerManager:
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._server.wait_closed(), 1.0)
             self._server = None
-        self._persist()
+        self.pex.persist()
         log.info("p2p stopped")
 
     @property
@@ -316,16 +255,7 @@ class PeerManager:
         that joined since. Announcements are batched into one `Inv` per
         kind per peer and event-loop iteration.
         """
-        kind, item_hash = compute_inventory_hash(item)
-        self._seen.add(item_hash)
-        size = len(encode(item))
-        self._relay.put(item_hash, (kind, item, size), size)
-        for peer in list(self._peers.values()):
-            if peer.peer_id == exclude:
-                continue
-            if peer.known_inventory.add(item_hash):
-                peer.queue_inventory(kind, item_hash)
-        return item_hash
+        return self.inventory.gossip(item, list(self._peers.values()), exclude)
 
     def push_transaction(self, tx: Transaction, *, exclude: str | None = None) -> bytes:
         """Send `tx` in full to every peer not known to have it; return its txid.
@@ -335,25 +265,16 @@ class PeerManager:
         that `gossip` costs, on the path to finality. It is kept in the
         relay cache as `gossip` keeps it; peers relay it on by `gossip`.
         """
-        kind, item_hash = compute_inventory_hash(tx)
-        self._seen.add(item_hash)
-        size = len(encode(tx))
-        self._relay.put(item_hash, (kind, tx, size), size)
-        for peer in list(self._peers.values()):
-            if peer.peer_id == exclude:
-                continue
-            if peer.known_inventory.add(item_hash):
-                peer.queue_transaction(tx)
-        return item_hash
+        return self.inventory.push_transaction(tx, list(self._peers.values()), exclude)
 
     def has_seen(self, item_hash: bytes) -> bool:
         """Whether `item_hash` is in the seen-cache."""
-        return item_hash in self._seen
+        return self.inventory.has_seen(item_hash)
 
     def mark_seen(self, item_hash: bytes) -> None:
         """Add an inventory hash the node already has (say, from a synced block)
         to the seen-cache, so announcements of it are not fetched."""
-        self._seen.add(item_hash)
+        self.inventory.mark_seen(item_hash)
 
     def ban(self, peer_id: str, reason: str, seconds: float) -> None:
         """Ban a node key (and the host of its live connection) and disconnect it."""
@@ -391,16 +312,33 @@ class PeerManager:
             raise RuntimeError("the peer manager is not running")
         target = parse_peer_address(address, self.params.default_p2p_port)
         if target not in self._busy_addresses():
-            self._dial(target)
+            self.dialer.dial(target)
 
-    def add_persistent_peer(self, address: str) -> None:
-        """Keep "host:port" connected from now on (redialed with backoff).
+    def add_persistent_peer(self, address: str) -> bool:
+        """Keep "host:port" connected from now on (redialed with backoff);
+        return False if it was kept already.
 
         Raises ValueError for a bad address.
         """
-        target = parse_peer_address(address, self.params.default_p2p_port)
-        if target not in self._persistent:
-            self._persistent.append(target)
+        return self.dialer.add_persistent(parse_peer_address(address, self.params.default_p2p_port))
+
+    def remove_persistent_peer(self, address: str) -> bool:
+        """Stop keeping "host:port" connected (its live connection stays);
+        return whether it was kept. Raises ValueError for a bad address."""
+        return self.dialer.remove_persistent(
+            parse_peer_address(address, self.params.default_p2p_port)
+        )
+
+    def disconnect(self, host: str, port: int) -> int:
+        """Close the connections with `host`:`port` (remote or advertised
+        listen address); return how many."""
+        closed = 0
+        for peer in list(self._connections):
+            remote = (peer.remote_host, peer.remote_port)
+            if remote == (host, port) or peer.listen_address == (host, port):
+                peer.close("disconnected by the operator")
+                closed += 1
+        return closed
 
     # -- PeerOwner: callbacks from connections ---------------------------------
 
@@ -445,19 +383,9 @@ class PeerManager:
             existing.close("duplicate connection")
         self._peers[peer.peer_id] = peer
         peer.registered = True
-        peer.addr_bucket = TokenBucket(
-            self.config.addr_rate_per_s, float(self.config.addr_burst), now
-        )
-        wall_ms = self._wall_clock_ms()
         if peer.direction is Direction.OUTBOUND and peer.dial_address is not None:
-            self._dial_state.pop(peer.dial_address, None)
-            host, port = peer.dial_address
-            if self._is_bookable(host, port):
-                self.address_book.mark_success(host, port, wall_ms)
-        else:
-            address = peer.listen_address
-            if address is not None and self._is_bookable(*address):
-                self.address_book.add(address[0], address[1], wall_ms)
+            self.dialer.on_connected(peer.dial_address)
+        self.pex.on_peer_registered(peer, now, self._wall_clock_ms())
         log.info("peer %s connected (%s)", peer.peer_id[:16], peer.direction.value)
         for reactor in list(self._reactors):
             try:
@@ -473,8 +401,7 @@ class PeerManager:
         if peer.state is not PeerState.OPEN:
             self.stats.handshakes_failed += 1
         if error.reject_code == REJECT_SELF_CONNECTION and peer.dial_address is not None:
-            self._self_addresses.add(peer.dial_address)
-            self.address_book.remove(*peer.dial_address)
+            self.pex.on_self_connection(peer.dial_address)
         if error.ban:
             self._punish(peer, error.reject_code, error.message)
         else:
@@ -489,15 +416,10 @@ class PeerManager:
         self.stats.disconnects += 1
         if peer.registered:
             self._unregister(peer)
-            self._forget_requests_to(peer.peer_id)
+            self.inventory.forget_requests_to(peer.peer_id)
         log.debug("connection %r closed: %s", peer, peer.close_reason)
         if peer.direction is Direction.OUTBOUND and peer.dial_address is not None:
-            if peer.opened_at is None:
-                self._record_dial_failure(peer.dial_address)
-            else:
-                state = self._dial_state.setdefault(peer.dial_address, _DialState())
-                state.attempts = 1
-                state.next_at = self._now() + self._backoff_s(1)
+            self.dialer.on_closed(peer.dial_address, was_open=peer.opened_at is not None)
 
     async def dispatch(self, peer: Peer, message: Message) -> None:
         """Consume control and inventory messages; hand the rest to the reactors."""
@@ -538,132 +460,42 @@ class PeerManager:
         return None
 
     def _on_getaddr(self, peer: Peer, message: Message) -> Message | None:
-        now = self._now()
-        last = peer.last_getaddr_answered_at
-        if last is not None and now - last < self.config.getaddr_min_interval_s:
-            return None
-        peer.last_getaddr_answered_at = now
-        own = peer.listen_address
-        count = min(self.config.addr_response_max, MAX_ADDRESSES_PER_MSG)
-        addresses: list[NetAddress] = []
-        for entry in self.address_book.sample(count + 1, self._rng):
-            if (entry.host, entry.port) == own or len(addresses) >= count:
-                continue
-            addresses.append(
-                NetAddress(ip=pack_ip(entry.host), port=entry.port, last_seen_ms=entry.last_seen_ms)
-            )
-        peer.send(Addr(addresses=addresses))
+        self.pex.on_getaddr(peer, self._now())
         return None
 
     def _on_addr(self, peer: Peer, message: Message) -> Message | None:
-        if not isinstance(message, Addr):
-            return None
-        bucket = peer.addr_bucket
-        now = self._now()
-        wall_ms = self._wall_clock_ms()
-        for address in message.addresses:
-            if bucket is None or not bucket.has_tokens(now):
-                self.stats.addresses_dropped += 1
-                continue
-            bucket.charge(1)
-            host = unpack_ip(address.ip)
-            if (
-                host is None
-                or not self._is_bookable(host, address.port)
-                or (host, address.port) in self._self_addresses
-            ):
-                self.stats.addresses_dropped += 1
-                continue
-            self.address_book.add(host, address.port, min(address.last_seen_ms, wall_ms))
-            self.stats.addresses_accepted += 1
+        if isinstance(message, Addr):
+            self.pex.on_addr(peer, message, self._now(), self._wall_clock_ms())
         return None
 
     def _on_inv(self, peer: Peer, message: Message) -> Message | None:
-        if not isinstance(message, Inv):
-            return None
-        expires_at = self._now() + self.config.getdata_timeout_s
-        wanted: list[bytes] = []
-        for item_hash in message.hashes:
-            peer.known_inventory.add(item_hash)
-            if item_hash in self._seen or item_hash in self._inflight:
-                continue
-            if len(self._inflight) >= self.config.max_inflight_requests:
-                break
-            self._inflight[item_hash] = (peer.peer_id, expires_at)
-            wanted.append(item_hash)
-        if wanted:
-            peer.send(GetData(kind=message.kind, hashes=wanted))
+        if isinstance(message, Inv):
+            self.inventory.on_inv(peer, message, self._now())
         return None
 
     def _on_getdata(self, peer: Peer, message: Message) -> Message | None:
-        if not isinstance(message, GetData):
-            return None
-        missing: list[bytes] = []
-        txs: list[Transaction] = []
-        tx_bytes = 0
-        tx_limit_bytes = self._max_frame_bytes // 2
-        for item_hash in message.hashes:
-            cached = self._relay.get(item_hash)
-            if cached is None or cached[0] is not message.kind:
-                missing.append(item_hash)
-                continue
-            peer.known_inventory.add(item_hash)
-            item, size = cached[1], cached[2]
-            if isinstance(item, Transaction):
-                if txs and (len(txs) >= MAX_TXS_PER_MSG or tx_bytes + size > tx_limit_bytes):
-                    peer.send(Txs(transactions=txs))
-                    txs, tx_bytes = [], 0
-                txs.append(item)
-                tx_bytes += size
-            elif isinstance(item, Block):
-                peer.send(BlockMsg(block=item))
-            else:
-                peer.send(EvidenceMsg(evidence=item))
-        if txs:
-            peer.send(Txs(transactions=txs))
-        if missing:
-            return GetData(kind=message.kind, hashes=missing)
+        if isinstance(message, GetData):
+            return self.inventory.on_getdata(peer, message)
         return None
 
     def _on_notfound(self, peer: Peer, message: Message) -> Message | None:
         if isinstance(message, NotFound):
-            for item_hash in message.hashes:
-                entry = self._inflight.get(item_hash)
-                if entry is not None and entry[0] == peer.peer_id:
-                    del self._inflight[item_hash]
+            self.inventory.on_notfound(peer, message)
         return None
 
-    def _receive_item(self, peer: Peer, item_hash: bytes) -> bool:
-        """Record a received inventory body; return whether it is new."""
-        self._inflight.pop(item_hash, None)
-        peer.known_inventory.add(item_hash)
-        if self._seen.add(item_hash):
-            return True
-        self.stats.gossip_duplicates += 1
-        return False
-
     def _on_txs(self, peer: Peer, message: Message) -> Message | None:
-        if not isinstance(message, Txs):
-            return None
-        fresh = [tx for tx in message.transactions if self._receive_item(peer, compute_txid(tx))]
-        if not fresh:
-            return None
-        if len(fresh) == len(message.transactions):
-            return message
-        return Txs(transactions=fresh)
+        if isinstance(message, Txs):
+            return self.inventory.on_txs(peer, message)
+        return None
 
     def _on_block(self, peer: Peer, message: Message) -> Message | None:
-        if isinstance(message, BlockMsg) and self._receive_item(
-            peer, compute_block_hash(message.block.header)
-        ):
-            return message
+        if isinstance(message, BlockMsg):
+            return self.inventory.on_block(peer, message)
         return None
 
     def _on_evidence(self, peer: Peer, message: Message) -> Message | None:
-        if isinstance(message, EvidenceMsg) and self._receive_item(
-            peer, sha256(encode(message.evidence))
-        ):
-            return message
+        if isinstance(message, EvidenceMsg):
+            return self.inventory.on_evidence(peer, message)
         return None
 
     _handlers: dict[type, Callable[[PeerManager, Peer, Message], Message | None]] = {
@@ -702,16 +534,9 @@ class PeerManager:
         for peer in list(self._connections):
             self._check_liveness(peer, now)
         self.bans.prune(now)
-        self._expire_inflight(now)
-        self._fill_outbound(now)
-        if now >= self._next_pex_at:
-            self._next_pex_at = now + self.config.pex_interval_s
-            if self._peers:
-                target = self._rng.choice(list(self._peers.values()))
-                target.send(GetAddr())
-        if now >= self._next_persist_at:
-            self._next_persist_at = now + self.config.persist_interval_s
-            self._persist()
+        self.inventory.expire(now)
+        self.dialer.fill_outbound(now, self._busy_addresses(), self._outbound_connected())
+        self.pex.tick(now, list(self._peers.values()))
 
     def _check_liveness(self, peer: Peer, now: float) -> None:
         config = self.config
@@ -734,128 +559,21 @@ class PeerManager:
             peer.last_ping_at = now
             peer.send(Ping(nonce=nonce))
 
-    def _expire_inflight(self, now: float) -> None:
-        inflight = self._inflight
-        while inflight:
-            item_hash, (_, expires_at) = next(iter(inflight.items()))
-            if expires_at > now:
-                break
-            del inflight[item_hash]
-
-    def _forget_requests_to(self, peer_id: str) -> None:
-        """Drop the pending requests to a peer that is gone, so others are asked."""
-        stale = [h for h, (asked, _) in self._inflight.items() if asked == peer_id]
-        for item_hash in stale:
-            del self._inflight[item_hash]
-
-    def _outbound_count(self) -> int:
-        connected = sum(
+    def _outbound_connected(self) -> int:
+        return sum(
             1
             for p in self._connections
             if p.direction is Direction.OUTBOUND and p.state is not PeerState.CLOSED
         )
-        return connected + len(self._dialing)
 
     def _busy_addresses(self) -> set[tuple[str, int]]:
-        busy = set(self._dialing)
-        busy.update(self._self_addresses)
+        busy = set(self.dialer.dialing)
+        busy.update(self.pex.self_addresses)
         for peer in self._connections:
             address = peer.listen_address
             if address is not None:
                 busy.add(address)
         return busy
-
-    def _is_due(self, address: tuple[str, int], now: float) -> bool:
-        state = self._dial_state.get(address)
-        return state is None or state.next_at <= now
-
-    def _fill_outbound(self, now: float) -> None:
-        busy = self._busy_addresses()
-        for address in self._persistent:
-            if address not in busy and self._is_due(address, now) and self._may_dial(address, now):
-                self._dial(address)
-                busy.add(address)
-        slots = self.config.max_outbound - self._outbound_count()
-        if slots <= 0:
-            return
-        candidates = [
-            (e.host, e.port)
-            for e in self.address_book.entries()
-            if (e.host, e.port) not in busy
-            and self._is_due((e.host, e.port), now)
-            and self._may_dial((e.host, e.port), now)
-        ]
-        if not candidates:
-            candidates = [
-                a
-                for a in self._seeds
-                if a not in busy and self._is_due(a, now) and self._may_dial(a, now)
-            ]
-        if len(candidates) > slots:
-            candidates = self._rng.sample(candidates, slots)
-        for address in candidates:
-            self._dial(address)
-        self._prune_dial_state()
-
-    def _may_dial(self, address: tuple[str, int], now: float) -> bool:
-        return not self.bans.is_banned(BanKind.HOST, address[0], now)
-
-    def _dial(self, address: tuple[str, int]) -> None:
-        self.stats.dials += 1
-        task = asyncio.get_running_loop().create_task(self._dial_task(address))
-        self._dialing[address] = task
-
-    async def _dial_task(self, address: tuple[str, int]) -> None:
-        loop = asyncio.get_running_loop()
-        host, port = address
-        local_addr = (self.config.bind_host, 0) if self.config.bind_host else None
-        try:
-            await asyncio.wait_for(
-                loop.create_connection(
-                    lambda: self._new_peer(Direction.OUTBOUND, address),
-                    host,
-                    port,
-                    local_addr=local_addr,
-                ),
-                self.config.connect_timeout_s,
-            )
-        except (TimeoutError, OSError) as exc:
-            self.stats.dial_failures += 1
-            log.debug("dial %s:%d failed: %s", host, port, exc)
-            self._record_dial_failure(address)
-        finally:
-            self._dialing.pop(address, None)
-
-    def _record_dial_failure(self, address: tuple[str, int]) -> None:
-        state = self._dial_state.setdefault(address, _DialState())
-        state.attempts += 1
-        state.next_at = self._now() + self._backoff_s(state.attempts)
-        self.address_book.mark_failure(*address)
-
-    def _backoff_s(self, attempts: int) -> float:
-        """Exponential backoff with jitter: base * 2**(attempts-1), capped, times U[0.5, 1)."""
-        config = self.config
-        exponent = min(max(attempts - 1, 0), 32)
-        delay = min(config.backoff_max_s, config.backoff_base_s * 2.0**exponent)
-        return delay * (0.5 + 0.5 * self._rng.random())
-
-    def _prune_dial_state(self) -> None:
-        limit = 2 * (self.config.address_book_size + len(self._persistent) + len(self._seeds))
-        if len(self._dial_state) <= limit:
-            return
-        keep = set(self._persistent) | set(self._seeds)
-        for address in list(self._dial_state):
-            if address not in keep and address not in self.address_book:
-                del self._dial_state[address]
-
-    def _persist(self) -> None:
-        if self._store is None or not self.address_book.dirty:
-            return
-        try:
-            self._store.save(self.address_book.entries())
-            self.address_book.dirty = False
-        except Exception:
-            log.exception("saving the address book failed")
 
     # -- helpers ----------------------------------------------------------------
 
@@ -888,9 +606,6 @@ class PeerManager:
         if self._settings is None:
             raise RuntimeError("the peer manager is not started")
         return Peer(self, self._settings, direction, dial_address)
-
-    def _is_bookable(self, host: str, port: int) -> bool:
-        return is_acceptable_address(host, port, allow_local=self.config.allow_local_addresses)
 
     def _prefer_new_connection(self, new: Peer, existing: Peer) -> bool:
         """Keep the connection opened by the node with the smaller key.

@@ -33,7 +33,7 @@ from timecoin.types import (
     VotingSet,
 )
 from timecoin.types.finality import MAX_TXVOTE_BATCH_TXIDS
-from timecoin.types.primitives import U64, Hash32, Height, TimestampMs
+from timecoin.types.primitives import U64, Epoch, Hash32, Height, TimestampMs
 
 __all__ = [
     "MAX_ADDRESSES_PER_MSG",
@@ -64,6 +64,7 @@ __all__ = [
     "GetBlocks",
     "GetBodies",
     "GetData",
+    "GetEpochReports",
     "GetFinalityTxs",
     "GetHeaders",
     "HeaderEntry",
@@ -332,6 +333,14 @@ class EpochReportMsg(msgspec.Struct, array_like=True, frozen=True, gc=False, tag
     report: EpochReport
 
 
+class GetEpochReports(msgspec.Struct, array_like=True, frozen=True, gc=False, tag=26):
+    """Ask for every epoch report of `epoch` the peer holds (answered with one
+    `EpochReportMsg` per report): a node waiting for an epoch's last block
+    pulls the reports a restart or a lost connection kept from it."""
+
+    epoch: Epoch
+
+
 Message = (
     Ping
     | Pong
@@ -358,6 +367,7 @@ Message = (
     | FinalityTxs
     | GetFinalityTxs
     | EpochReportMsg
+    | GetEpochReports
 )
 """Every message a peer may send after the handshake."""
 
@@ -392,6 +402,7 @@ _CLASS_BY_TYPE: Final[dict[type, MessageClass]] = {
     Bodies: MessageClass.SYNC,
     TxVotesMsg: MessageClass.CONSENSUS,
     EpochReportMsg: MessageClass.CONSENSUS,
+    GetEpochReports: MessageClass.CONSENSUS,
     FinalityTxs: MessageClass.GOSSIP,
     GetFinalityTxs: MessageClass.GOSSIP,
 }

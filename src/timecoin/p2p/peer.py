@@ -24,9 +24,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol, cast
 
+from timecoin.bounded import BoundedSet
 from timecoin.encoding import DecodeError
 from timecoin.p2p.addrbook import normalize_host
-from timecoin.p2p.caches import BoundedSet
 from timecoin.p2p.channel import FRAME_OVERHEAD_BYTES, FrameBuffer, SecureChannel, encode_frame
 from timecoin.p2p.errors import (
     REJECT_FLOOD,
@@ -162,6 +162,10 @@ class PeerInfo:
     messages_out: int
     bytes_out: int
     throttled: int
+    idle_recv_s: float = 0.0
+    """Seconds since the last bytes arrived from the peer."""
+    idle_send_s: float = 0.0
+    """Seconds since the last bytes were written to the peer."""
 
 
 class Peer(asyncio.Protocol):
@@ -198,6 +202,7 @@ class Peer(asyncio.Protocol):
         self.created_at = now
         self.opened_at: float | None = None
         self.last_recv_at = now
+        self.last_send_at = now
         self.counters = ClassCounters()
         self.known_inventory: BoundedSet[bytes] = BoundedSet(settings.known_inventory_size)
         self.closed: asyncio.Future[None] = self._loop.create_future()
@@ -378,6 +383,8 @@ class Peer(asyncio.Protocol):
             messages_out=self.counters.messages_out,
             bytes_out=self.counters.bytes_out,
             throttled=self.counters.throttled,
+            idle_recv_s=max(0.0, self._settings.now() - self.last_recv_at),
+            idle_send_s=max(0.0, self._settings.now() - self.last_send_at),
         )
 
     def __repr__(self) -> str:
@@ -598,6 +605,7 @@ class Peer(asyncio.Protocol):
         self._pending = []
         self._pending_bytes = 0
         self._transport.write(data)
+        self.last_send_at = self._settings.now()
         self._buffered_at_flush = self._transport.get_write_buffer_size()
         if self._buffered_at_flush > self._settings.max_send_queue_bytes:
             self.abort("send queue overflow")

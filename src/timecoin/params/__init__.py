@@ -90,14 +90,27 @@ class ActivationHeights:
     block must carry epoch reports and reported locks are chain state (ADR
     0004, docs/spec/finality.md section 7); None: not active on this
     network (the last block carries no reports, no locks exist).
+
+    `all_voters_height` is the first height certified under the every-voter
+    committee rule (ADR 0013, docs/spec/masternode.md section 4): the
+    committee of an epoch whose first height is at or above it is every
+    eligible masternode up to `max_voters`, the cut (if any) by weight then
+    age, so that no seed decides membership; None: the top-weight rule
+    (ties at the cut broken by the epoch seed).
     """
 
     halt_height: int | None = None
     epoch_reports_height: int | None = None
+    all_voters_height: int | None = None
 
     def is_epoch_reports_active(self, height: int) -> bool:
         """Whether the epoch-report rule applies to the block at `height`."""
         return self.epoch_reports_height is not None and height >= self.epoch_reports_height
+
+    def is_all_voters_active(self, height: int) -> bool:
+        """Whether the committee certifying the block at `height` follows the
+        every-voter rule (called with the first height of its epoch)."""
+        return self.all_voters_height is not None and height >= self.all_voters_height
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,7 +195,7 @@ MAINNET = ChainParams(
     address_hrp="time",
     block_interval_ms=60_000,
     epoch_length=1_440,
-    max_voters=100,
+    max_voters=300,  # every staked masternode votes up to 300: the block budget (ADR 0013)
     heartbeat_interval_ms=5_000,
     timeout_propose_ms=3_000,
     timeout_vote_ms=1_000,
@@ -199,7 +212,8 @@ MAINNET = ChainParams(
     heartbeat_grace_windows=1,  # rewards need a heartbeat in this or the previous window
     heartbeat_removal_windows=36,  # 6 h of silence: out of the next epoch's voting set
     max_final_tps=250,  # 15,000 per block beside 2,500 attestations and 30,000 report entries
-    activation=ActivationHeights(epoch_reports_height=1),  # ADR 0004 from the start
+    # ADR 0004 and ADR 0013 from the start
+    activation=ActivationHeights(epoch_reports_height=1, all_voters_height=0),
 )
 
 TESTNET = replace(
@@ -230,7 +244,8 @@ DEVNET = replace(
     max_final_tps=500,  # 500 per 1 s block
     default_p2p_port=24300,
     default_rpc_port=24301,
-    activation=ActivationHeights(epoch_reports_height=1),  # ADR 0004 from the start
+    # ADR 0004 and ADR 0013 from the start
+    activation=ActivationHeights(epoch_reports_height=1, all_voters_height=0),
 )
 
 MINIMAL = replace(
@@ -251,8 +266,9 @@ MINIMAL = replace(
     activation=ActivationHeights(),
 )
 """Small parameters for unit tests and the simulator. The epoch-report rule
-is off (unit tests build chains across epochs without reports; the
-simulator's parameters turn it on)."""
+and the every-voter committee rule are off (unit tests build chains across
+epochs without reports, and test the top-weight rule; the simulator's
+parameters turn both on)."""
 
 PRESETS: dict[str, ChainParams] = {p.name: p for p in (MAINNET, TESTNET, DEVNET, MINIMAL)}
 

@@ -18,9 +18,13 @@ Errors an implementation raises and what the client sees:
   with its reject code: -25 for a missing input, -26 otherwise;
   `TransactionAlreadyInChainError`: -27.
 - wallet methods: `WalletUnavailableError` (-18), the wallet's own
-  `WalletError`s (`InsufficientFundsError` -6, others -4).
+  `WalletError`s (`InsufficientFundsError` -6, others -4); the masternode
+  methods' `MasternodeRequestError` -8 (bad value), -5 (not the wallet's
+  or not found).
 - `add_node`: `PeerAlreadyAddedError` (-23), `PeerNotAddedError` (-24),
   `InvalidPeerAddressError` (-8).
+- `StoreDamagedError` from any method: -20 (a stored record failed its
+  check; the node stops).
 - any other `NodeApiError`: -1 with its message. Any other exception is a
   bug: -32603 and the traceback in the log.
 """
@@ -32,6 +36,7 @@ from typing import Literal, Protocol
 
 from timecoin.masternode import RegistryState
 from timecoin.params import ChainParams
+from timecoin.storage.indexes import AddressEvent, IndexState, Spender
 from timecoin.types import (
     Block,
     BlockHeader,
@@ -42,6 +47,7 @@ from timecoin.types import (
     Transaction,
     VotingSet,
 )
+from timecoin.wallet.masternode import RegistrationRequest, UpdateRequest
 
 REJECT_ALREADY_IN_CHAIN = "already-in-chain"
 
@@ -79,6 +85,25 @@ class InvalidPeerAddressError(NodeApiError):
     """A peer address that is not a valid `host:port`."""
 
 
+class StoreDamagedError(NodeApiError):
+    """A stored record the answer needs failed its check: it is not served."""
+
+
+@dataclass(frozen=True, slots=True)
+class BanInfo:
+    """One ban: the IP address or node key (hex), its expiry (Unix seconds)
+    and the reason."""
+
+    target: str
+    is_node_key: bool
+    banned_until_s: int
+    reason: str
+
+
+class IndexDisabledError(NodeApiError):
+    """The answer needs an index this node does not keep (its config)."""
+
+
 class TransactionAlreadyInChainError(TimecoinError):
     """A submitted transaction that a block already contains."""
 
@@ -109,7 +134,7 @@ class ChainState:
     best_known_height: int = -1
     """The highest height peers reported or headers proved (-1: unknown)."""
     warnings: tuple[str, ...] = ()
-    """Conditions the operator must act on (a full disk, a clock off the peers')."""
+    """What an operator must know about the chain now (clock, stalls, a full disk)."""
 
     @property
     def tip_height(self) -> int:
@@ -409,6 +434,52 @@ class NodeApi(Protocol):
         """Statistics of the UTXO set at the tip (may scan the set: slow)."""
         ...
 
+    async def wallet_rescan(self, start_height: int, stop_height: int | None) -> tuple[int, int]:
+        """Read blocks `start_height`..`stop_height` (None: the tip) again for
+        coins of the wallet; return the heights read. Raises
+        WalletUnavailableError."""
+        ...
+
+    async def disconnect_node(self, address: str) -> int:
+        """Close the connections with "host:port" (remote or advertised
+        address); return how many. Raises InvalidPeerAddressError."""
+        ...
+
+    def list_banned(self) -> list[BanInfo]:
+        """The current bans, soonest expiry first."""
+        ...
+
+    async def set_ban(self, target: str, add: bool, until_s: float | None) -> bool:
+        """Ban (`add`) an IP address or a node key (64 hex digits) until Unix
+        time `until_s` (None: the default ban time), or lift its ban; return
+        whether a ban was lifted (for a removal). Raises
+        InvalidPeerAddressError for a target that is neither."""
+        ...
+
+    async def clear_banned(self) -> int:
+        """Lift every ban; return how many."""
+        ...
+
+    # The index read protocol (docs/spec/storage.md, "Indexes"): what the
+    # RPC, REST and explorer layers read the block indexes through.
+
+    async def get_index_info(self) -> list[IndexState]:
+        """Every index: whether it is kept, and the last block it holds."""
+        ...
+
+    async def get_spender(self, outpoint: OutPoint) -> Spender | None:
+        """The block transaction that spent `outpoint`, or None (unspent or
+        unknown). Raises IndexDisabledError without the spent index."""
+        ...
+
+    async def get_address_events(
+        self, address: bytes, start_height: int, limit: int
+    ) -> list[AddressEvent]:
+        """The history of `address` from `start_height`, in chain order, at
+        most `limit` events. Raises IndexDisabledError without the address
+        index."""
+        ...
+
     async def get_mempool_info(self) -> MempoolInfo:
         """Size and limits of the mempool."""
         ...
@@ -488,6 +559,29 @@ class NodeApi(Protocol):
 
         Raises the wallet's errors (InsufficientFundsError, ...) and, if the
         node rejects the signed transaction, the errors of `submit_transaction`.
+        """
+        ...
+
+    async def wallet_register_masternode(self, request: RegistrationRequest) -> bytes:
+        """Build, sign and submit the registration `request` asks for; its txid
+        (the masternode id).
+
+        Raises MasternodeRequestError before anything is signed, the wallet's
+        errors, and the errors of `submit_transaction`.
+        """
+        ...
+
+    async def wallet_update_masternode(self, request: UpdateRequest) -> bytes:
+        """Build, sign (as the owner) and submit an operator update; its txid.
+
+        Raises as `wallet_register_masternode`.
+        """
+        ...
+
+    async def wallet_unlock_masternode(self, collateral: OutPoint) -> bytes:
+        """Spend the collateral `collateral` back to its owner; the txid.
+
+        Raises as `wallet_register_masternode`.
         """
         ...
 

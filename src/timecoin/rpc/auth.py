@@ -27,6 +27,10 @@ from typing import Final
 from timecoin.crypto import sha256
 
 COOKIE_FILENAME: Final = ".cookie"
+RPC_URL_FILENAME: Final = "rpc.url"
+"""Where a running server writes its bound URL (`[rpc] port = 0` picks any
+port; clients read the file to find it)."""
+_ANY_ADDRESS: Final = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}
 COOKIE_USER: Final = "__cookie__"
 COOKIE_SECRET_BYTES: Final = 32
 COOKIE_FILE_MODE: Final = 0o600
@@ -37,6 +41,46 @@ MAX_AUTHORIZATION_CHARS: Final = 4_096
 def cookie_path_for(datadir: Path) -> Path:
     """`<datadir>/.cookie`."""
     return datadir / COOKIE_FILENAME
+
+
+def rpc_url_path_for(datadir: Path) -> Path:
+    """`<datadir>/rpc.url`."""
+    return datadir / RPC_URL_FILENAME
+
+
+def compute_local_url(host: str, port: int) -> str:
+    """The URL a client on this host uses for a server bound to `host:port`
+    (a wildcard bind address means loopback)."""
+    shown = _ANY_ADDRESS.get(host, host)
+    if ":" in shown:
+        shown = f"[{shown}]"
+    return f"http://{shown}:{port}/"
+
+
+def write_rpc_url(path: Path, url: str) -> None:
+    """Write `url` and a newline to `path` atomically (temp file + rename).
+
+    Raises OSError when the directory is missing or not writable.
+    """
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(url + "\n", encoding="ascii")
+    os.replace(tmp, path)
+
+
+def read_rpc_url(path: Path) -> str | None:
+    """The URL in `path`, or None when the file is absent or not a URL."""
+    try:
+        text = path.read_text(encoding="ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+    return text if text.startswith("http://") and len(text) < 300 else None
+
+
+def remove_rpc_url(path: Path, url: str) -> None:
+    """Delete `path` if it still holds `url` (another server's is left alone)."""
+    if read_rpc_url(path) == url:
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
 
 
 def generate_cookie() -> str:

@@ -16,7 +16,6 @@ from typing import Any, Final
 from timecoin.crypto import AddressError, decode_address
 from timecoin.encoding import DecodeError, decode, encode
 from timecoin.ledger.errors import REJECT_MISSING_INPUT
-from timecoin.masternode import MasternodeEntry, RegistryState, get_entry
 from timecoin.params import COIN
 from timecoin.rpc.api import (
     InvalidPeerAddressError,
@@ -24,6 +23,7 @@ from timecoin.rpc.api import (
     NodeApiError,
     PeerAlreadyAddedError,
     PeerNotAddedError,
+    StoreDamagedError,
     TransactionAlreadyInChainError,
     TransactionFinality,
     TransactionLookup,
@@ -47,6 +47,7 @@ from timecoin.rpc.arguments import (
 from timecoin.rpc.errors import (
     RPC_CLIENT_NODE_ALREADY_ADDED,
     RPC_CLIENT_NODE_NOT_ADDED,
+    RPC_DATABASE_ERROR,
     RPC_DESERIALIZATION_ERROR,
     RPC_IN_WARMUP,
     RPC_INVALID_ADDRESS_OR_KEY,
@@ -62,6 +63,7 @@ from timecoin.rpc.errors import (
     RPC_WALLET_NOT_FOUND,
     RpcError,
 )
+from timecoin.rpc.index_methods import INDEX_METHODS
 from timecoin.rpc.jsonshape import (
     MEDIAN_TIME_SPAN,
     JsonObject,
@@ -72,7 +74,6 @@ from timecoin.rpc.jsonshape import (
     compute_median_time_ms,
     consensus_info_json,
     header_json,
-    masternode_json,
     mempool_entry_json,
     mempool_info_json,
     network_info_json,
@@ -82,6 +83,8 @@ from timecoin.rpc.jsonshape import (
     tx_json,
     utxo_set_info_json,
 )
+from timecoin.rpc.masternode_handlers import MASTERNODE_METHODS
+from timecoin.rpc.peer_methods import PEER_METHODS
 from timecoin.types import (
     BlockHeader,
     OutPoint,
@@ -443,54 +446,7 @@ async def addnode(api: NodeApi, node: str, command: str) -> object:
 # ---------------------------------------------------------------- masternodes
 
 
-async def masternodelist(api: NodeApi, filter_text: str) -> object:
-    """Every registered masternode; `filter` keeps those whose id, keys,
-    reward address, network address or status contain it."""
-    state = await api.get_masternode_registry()
-    params = api.params
-    entries = [
-        masternode_json(entry, state.epoch, state.voting_set, params) for entry in state.entries
-    ]
-    if not filter_text:
-        return entries
-    needle = filter_text.lower()
-    fields = ("masternodeid", "ownerkey", "operatorkey", "rewardaddress", "networkaddress")
-    return [
-        entry
-        for entry in entries
-        if any(needle in str(entry[name]).lower() for name in (*fields, "status"))
-    ]
-
-
-def _find_local_entry(
-    state: RegistryState, operator_key: bytes, masternode_id: bytes | None
-) -> MasternodeEntry | None:
-    if masternode_id is not None:
-        return get_entry(state, masternode_id)
-    for entry in state.entries:
-        if entry.operator_key == operator_key and not entry.is_deregistered:
-            return entry
-    return None
-
-
-async def masternodestatus(api: NodeApi) -> object:
-    """This node's masternode: its registry entry and status (-1 if it is none)."""
-    local = await api.get_local_masternode()
-    if local is None:
-        raise RpcError(RPC_MISC_ERROR, "This node is not a masternode")
-    state = await api.get_masternode_registry()
-    entry = _find_local_entry(state, local.operator_key, local.masternode_id)
-    heartbeat = local.last_heartbeat_ms
-    result: JsonObject = {
-        "operatorkey": local.operator_key.hex(),
-        "masternodeid": None if local.masternode_id is None else local.masternode_id.hex(),
-        "status": "not_registered",
-        "lastheartbeat": None if heartbeat is None else seconds(heartbeat),
-        "lastheartbeat_ms": heartbeat,
-    }
-    if entry is not None:
-        result.update(masternode_json(entry, state.epoch, state.voting_set, api.params))
-    return result
+# masternodelist and masternodestatus: rpc.masternode_handlers.
 
 
 # ---------------------------------------------------------------- wallet
@@ -711,6 +667,8 @@ def _method(category: str, handler: Any, *params: Param, name: str | None = None
 METHODS: Final[Mapping[str, Method]] = {
     m.name: m
     for m in (
+        *INDEX_METHODS,
+        *PEER_METHODS,
         _method("Blockchain", getblockchaininfo),
         _method("Blockchain", getblockcount),
         _method("Blockchain", getbestblockhash),
@@ -780,12 +738,7 @@ METHODS: Final[Mapping[str, Method]] = {
             Param("node", to_str, is_text=True, help='peer address "host:port"'),
             Param("command", to_str, is_text=True, help="add, remove or onetry"),
         ),
-        _method(
-            "Masternode",
-            masternodelist,
-            Param("filter", to_str, "", is_text=True, help="keep entries containing this text"),
-        ),
-        _method("Masternode", masternodestatus),
+        *MASTERNODE_METHODS,
         _method(
             "Wallet",
             getnewaddress,
@@ -876,6 +829,8 @@ async def invoke(api: NodeApi, name: str, params: Sequence[object] | Mapping[str
         ) from None
     except InvalidPeerAddressError as exc:
         raise RpcError(RPC_INVALID_PARAMETER, f"Invalid node address: {exc}") from None
+    except StoreDamagedError as exc:
+        raise RpcError(RPC_DATABASE_ERROR, str(exc)) from None
     except NodeApiError as exc:
         raise RpcError(RPC_MISC_ERROR, str(exc)) from None
     except InsufficientFundsError as exc:

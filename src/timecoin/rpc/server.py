@@ -1,9 +1,10 @@
 """The JSON-RPC HTTP server (aiohttp).
 
 `RpcServer(api, config)` serves the methods of `timecoin.rpc.handlers` over
-a `NodeApi`: `await server.start()` writes the cookie file and listens,
-`await server.stop()` stops listening, lets in-flight requests finish
-(up to `shutdown_timeout_s`) and removes the cookie.
+a `NodeApi`: `await server.start()` writes the cookie file, listens, and
+writes its bound URL to `<datadir>/rpc.url` (so clients find a server
+started with port 0); `await server.stop()` stops listening, lets in-flight
+requests finish (up to `shutdown_timeout_s`) and removes both files.
 
 Every request is authenticated (HTTP Basic: the cookie, or the configured
 user and password); a failure waits `auth_failure_delay_s` and gets HTTP
@@ -34,11 +35,15 @@ from aiohttp import web
 from timecoin.rpc.api import NodeApi
 from timecoin.rpc.auth import (
     Credentials,
+    compute_local_url,
     cookie_path_for,
     generate_cookie,
     parse_basic_authorization,
     remove_cookie,
+    remove_rpc_url,
+    rpc_url_path_for,
     write_cookie,
+    write_rpc_url,
 )
 from timecoin.rpc.dispatch import DEFAULT_MAX_BATCH_REQUESTS, Dispatcher, parse_json
 
@@ -129,6 +134,7 @@ class RpcServer:
         self._runner: web.AppRunner | None = None
         self._port: int | None = None
         self._cookie: str | None = None
+        self._url_file: str | None = None
         self._credentials: Credentials | None = None
         self._in_flight = 0
         self._waiting = 0
@@ -198,6 +204,10 @@ class RpcServer:
             raise
         self._runner = runner
         self._port = _bound_port(runner, port)
+        datadir = config.datadir
+        if datadir is not None:
+            self._url_file = compute_local_url(config.host, self._port)
+            write_rpc_url(rpc_url_path_for(datadir), self._url_file)
         _log.info("RPC server listening on %s", self.url)
 
     async def stop(self) -> None:
@@ -207,6 +217,10 @@ class RpcServer:
         if runner is not None:
             await runner.cleanup()
         self._remove_cookie()
+        datadir = self._config.datadir
+        if datadir is not None and self._url_file is not None:
+            remove_rpc_url(rpc_url_path_for(datadir), self._url_file)
+            self._url_file = None
 
     def _remove_cookie(self) -> None:
         cookie_path = self.cookie_path

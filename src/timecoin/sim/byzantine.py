@@ -23,6 +23,12 @@ instead) and runs at every maintenance tick. Strategies:
   its machine's votes: it votes for both sides of every double spend. With
   more than 1/3 of the weight, conflicting transactions both become final
   (the non-vacuity attack of the finality checkers).
+- `grind`: behaves honestly, except as proposer of an epoch's seed block (the
+  block before its last, whose hash seeds the next committee): it builds
+  `GRIND_VARIANTS` versions of its block (timestamps 0 to K - 1 ms later),
+  computes the next committee each would seed, and proposes the one that
+  seats the most Byzantine weight (ADR 0013 measures what this buys under
+  each committee rule).
 """
 
 from __future__ import annotations
@@ -39,6 +45,7 @@ from timecoin.consensus.finality_votes import sign_tx_vote_batch
 from timecoin.crypto import merkle_root, sha256
 from timecoin.encoding import encode
 from timecoin.ledger import check_transaction, validate_transaction
+from timecoin.masternode import compute_voting_set_from_entries, is_last_height_of_epoch
 from timecoin.sim.messages import (
     ProposalMessage,
     SimMessage,
@@ -46,6 +53,7 @@ from timecoin.sim.messages import (
     VoteMessage,
     encode_message,
 )
+from timecoin.sim.promise import compute_committee_share
 from timecoin.types import (
     ZERO_HASH,
     Block,
@@ -65,7 +73,7 @@ if TYPE_CHECKING:
     from timecoin.sim.node import SimNode
     from timecoin.sim.simulator import Simulation
 
-STRATEGIES: Final = ("equivocate", "withhold", "invalid", "garbage", "doublevote")
+STRATEGIES: Final = ("equivocate", "withhold", "invalid", "garbage", "doublevote", "grind")
 """Names of the Byzantine strategies."""
 
 LEAK_PROBABILITY: Final = 0.5
@@ -76,6 +84,9 @@ LEAK_DELAY_MS: Final = 10
 
 GARBAGE_PER_TICK: Final = 3
 """Malformed messages a `garbage` node sends per maintenance tick."""
+
+GRIND_VARIANTS: Final = 16
+"""Blocks a `grind` proposer builds for an epoch's seed block."""
 
 MAX_REMEMBERED_TXS: Final = 32
 """Committed transactions an `invalid` node keeps to replay as double spends."""
@@ -139,6 +150,86 @@ class WithholdStrategy(ByzantineStrategy):
     def on_broadcast(self, node: SimNode, effect: Broadcast) -> bool:
         """Drop every vote."""
         return isinstance(effect.message, Vote)
+
+
+class GrindStrategy(ByzantineStrategy):
+    """Chooses the seed of the next committee among its block variants."""
+
+    name = "grind"
+
+    def __init__(self) -> None:
+        """A strategy that has ground no seed yet."""
+        self.ground = 0
+        self.improved = 0
+        self.gained_weight = 0
+        self._swapped: dict[tuple[int, int], tuple[bytes, bytes]] = {}
+
+    def on_broadcast(self, node: SimNode, effect: Broadcast) -> bool:
+        """Replace a new proposal of a seed block by its most favourable
+        variant, and this node's votes for the original by votes for it."""
+        message = effect.message
+        params = node.params
+        if isinstance(message, Vote):
+            swap = self._swapped.get((message.height, message.round))
+            if swap is None or message.block_hash != swap[0] or node.machine is None:
+                return False
+            vote = sign_vote(
+                node.key,
+                params.chain_id,
+                message.vote_type,
+                message.height,
+                message.round,
+                swap[1],
+            )
+            node.send_to(node.sim.members_of(node.machine.context.voting_set), VoteMessage(vote))
+            return True
+        if (
+            not isinstance(message, Proposal)
+            or not isinstance(effect.block_value, Block)
+            or message.pol_round != -1
+            or not is_last_height_of_epoch(message.height + 1, params)
+            or node.machine is None
+        ):
+            return False
+        next_epoch = params.epoch_of(message.height + 2)
+        entries = node.state.registry.entries
+
+        def byzantine_weight(block: Block) -> int:
+            seed = compute_block_hash(block.header)
+            voting_set = compute_voting_set_from_entries(entries, next_epoch, seed, params)
+            return compute_committee_share(voting_set, node.sim.is_byzantine_key).byzantine_weight
+
+        honest_weight = byzantine_weight(effect.block_value)
+        best: tuple[int, int, Block] = (honest_weight, 0, effect.block_value)
+        for offset in range(1, GRIND_VARIANTS):
+            variant = node.build_block(message.timestamp_ms + offset)
+            if variant is not None and byzantine_weight(variant) > best[0]:
+                best = (byzantine_weight(variant), offset, variant)
+        self.ground += 1
+        weight, offset, block = best
+        if offset == 0:
+            return False
+        self.improved += 1
+        self.gained_weight += weight - honest_weight
+        self._swapped[(message.height, message.round)] = (
+            message.block_hash,
+            compute_block_hash(block.header),
+        )
+        proposal = sign_proposal(
+            node.key,
+            params.chain_id,
+            message.height,
+            message.round,
+            -1,
+            compute_block_hash(block.header),
+            message.timestamp_ms + offset,
+        )
+        node.sim.recorder.on_proposal_sent(proposal, node.sim.queue.now_ms)
+        node.send_to(
+            node.sim.members_of(node.machine.context.voting_set),
+            ProposalMessage(proposal=proposal, block=block),
+        )
+        return True
 
 
 class InvalidStrategy(ByzantineStrategy):
@@ -397,4 +488,6 @@ def make_strategy(name: str, coalition: Coalition | None) -> ByzantineStrategy:
         return InvalidStrategy()
     if name == "garbage":
         return GarbageStrategy()
+    if name == "grind":
+        return GrindStrategy()
     raise ValueError(f"unknown strategy {name!r}; expected one of {', '.join(STRATEGIES)}")

@@ -18,7 +18,14 @@ from dataclasses import dataclass, field
 from typing import Final
 
 from timecoin.sim.byzantine import STRATEGIES
-from timecoin.sim.config import FAULTS_RANDOM, STRATEGY_NONE, STRATEGY_RANDOM, SimConfig
+from timecoin.sim.config import (
+    COMMITTEE_ALL,
+    FAULTS_RANDOM,
+    STRATEGY_NONE,
+    STRATEGY_RANDOM,
+    TIERS_BRONZE,
+    SimConfig,
+)
 from timecoin.sim.faults import FAULT_PROFILES
 from timecoin.sim.simulator import SimResult, run_simulation
 
@@ -35,7 +42,11 @@ class CampaignSpec:
     - `strategy`: a strategy name, STRATEGY_RANDOM (drawn per seed) or
       STRATEGY_NONE;
     - `faults`: a profile name or FAULTS_RANDOM (drawn per seed);
-    - `heights`: target height of every run; `delay`: delay model override.
+    - `heights`: target height of every run; `delay`: delay model override;
+    - `committee`: the committee rule of every run (`SimConfig.committee`);
+    - `byzantine_percent`: instead of `byzantine`, the Byzantine share of
+      the voting weight, at most (`SimConfig.byzantine_percent`);
+    - `tiers`: the genesis tier mix of small runs (`SimConfig.tiers`).
     """
 
     min_nodes: int
@@ -45,6 +56,9 @@ class CampaignSpec:
     faults: str = FAULTS_RANDOM
     heights: int = 20
     delay: str | None = None
+    committee: str = COMMITTEE_ALL
+    byzantine_percent: int | None = None
+    tiers: str = TIERS_BRONZE
 
 
 def config_for_seed(spec: CampaignSpec, seed: int) -> SimConfig:
@@ -55,7 +69,7 @@ def config_for_seed(spec: CampaignSpec, seed: int) -> SimConfig:
     strategy = spec.strategy
     if strategy == STRATEGY_RANDOM:
         strategy = rng.choice(STRATEGIES)
-    if byzantine == 0:
+    if byzantine == 0 and spec.byzantine_percent is None:
         strategy = STRATEGY_NONE
     faults = spec.faults if spec.faults != FAULTS_RANDOM else rng.choice(FAULT_PROFILES)
     return SimConfig(
@@ -66,6 +80,9 @@ def config_for_seed(spec: CampaignSpec, seed: int) -> SimConfig:
         strategy=strategy,
         heights=spec.heights,
         delay=spec.delay,
+        committee=spec.committee,
+        byzantine_percent=spec.byzantine_percent,
+        tiers=spec.tiers,
     )
 
 
@@ -80,6 +97,13 @@ class SeedOutcome:
     safety_violations: int
     liveness_failures: int
     report: str | None
+    defects: int = 0
+    max_byzantine_share: float = 0.0
+    mean_byzantine_share: float = 0.0
+    within_promise: bool = True
+    seeds_ground: int = 0
+    seeds_improved: int = 0
+    grind_gain_weight: int = 0
 
     @classmethod
     def from_result(cls, result: SimResult) -> SeedOutcome:
@@ -92,6 +116,17 @@ class SeedOutcome:
             safety_violations=len(result.safety_violations),
             liveness_failures=len(result.liveness_failures),
             report=None if result.ok else result.failure_report(),
+            defects=len(result.defects),
+            max_byzantine_share=result.max_byzantine_share,
+            mean_byzantine_share=(
+                sum(s.share for s in shares) / len(shares)
+                if (shares := result.committee_shares)
+                else 0.0
+            ),
+            within_promise=all(s.is_liveness_promised() for s in result.committee_shares),
+            seeds_ground=result.seeds_ground,
+            seeds_improved=result.seeds_improved,
+            grind_gain_weight=result.grind_gain_weight,
         )
 
 
@@ -123,6 +158,23 @@ class CampaignSummary:
         return sum(o.liveness_failures for o in self.outcomes)
 
     @property
+    def defects(self) -> int:
+        """Violations the promise covers, over all runs: protocol defects."""
+        return sum(o.defects for o in self.outcomes)
+
+    @property
+    def mean_byzantine_share(self) -> float:
+        """The Byzantine share of a committee's weight, averaged over runs."""
+        if not self.outcomes:
+            return 0.0
+        return sum(o.mean_byzantine_share for o in self.outcomes) / len(self.outcomes)
+
+    @property
+    def runs_beyond_promise(self) -> int:
+        """Runs in which some committee held 1/3 or more Byzantine weight."""
+        return sum(not o.within_promise for o in self.outcomes)
+
+    @property
     def failed(self) -> list[SeedOutcome]:
         """The runs with any violation."""
         return [o for o in self.outcomes if o.report is not None]
@@ -145,9 +197,22 @@ class CampaignSummary:
             f"heights committed: {self.heights_committed} (lowest honest height per seed, summed)",
             f"safety violations: {self.safety_violations}",
             f"liveness failures: {self.liveness_failures}",
+            f"protocol defects (violations within the promise): {self.defects}",
+            f"runs with a committee at or above 1/3 Byzantine weight: "
+            f"{self.runs_beyond_promise}; largest Byzantine share of a committee: "
+            f"{max((o.max_byzantine_share for o in self.outcomes), default=0.0):.3f}, "
+            f"mean {self.mean_byzantine_share:.3f}",
             f"wall time: {self.wall_s:.1f} s",
             f"simulated time per height: {self.virtual_ms_per_height:.0f} ms",
         ]
+        ground = sum(o.seeds_ground for o in self.outcomes)
+        if ground:
+            improved = sum(o.seeds_improved for o in self.outcomes)
+            gain = sum(o.grind_gain_weight for o in self.outcomes)
+            lines.append(
+                f"seed blocks ground: {ground}, improved: {improved}, "
+                f"Byzantine weight gained in the next committee: {gain}"
+            )
         for outcome in self.failed:
             if outcome.report is not None:
                 lines.append(outcome.report)

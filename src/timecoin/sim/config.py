@@ -14,6 +14,7 @@ from timecoin.params import MINIMAL, ActivationHeights, ChainParams
 
 SIM_PARAMS: Final = replace(
     MINIMAL,
+    max_voters=32,
     block_interval_ms=100,
     timeout_propose_ms=300,
     timeout_vote_ms=150,
@@ -21,10 +22,12 @@ SIM_PARAMS: Final = replace(
     timeout_max_ms=1_500,
     heartbeat_interval_ms=250,
     heartbeat_removal_windows=1_000,
-    activation=ActivationHeights(epoch_reports_height=1),
+    activation=ActivationHeights(epoch_reports_height=1, all_voters_height=0),
 )
-"""MINIMAL (epoch_length 4, max_voters 7, reward windows of 2 blocks, grace
-2 windows) with a short block interval and timeouts, so that a simulated
+"""MINIMAL (epoch_length 4, reward windows of 2 blocks, grace 2 windows)
+with the every-voter committee rule (ADR 0013) and room for every node of a
+small run in the committee (`max_voters` 32, as on the networks where every
+staked masternode votes), a short block interval and timeouts, so that a simulated
 height takes little virtual time; heartbeats every 250 ms (about one per
 window); removal for missing heartbeats after 1,000 windows, longer than any
 run, so that crashes never shrink a committee below what the Byzantine
@@ -32,6 +35,28 @@ share of a run assumes; the epoch-report rule active from height 1."""
 
 SCALE_PARAMS: Final = replace(SIM_PARAMS, max_voters=100)
 """SIM_PARAMS with a committee of up to 100 voters, for runs of 100+ nodes."""
+
+COMMITTEE_ALL: Final = "all"
+COMMITTEE_TOP: Final = "top"
+COMMITTEE_RULES: Final = (COMMITTEE_ALL, COMMITTEE_TOP)
+"""`SimConfig.committee`: the every-voter rule of the networks, or the
+top-weight rule it replaced (ADR 0013), kept to measure what it allowed."""
+
+TIERS_BRONZE: Final = "bronze"
+TIERS_MIXED: Final = "mixed"
+TIERS: Final = (TIERS_BRONZE, TIERS_MIXED)
+"""`SimConfig.tiers` of a small run: every genesis masternode Bronze, or a
+mix of Gold, Silver and Bronze (scale runs always mix, with Free nodes)."""
+
+TOP_RULE_MAX_VOTERS: Final = 7
+"""Committee size of small runs under the top-weight rule (scale runs keep 100)."""
+
+
+def top_rule_params(params: ChainParams, max_voters: int) -> ChainParams:
+    """`params` under the top-weight committee rule with `max_voters` seats."""
+    activation = replace(params.activation, all_voters_height=None)
+    return replace(params, max_voters=max_voters, activation=activation)
+
 
 SCALE_NODES: Final = 16
 """Runs with more nodes than this use `SCALE_PARAMS`, mixed tiers, no spare
@@ -58,7 +83,13 @@ class SimConfig:
     - `params`: the chain parameters (None: SIM_PARAMS, or SCALE_PARAMS above
       SCALE_NODES nodes);
     - `delay`: a delay model name overriding the profile's, or None;
-    - `max_virtual_ms`: hard stop of the run in virtual time (None: derived).
+    - `max_virtual_ms`: hard stop of the run in virtual time (None: derived);
+    - `committee`: the committee rule, COMMITTEE_ALL (the networks' rule) or
+      COMMITTEE_TOP (the `max_voters` heaviest, ties by the epoch seed);
+    - `byzantine_percent`: instead of a count, the Byzantine nodes are drawn
+      one by one in random order, each kept while their voting weight stays
+      at most this percent of the total (`byzantine` must then be 0);
+    - `tiers`: TIERS_BRONZE or TIERS_MIXED (small runs).
     """
 
     nodes: int
@@ -73,6 +104,9 @@ class SimConfig:
     params: ChainParams | None = field(default=None, compare=False)
     delay: str | None = None
     max_virtual_ms: int | None = None
+    committee: str = COMMITTEE_ALL
+    byzantine_percent: int | None = None
+    tiers: str = TIERS_BRONZE
 
     @property
     def is_scale(self) -> bool:
@@ -83,7 +117,11 @@ class SimConfig:
         """The chain parameters of the run."""
         if self.params is not None:
             return self.params
-        return SCALE_PARAMS if self.is_scale else SIM_PARAMS
+        params = SCALE_PARAMS if self.is_scale else SIM_PARAMS
+        if self.committee == COMMITTEE_TOP:
+            seats = params.max_voters if self.is_scale else TOP_RULE_MAX_VOTERS
+            return top_rule_params(params, seats)
+        return params
 
     def spare_count(self) -> int:
         """The number of spare (late-registered) honest nodes."""
@@ -104,12 +142,18 @@ class SimConfig:
             f"--nodes {self.nodes}",
             f"--seed {self.seed}",
             f"--faults {self.faults}",
-            f"--byzantine {self.byzantine}",
+            f"--byzantine {self.byzantine}"
+            if self.byzantine_percent is None
+            else f"--byzantine {self.byzantine_percent}%",
             f"--strategy {self.strategy}",
             f"--heights {self.heights}",
         ]
         if self.delay is not None:
             parts.append(f"--delay {self.delay}")
+        if self.committee != COMMITTEE_ALL:
+            parts.append(f"--committee {self.committee}")
+        if self.tiers != TIERS_BRONZE:
+            parts.append(f"--tiers {self.tiers}")
         return " ".join(parts)
 
     def check(self) -> None:
@@ -120,5 +164,14 @@ class SimConfig:
             raise ValueError(f"byzantine: expected 0..{self.nodes}, got {self.byzantine}")
         if self.heights < 1:
             raise ValueError(f"heights: expected at least 1, got {self.heights}")
-        if self.byzantine and self.strategy == STRATEGY_NONE:
+        if self.byzantine_percent is not None:
+            if self.byzantine:
+                raise ValueError("byzantine: give a count or a percent of the weight, not both")
+            if not 0 < self.byzantine_percent <= 100:
+                raise ValueError(f"byzantine: expected 1..100 %, got {self.byzantine_percent}")
+        if (self.byzantine or self.byzantine_percent) and self.strategy == STRATEGY_NONE:
             raise ValueError("byzantine nodes need a strategy")
+        if self.tiers not in TIERS:
+            raise ValueError(f"tiers: expected one of {TIERS}, got {self.tiers}")
+        if self.committee not in COMMITTEE_RULES:
+            raise ValueError(f"committee: expected one of {COMMITTEE_RULES}, got {self.committee}")

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from timecoin.consensus import WalRecord, decode_wal_record, encode_wal_record, get_record_height
 from timecoin.consensus.finality_wal import (
     FinalityWalRecord,
-    WalTxLocks,
     decode_finality_wal_record,
     encode_finality_wal_record,
+    get_finality_wal_record_epoch,
 )
 from timecoin.encoding import decode, encode
 from timecoin.types import Block, Certificate, FinalityProof, Transaction
@@ -96,8 +96,7 @@ class SimDisk:
         kept = []
         for data in self.finality_wal:
             record = decode_finality_wal_record(data)
-            record_epoch = record.epoch if isinstance(record, WalTxLocks) else record.report.epoch
-            if record_epoch >= epoch:
+            if get_finality_wal_record_epoch(record) >= epoch:
                 kept.append(data)
         self.finality_wal = kept
 

@@ -4,8 +4,10 @@ A profile turns (random generator, node ids, Byzantine ids, heal time) into
 a `FaultPlan`: network settings (delay model, loss, duplication,
 partitions), crashes with restarts, and clock skews. Every network fault and
 every crash ends by `heal_ms`; after it the network is reliable with bounded
-delay and every crashed node has restarted. Clock skews are a property of
-the nodes, not a fault of the network: they stay, bounded by
+delay and every crashed node has restarted. The `restart` profile stops
+every honest node at one instant and starts them again one by one, as an
+operator restarts a whole network (any height, any offset of an epoch).
+Clock skews are a property of the nodes, not a fault of the network: they stay, bounded by
 `MAX_SKEW_MS`.
 """
 
@@ -21,7 +23,7 @@ from timecoin.sim.network import NetworkModel, Partition
 MAX_SKEW_MS: Final = 200
 """Bound on the clock skew of any node."""
 
-FAULT_PROFILES: Final = ("none", "lossy", "partition", "crash", "skew", "chaos")
+FAULT_PROFILES: Final = ("none", "lossy", "partition", "crash", "skew", "chaos", "restart")
 """Profile names, in the order campaigns list them."""
 
 
@@ -101,6 +103,8 @@ def _draw(
             network.partitions.append(_draw_partition(rng, nodes, heal_ms))
     if profile == "crash" or chaos:
         plan.crashes.extend(_draw_crashes(rng, honest, heal_ms, allow_none=chaos))
+    if profile == "restart":
+        plan.crashes.extend(_draw_network_restart(rng, honest, heal_ms))
     if profile == "skew" or chaos:
         bound = MAX_SKEW_MS if profile == "skew" else MAX_SKEW_MS // 2
         plan.skews_ms = {node: rng.randint(-bound, bound) for node in nodes}
@@ -119,6 +123,13 @@ def _draw_partition(rng: random.Random, nodes: Sequence[int], heal_ms: int) -> P
         side_b=frozenset(shuffled[cut:]),
         one_way=rng.random() < 0.3,
     )
+
+
+def _draw_network_restart(rng: random.Random, honest: Sequence[int], heal_ms: int) -> list[Crash]:
+    """Every honest node stops at one instant; each restarts within 1 s, in
+    a random order, all by `heal_ms`."""
+    at_ms = rng.randint(0, max(0, heal_ms - 1_100))
+    return [Crash(node, at_ms, min(at_ms + rng.randint(50, 1_000), heal_ms)) for node in honest]
 
 
 def _draw_crashes(

@@ -120,6 +120,12 @@ class ReportMessage(msgspec.Struct, array_like=True, frozen=True, tag=10):
     report: EpochReport
 
 
+class ReportsRequest(msgspec.Struct, array_like=True, frozen=True, tag=17):
+    """A request for every epoch report of `epoch` the peer holds."""
+
+    epoch: Annotated[int, Meta(ge=0, le=2**63 - 1)]
+
+
 class ProofRequest(msgspec.Struct, array_like=True, frozen=True, tag=11):
     """A request for the finality proofs (with bodies) of `txids`."""
 
@@ -162,6 +168,7 @@ SimMessage = (
     | FinalTxMessage
     | TxAnnounceMessage
     | ReportMessage
+    | ReportsRequest
     | ProofRequest
     | TxRequest
     | HeartbeatMessage

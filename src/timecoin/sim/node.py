@@ -55,6 +55,7 @@ from timecoin.consensus.finality import (
     PersistFinalityWal,
     Reannounce,
     RequestProof,
+    RequestReports,
     RequestTransaction,
     ScheduleTick,
     TransactionFinal,
@@ -71,6 +72,7 @@ from timecoin.masternode import (
     verify_heartbeat_signature,
 )
 from timecoin.masternode.heartbeat import compute_reward_window
+from timecoin.masternode.state import is_last_height_of_epoch
 from timecoin.mempool import FinalUtxoView, Mempool, MempoolRejected
 from timecoin.mempool.errors import REJECT_ORPHAN
 from timecoin.sim.disk import SimDisk
@@ -86,6 +88,7 @@ from timecoin.sim.messages import (
     ProofRequest,
     ProposalMessage,
     ReportMessage,
+    ReportsRequest,
     SimMessage,
     SyncRequest,
     SyncResponse,
@@ -102,6 +105,7 @@ from timecoin.types import (
     AttestedHeartbeat,
     Block,
     Certificate,
+    EpochReport,
     Evidence,
     FinalityProof,
     Heartbeat,
@@ -319,6 +323,10 @@ class SimNode:
         self.tx_bodies = dict(self.final_bodies)
         self.final_view = FinalUtxoView(self.utxo, machine.get_final_transactions(), height)
         self._execute(effects)
+        # As the node: voted, not final, read back from the WAL and offered again.
+        for tx in machine.get_logged_transactions():
+            self.tx_bodies.setdefault(compute_txid(tx), tx)
+            self.receive_transaction(tx, None)
         epoch = self.params.epoch_of(height)
         if self.params.epoch_of(height + 1) != epoch and not machine.has_reported:
             self._execute(machine.on_last_height_due(state.block_hash))
@@ -395,6 +403,7 @@ class SimNode:
                 | RequestProof
                 | RequestTransaction
                 | BroadcastReport
+                | RequestReports
                 | Reannounce
                 | ScheduleTick,
             ):
@@ -426,6 +435,7 @@ class SimNode:
         | RequestProof
         | RequestTransaction
         | BroadcastReport
+        | RequestReports
         | Reannounce
         | ScheduleTick,
     ) -> None:
@@ -448,6 +458,8 @@ class SimNode:
             self.send_to([self._random_member()], TxRequest(txid=effect.txid))
         elif isinstance(effect, BroadcastReport):
             self.send_to(sim.finality_targets(self), ReportMessage(report=effect.report))
+        elif isinstance(effect, RequestReports):
+            self.send_to(sim.finality_targets(self), ReportsRequest(epoch=effect.epoch))
         elif isinstance(effect, Reannounce):
             message: SimMessage
             if effect.proof is not None:
@@ -582,6 +594,8 @@ class SimNode:
         previous = self.disk.get_block(state.height)
         prev_certificate = None if previous is None else previous[1]
         evidence = self._includable_evidence()
+        reports = [] if finality is None else finality.get_reports(finality.epoch)
+        self._request_report_bodies(reports)
         for chosen_evidence, chosen_attestations in (
             (evidence, attestations),
             ([], attestations),
@@ -599,7 +613,7 @@ class SimNode:
                     attestations=chosen_attestations,
                     verifier=sim.verifier,
                     sig_cache=sim.sig_cache,
-                    reports=[] if finality is None else finality.get_reports(finality.epoch),
+                    reports=reports,
                     reported_transactions=list(self.tx_bodies.values()),
                     max_count=MAX_BLOCK_TRANSACTIONS,
                     final_txids=final_txids,
@@ -856,9 +870,25 @@ class SimNode:
             if proof is not None and tx is not None:
                 self.send_to([src], FinalTxMessage(transaction=tx, proof=proof))
 
+    def _request_report_bodies(self, reports: list[EpochReport]) -> None:
+        """Ask the members for the bodies the `reports` name that this node
+        lacks (every reporter logged them with its votes), as the node does."""
+        if not reports or not is_last_height_of_epoch(self.state.height + 1, self.params):
+            return
+        missing = {
+            entry.txid
+            for report in reports
+            for entry in report.entries
+            if entry.txid not in self.tx_bodies and self.utxo.get_coin(entry.outpoint) is not None
+        }
+        for txid in sorted(missing):
+            self.send_to(self.sim.finality_targets(self), TxRequest(txid=txid))
+
     def _on_tx_request(self, src: int, txid: bytes) -> None:
         entry = self.mempool.get(txid)
         tx = entry.tx if entry is not None else self.final_bodies.get(txid)
+        if tx is None:
+            tx = self.tx_bodies.get(txid)
         if tx is not None:
             self.send_to([src], TxMessage(transaction=tx))
 
@@ -907,6 +937,10 @@ class SimNode:
             self._on_announce(src, message.transaction, message.votes)
         elif isinstance(message, ReportMessage):
             self._on_report(message)
+        elif isinstance(message, ReportsRequest):
+            if self.finality is not None:
+                for report in self.finality.get_reports(message.epoch):
+                    self.send_to([src], ReportMessage(report=report))
         elif isinstance(message, ProofRequest):
             self._on_proof_request(src, message.txids)
         elif isinstance(message, TxRequest):

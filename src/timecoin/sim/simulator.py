@@ -31,14 +31,16 @@ from timecoin.chain.certificate import verify_certificate
 from timecoin.crypto import SigningKey, address_from_public_key, sha256
 from timecoin.encoding import encode
 from timecoin.ledger import SignatureCache, UtxoView
+from timecoin.masternode import RegistryState, compute_eligible_weight
 from timecoin.params import Tier
-from timecoin.sim.byzantine import Coalition, InvalidStrategy, make_strategy
+from timecoin.sim.byzantine import Coalition, GrindStrategy, InvalidStrategy, make_strategy
 from timecoin.sim.checkers import Recorder, Violation
-from timecoin.sim.config import STRATEGY_NONE, SimConfig
+from timecoin.sim.config import TIERS_MIXED, SimConfig
 from timecoin.sim.events import EventQueue
 from timecoin.sim.faults import Crash, FaultPlan, plan_faults
 from timecoin.sim.network import HEALED_MAX_DELAY_MS
 from timecoin.sim.node import MAINTENANCE_INTERVAL_MS, SimNode
+from timecoin.sim.promise import CommitteeShare, compute_committee_share, is_promised
 from timecoin.sim.workload import Workload
 from timecoin.types import (
     Block,
@@ -74,6 +76,18 @@ after this much virtual time (the node it went to may have crashed)."""
 
 SCALE_TIERS: Final = ((Tier.GOLD, 5), (Tier.SILVER, 15), (Tier.BRONZE, 40), (Tier.FREE, 40))
 """Tier mix (percent) of the genesis masternodes of a scale run."""
+
+MIXED_TIERS: Final = ((Tier.GOLD, 10), (Tier.SILVER, 30), (Tier.BRONZE, 60))
+"""Tier mix (percent) of a small run with `tiers = "mixed"`: a staked
+population like 30 Gold, 90 Silver and 180 Bronze of 300, scaled down."""
+
+
+STALL_HEIGHTS: Final = 3
+"""After the heal, a run in which no honest node commits a block for the
+liveness budget of this many heights ends at once with a `liveness`
+verdict, instead of running to the deadline of its whole target: a stalled
+run keeps submitting and gossiping, so its events per simulated second
+grow, and a 30-height target took more than 10 minutes to fail."""
 
 
 def compute_liveness_budget_ms(config: SimConfig, heights: int) -> int:
@@ -122,6 +136,10 @@ class SimResult:
     final_transactions: int = 0
     heartbeats: int = 0
     reward_recipients: int = 0
+    committee_shares: list[CommitteeShare] = field(default_factory=list)
+    seeds_ground: int = 0
+    seeds_improved: int = 0
+    grind_gain_weight: int = 0
 
     @property
     def safety_violations(self) -> list[Violation]:
@@ -138,9 +156,29 @@ class SimResult:
         """True when no property was broken."""
         return not self.violations
 
+    @property
+    def defects(self) -> list[Violation]:
+        """The violations the promise covers (`timecoin.sim.promise`): with
+        every committee's Byzantine share within it, each is a protocol defect."""
+        return [v for v in self.violations if is_promised(v.kind, self.committee_shares)]
+
+    @property
+    def max_byzantine_share(self) -> float:
+        """The largest Byzantine share of a committee's weight in the run."""
+        return max((s.share for s in self.committee_shares), default=0.0)
+
+    def describe_committees(self) -> str:
+        """The Byzantine weight of every committee of the run, in epoch order."""
+        return ", ".join(s.describe() for s in self.committee_shares)
+
     def failure_report(self) -> str:
         """The seed, the violations and the command that replays the run."""
-        lines = [f"seed {self.config.seed}: {len(self.violations)} violation(s)"]
+        defects = len(self.defects)
+        lines = [
+            f"seed {self.config.seed}: {len(self.violations)} violation(s), "
+            f"{defects} within the promise (protocol defects)",
+            f"  Byzantine weight per committee: {self.describe_committees()}",
+        ]
         lines.extend(f"  {v.describe()}" for v in self.violations[:10])
         if len(self.violations) > 10:
             lines.append(f"  ... and {len(self.violations) - 10} more")
@@ -171,7 +209,12 @@ class Simulation:
         spare_count = config.spare_count()
         self.node_count = genesis_count + spare_count
         keys = [SigningKey.from_seed(rng.randbytes(32)) for _ in range(self.node_count)]
-        self.byzantine_ids = sorted(rng.sample(range(genesis_count), config.byzantine))
+        self._tiers: list[Tier] | None = None
+        if config.byzantine_percent is None:
+            self.byzantine_ids = sorted(rng.sample(range(genesis_count), config.byzantine))
+        else:
+            self._tiers = self._draw_tiers(genesis_count)
+            self.byzantine_ids = self._draw_byzantine_by_weight(self._tiers)
         byzantine = set(self.byzantine_ids)
         self.honest_ids = [i for i in range(self.node_count) if i not in byzantine]
         self.workload = Workload(
@@ -222,24 +265,50 @@ class Simulation:
         ]
         self.target_height = config.heights
         self.deadline_ms: int | None = None
+        self._progress = (0, GENESIS_TIMESTAMP_MS)
+        """(sum of the honest heights, virtual time it was first seen)."""
         self.crashes = 0
         self.voting_set_changes = 0
         self._last_voters = tuple(sorted(v.operator_key for v in state.registry.voting_set.voters))
         self._stopped = False
         self._members = self.members_of(state.registry.voting_set)
+        self._committee_shares: dict[int, CommitteeShare] = {}
+        self._record_committee(state.registry)
         self._payments: dict[bytes, tuple[Transaction, int]] = {}
 
     # ---------------------------------------------------------------- setup
 
+    def _draw_tiers(self, count: int) -> list[Tier]:
+        mix = SCALE_TIERS if self.config.is_scale else MIXED_TIERS
+        if not self.config.is_scale and self.config.tiers != TIERS_MIXED:
+            return [Tier.BRONZE] * count
+        tiers = []
+        for tier, percent in mix:
+            tiers.extend([tier] * (count * percent // 100))
+        tiers.extend([Tier.BRONZE] * (count - len(tiers)))
+        self.rng.shuffle(tiers)
+        return tiers
+
+    def _draw_byzantine_by_weight(self, tiers: list[Tier]) -> list[int]:
+        """Genesis nodes in random order, each made Byzantine while the
+        Byzantine voting weight stays at most `byzantine_percent` of the total."""
+        weights = [self.params.tier_params(t).voting_weight for t in tiers]
+        total = sum(weights)
+        percent = self.config.byzantine_percent
+        assert percent is not None
+        order = list(range(len(tiers)))
+        self.rng.shuffle(order)
+        chosen: list[int] = []
+        weight = 0
+        for node in order:
+            if weights[node] > 0 and 100 * (weight + weights[node]) <= percent * total:
+                chosen.append(node)
+                weight += weights[node]
+        return sorted(chosen)
+
     def _genesis_masternodes(self, keys: list[SigningKey]) -> list[GenesisMasternode]:
         rng = self.rng
-        tiers = [Tier.BRONZE] * len(keys)
-        if self.config.is_scale:
-            tiers = []
-            for tier, percent in SCALE_TIERS:
-                tiers.extend([tier] * (len(keys) * percent // 100))
-            tiers.extend([Tier.BRONZE] * (len(keys) - len(tiers)))
-            rng.shuffle(tiers)
+        tiers = self._tiers if self._tiers is not None else self._draw_tiers(len(keys))
         masternodes = []
         for index, (key, tier) in enumerate(zip(keys, tiers, strict=True)):
             owner = SigningKey.from_seed(rng.randbytes(32))
@@ -395,8 +464,16 @@ class Simulation:
             self.voting_set_changes += 1
         self.workload.observe_block(block)
         self._members = self.members_of(applied.state_after.registry.voting_set)
+        self._record_committee(applied.state_after.registry)
         for tx in self.workload.make_churn(self.rng):
             self._submit(tx, payment=True)
+
+    def _record_committee(self, registry: RegistryState) -> None:
+        voting_set = registry.voting_set
+        if voting_set.epoch not in self._committee_shares:
+            eligible = compute_eligible_weight(registry.entries, voting_set.epoch, self.params)
+            share = compute_committee_share(voting_set, self.is_byzantine_key, eligible)
+            self._committee_shares[voting_set.epoch] = share
 
     def crash_node(self, node: SimNode) -> None:
         """Crash `node` now."""
@@ -492,18 +569,28 @@ class Simulation:
             if min(heights) >= self.target_height:
                 self._stopped = True
                 return
-            if now_ms > self.deadline_ms:
+            if sum(heights) > self._progress[0]:
+                self._progress = (sum(heights), now_ms)
+            stall_ms = max(self.heal_ms, self._progress[1]) + compute_liveness_budget_ms(
+                self.config, STALL_HEIGHTS
+            )
+            if now_ms > self.deadline_ms or now_ms > stall_ms:
                 lagging = [
                     f"node {i} at {self.nodes[i].height}"
                     for i in self.honest_ids
                     if self.nodes[i].height < self.target_height
                 ]
+                stalled = (
+                    f" (no progress for {now_ms - max(self.heal_ms, self._progress[1])} ms)"
+                    if now_ms <= self.deadline_ms
+                    else ""
+                )
                 self.recorder.add(
                     "liveness",
                     None,
                     self.target_height,
                     f"{len(lagging)} honest node(s) below height {self.target_height} "
-                    f"{now_ms - self.heal_ms} ms after the heal: {', '.join(lagging[:8])}",
+                    f"{now_ms - self.heal_ms} ms after the heal{stalled}: {', '.join(lagging[:8])}",
                 )
                 self._stopped = True
                 return
@@ -564,11 +651,17 @@ class Simulation:
             reward_recipients=len(
                 {txout.address for block in blocks for txout in block.transactions[0].outputs}
             ),
+            committee_shares=[self._committee_shares[e] for e in sorted(self._committee_shares)],
+            seeds_ground=sum(g.ground for g in self._grinders()),
+            seeds_improved=sum(g.improved for g in self._grinders()),
+            grind_gain_weight=sum(g.gained_weight for g in self._grinders()),
         )
+
+    def _grinders(self) -> list[GrindStrategy]:
+        return [n.strategy for n in self.nodes if isinstance(n.strategy, GrindStrategy)]
 
 
 def run_simulation(config: SimConfig) -> SimResult:
     """Run the simulation of `config` and return its result."""
-    if config.byzantine and config.strategy == STRATEGY_NONE:
-        raise ValueError("byzantine nodes need a strategy")
+    config.check()
     return Simulation(config).run()

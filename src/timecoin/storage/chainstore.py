@@ -8,13 +8,15 @@ undo data, the new tip and the new commitment state, in ONE write batch, so
 after a crash the store holds exactly the state after some committed block.
 
 Stored values are canonical encodings (`timecoin.encoding`) and are decoded
-with a size cap; bytes that do not decode raise StoreCorruptError. Headers
-and blocks are checked against the hash they are stored under when read (a
-header's bytes hash to it; a block's header does, and its body reproduces
-every commitment of that header), so a damaged one raises StoreCorruptError
-and is never served. Every StoreCorruptError raised by a read is first
-passed to `on_damage`, so that the host can stop on damage found by any
-reader (docs/spec/storage.md section 7).
+with a size cap; bytes that do not decode raise StoreCorruptError. A coin
+record also carries a check value bound to its outpoint (`COIN_CHECK_BYTES`
+of BLAKE2b over key and coin), verified at every read: a record changed on
+disk, even to another valid encoding, raises DamagedRecordError and is never
+served (ADR 0010).
+Headers and blocks are checked against the hash they are stored under when
+read (a header's bytes hash to it; a block's header does, and its body
+reproduces every commitment of that header), so a damaged one raises
+DamagedRecordError and is never served (docs/spec/storage.md section 7).
 
 One writer at a time: `init_genesis`, `commit_block` and `revert_tip` check
 the stored state (tip, coins) before writing, under a lock. Reads may run in
@@ -23,12 +25,13 @@ any thread.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Final, NamedTuple, TypeVar
 
 from timecoin.crypto import sha256
-from timecoin.encoding import DecodeError, decode, encode, read_u64be, u32be, u64be
+from timecoin.encoding import DecodeError, decode, encode, read_u64be, split_array, u32be, u64be
 from timecoin.params import SizeLimits
 from timecoin.storage.kv import REPAIR_HINT, KVStore, StorageError, StoreCorruptError, WriteBatch
 from timecoin.storage.schema import (
@@ -57,6 +60,7 @@ from timecoin.types import (
     BlockUndo,
     Coin,
     OutPoint,
+    Transaction,
     compute_block_hash,
     find_body_mismatch,
 )
@@ -66,10 +70,39 @@ T = TypeVar("T")
 UTXO_STATE_BYTES: Final = 384
 """Size of a MuHash3072 state (`timecoin.crypto.MuHash3072.to_bytes`)."""
 MAX_COIN_BYTES: Final = 128
+"""Cap on a coin's encoding (without its check value)."""
 MAX_HEADER_BYTES: Final = 1_024
+MIGRATABLE_SCHEMA_VERSIONS: Final = (3, 4)
+"""Older versions whose blocks this node reads: the chain state they lack is
+rebuilt from the stored blocks at start-up (ADR 0010)."""
 UNDO_OVERHEAD_BYTES: Final = 1_024
 """Undo data is at most a block's size plus this: each spent coin encodes in
 fewer bytes than the input (outpoint, key, signature) that spent it."""
+
+
+COIN_CHECK_BYTES: Final = 8
+"""Length of the check value after each coin record's encoding."""
+REINDEX_HINT: Final = "run `timecoin node --reindex-chainstate` to rebuild the chain state"
+
+
+class DamagedRecordError(StoreCorruptError):
+    """A stored record fails its check: its bytes changed after they were
+    written. `key` is the record's key."""
+
+    def __init__(self, key: bytes, message: str) -> None:
+        super().__init__(message)
+        self.key = key
+
+
+def compute_coin_check(key: bytes, encoded_coin: bytes) -> bytes:
+    """The check value of a coin record: BLAKE2b of its key and its encoding."""
+    return hashlib.blake2b(key + encoded_coin, digest_size=COIN_CHECK_BYTES).digest()
+
+
+def encode_coin_record(key: bytes, coin: Coin) -> bytes:
+    """The stored value of `coin` under `key`: its encoding, then its check value."""
+    encoded = encode(coin)
+    return encoded + compute_coin_check(key, encoded)
 
 
 class ChainTip(NamedTuple):
@@ -89,15 +122,29 @@ class ChainStore:
     def __init__(self, kv: KVStore, *, max_block_bytes: int = SizeLimits().max_block_bytes) -> None:
         self._kv = kv
         self._max_block_bytes = max_block_bytes
-        self._write_lock = threading.Lock()
-        self.on_damage: Callable[[StoreCorruptError], None] | None = None
-        """Called (in the reading thread) with each damage a read finds, before it is raised."""
+        self._write_lock = threading.RLock()
+        self.indexes: frozenset[str] = frozenset()
+        """The indexes (`timecoin.storage.indexes` names) written with each
+        block by `chainstate.commit_applied`; the node sets them from its
+        config once they are built up to the tip."""
+        self.on_damage: Callable[[DamagedRecordError], None] | None = None
+        """Called (in the reading thread) before a DamagedRecordError is
+        raised: the node stops on it."""
+        self.stored_schema_version = SCHEMA_VERSION
+        """The version found at open: below SCHEMA_VERSION until the store
+        is migrated (`timecoin.storage.migrate.migrate_store`)."""
         self._open_schema()
 
     @property
     def kv(self) -> KVStore:
         """The underlying store."""
         return self._kv
+
+    @property
+    def write_lock(self) -> threading.RLock:
+        """The writers' lock (re-entrant): held by every write of this store;
+        hold it to make a read-then-write of your own atomic with them."""
+        return self._write_lock
 
     def _open_schema(self) -> None:
         stored = self._kv.get(META_SCHEMA_VERSION_KEY)
@@ -113,33 +160,63 @@ class ChainStore:
         if len(stored) != 4:
             raise StoreCorruptError(f"schema version: expected 4 bytes, got {len(stored)}")
         version = int.from_bytes(stored, "big")
-        if version != SCHEMA_VERSION:
+        if version > SCHEMA_VERSION:
             raise StorageError(
-                f"store has schema version {version}, this node reads version "
-                f"{SCHEMA_VERSION}: use a node that matches the data directory, or resync"
+                f"store has schema version {version}, written by a newer node; this node "
+                f"reads versions up to {SCHEMA_VERSION}: run the newer node, or resync "
+                "into an empty data directory"
             )
+        if version not in MIGRATABLE_SCHEMA_VERSIONS and version != SCHEMA_VERSION:
+            raise StorageError(
+                f"store has schema version {version}, which this node (version "
+                f"{SCHEMA_VERSION}) cannot migrate: its blocks are in an older format; "
+                "resync into an empty data directory"
+            )
+        self.stored_schema_version = version
 
     # -- reads ------------------------------------------------------------------
 
-    def _damaged(self, what: str) -> StoreCorruptError:
-        """The error for damage found in `what`, after `on_damage` has seen it."""
-        error = StoreCorruptError(f"{what}: {REPAIR_HINT}")
+    def _damaged(self, what: str, key: bytes = b"") -> DamagedRecordError:
+        """The error for damage found in `what` (stored under `key`), after
+        `on_damage` has seen it."""
+        error = DamagedRecordError(key, f"{what}: {REPAIR_HINT}")
         if self.on_damage is not None:
             self.on_damage(error)
         return error
 
-    def _decode(self, what: str, data: bytes, type_: type[T], max_bytes: int) -> T:
+    def _decode(self, what: str, data: bytes | memoryview, type_: type[T], max_bytes: int) -> T:
         try:
             return decode(data, type_, max_bytes)
         except DecodeError as exc:
             raise self._damaged(f"{what} is damaged: {exc}") from None
 
+    def _read_coin(self, key: bytes, data: bytes) -> Coin:
+        """The coin of a stored record, its check value verified."""
+        encoded = data[:-COIN_CHECK_BYTES]
+        if (
+            len(data) <= COIN_CHECK_BYTES
+            or compute_coin_check(key, encoded) != data[-COIN_CHECK_BYTES:]
+        ):
+            outpoint = parse_utxo_key(key)
+            error = DamagedRecordError(
+                key,
+                f"the stored coin {outpoint.txid.hex()}:{outpoint.index} is damaged (its check "
+                f"value does not match its bytes); it is not served: {REINDEX_HINT}",
+            )
+            if self.on_damage is not None:
+                self.on_damage(error)
+            raise error
+        return self._decode("coin", encoded, Coin, MAX_COIN_BYTES)
+
     def get_coin(self, outpoint: OutPoint) -> Coin | None:
-        """The unspent coin at `outpoint`, or None (a ledger `UtxoView`)."""
-        data = self._kv.get(utxo_key(outpoint))
+        """The unspent coin at `outpoint`, or None (a ledger `UtxoView`).
+
+        Raises DamagedRecordError when the stored record fails its check."""
+        key = utxo_key(outpoint)
+        data = self._kv.get(key)
         if data is None:
             return None
-        return self._decode("coin", data, Coin, MAX_COIN_BYTES)
+        return self._read_coin(key, data)
 
     def has_coin(self, outpoint: OutPoint) -> bool:
         """True if `outpoint` is unspent (without decoding the coin)."""
@@ -154,11 +231,38 @@ class ChainStore:
         block = self._decode(what, data, Block, self._max_block_bytes)
         stored_hash = compute_block_hash(block.header)
         if stored_hash != block_hash:
-            raise self._damaged(f"{what} is damaged: its header hashes to {stored_hash.hex()}")
+            raise self._damaged(
+                f"{what} is damaged: its header hashes to {stored_hash.hex()}",
+                block_key(block_hash),
+            )
         mismatch = find_body_mismatch(block)
         if mismatch is not None:
-            raise self._damaged(f"{what} is damaged: its body does not match the {mismatch}")
+            raise self._damaged(
+                f"{what} is damaged: its body does not match the {mismatch}",
+                block_key(block_hash),
+            )
         return block
+
+    def get_block_transaction(self, block_hash: bytes, position: int) -> Transaction | None:
+        """Transaction `position` of the stored block `block_hash`, decoding
+        that transaction only (not the rest of the block), or None."""
+        data = self._kv.get(block_key(block_hash))
+        if data is None:
+            return None
+        what = f"block {block_hash.hex()}"
+        try:
+            fields = split_array(data, self._max_block_bytes)
+            transactions = split_array(fields[1], self._max_block_bytes) if len(fields) > 1 else []
+        except DecodeError as exc:
+            raise StoreCorruptError(f"{what}: {exc}") from None
+        if not 0 <= position < len(transactions):
+            return None
+        return self._decode(
+            f"{what} transaction {position}",
+            transactions[position],
+            Transaction,
+            self._max_block_bytes,
+        )
 
     def get_header(self, block_hash: bytes) -> BlockHeader | None:
         """The stored header with this block hash, or None."""
@@ -169,7 +273,9 @@ class ChainStore:
         header = self._decode(what, data, BlockHeader, MAX_HEADER_BYTES)
         stored_hash = sha256(data)  # the encoding is canonical: decode checked it
         if stored_hash != block_hash:
-            raise self._damaged(f"{what} is damaged: it hashes to {stored_hash.hex()}")
+            raise self._damaged(
+                f"{what} is damaged: it hashes to {stored_hash.hex()}", header_key(block_hash)
+            )
         return header
 
     def get_block_hash(self, height: int) -> bytes | None:
@@ -214,9 +320,10 @@ class ChainStore:
             raise StoreCorruptError(f"utxo count: {exc}") from None
 
     def iter_utxos(self) -> Iterator[tuple[OutPoint, Coin]]:
-        """Every (outpoint, coin) of the UTXO set, by txid then output index."""
+        """Every (outpoint, coin) of the UTXO set, by txid then output index;
+        DamagedRecordError at the first record that fails its check."""
         for key, value in self._kv.iter_prefix(UTXO_PREFIX):
-            yield parse_utxo_key(key), self._decode("coin", value, Coin, MAX_COIN_BYTES)
+            yield parse_utxo_key(key), self._read_coin(key, value)
 
     def get_reported_lock(self, outpoint: OutPoint) -> tuple[bool, bytes | None]:
         """(whether `outpoint` is reported-locked, the locked txid or None)."""
@@ -265,13 +372,17 @@ class ChainStore:
                 found = "nothing" if block_hash is None else block_hash.hex()
                 raise self._damaged(
                     f"height index {height} is damaged: it names {found}, "
-                    f"the chain from the tip has {expected_hash.hex()}"
+                    f"the chain from the tip has {expected_hash.hex()}",
+                    height_key(height),
                 )
             header = self.get_header(block_hash)
             block = self.get_block(block_hash)
             if header is None or block is None:
                 missing = "header" if header is None else "block"
-                raise self._damaged(f"{missing} {block_hash.hex()} (height {height}) is missing")
+                raise self._damaged(
+                    f"{missing} {block_hash.hex()} (height {height}) is missing",
+                    height_key(height),
+                )
             expected_hash = header.prev_hash
             checked += 1
         return checked
@@ -287,6 +398,7 @@ class ChainStore:
         utxo_state: bytes,
         *,
         sync: bool = True,
+        extra: WriteBatch | None = None,
     ) -> None:
         """Commit block 0 into an empty chain store, with the chain id and genesis hash.
 
@@ -305,6 +417,7 @@ class ChainStore:
             batch.put(META_CHAIN_ID_KEY, u32be(block.header.chain_id))
             batch.put(META_GENESIS_HASH_KEY, block_hash)
             self._stage_block(batch, block, block_hash, undo, created, (), utxo_state, 0)
+            _stage_extra(batch, extra)
             self._kv.write(batch, sync=sync)
 
     def commit_block(
@@ -319,12 +432,14 @@ class ChainStore:
         sync: bool = True,
         locks_created: Mapping[OutPoint, bytes | None] | None = None,
         locks_released: Sequence[OutPoint] = (),
+        extra: WriteBatch | None = None,
     ) -> None:
         """Append `block` to the main chain in one atomic write.
 
         `locks_created` and `locks_released` (a `UtxoDelta`'s) are the
         reported-lock changes, written to the `reported_lock` key space in
-        the same batch (ADR 0004).
+        the same batch (ADR 0004). `extra` holds further writes that must
+        land with the block (the chain state after it, ADR 0010).
 
         Writes the UTXO changes (`spent` deleted, `created` added; disjoint,
         as in ledger's `UtxoDelta`), the block, its header, the height index,
@@ -335,6 +450,7 @@ class ChainStore:
         already present, or `utxo_state` is not 384 bytes.
         """
         with self._write_lock:
+            self._check_writable()
             tip = self.get_tip()
             if tip is None:
                 raise StorageError("commit_block: no chain yet; call init_genesis first")
@@ -349,6 +465,7 @@ class ChainStore:
             batch = WriteBatch()
             self._stage_block(batch, block, block_hash, undo, created, spent, utxo_state, count)
             _stage_locks(batch, locks_created or {}, locks_released)
+            _stage_extra(batch, extra)
             self._kv.write(batch, sync=sync)
 
     def revert_tip(
@@ -361,12 +478,14 @@ class ChainStore:
         sync: bool = True,
         locks_restored: Mapping[OutPoint, bytes | None] | None = None,
         locks_removed: Sequence[OutPoint] = (),
+        extra: WriteBatch | None = None,
     ) -> ChainTip:
         """Undo the tip block in one atomic write; returns the new tip (its parent).
 
         `locks_restored` and `locks_removed` are the reported-lock changes of
         the undo (the delta of `undo_applied_block`: its `locks_created` and
-        `locks_released`).
+        `locks_released`); `extra` holds further writes of the same undo
+        (the chain state and indexes, `chainstate.revert_applied`).
 
         The caller computes the change (from `get_undo` and the block):
         `restored` are the coins the block spent, put back; `removed` are the
@@ -397,15 +516,24 @@ class ChainStore:
             for outpoint in removed:
                 batch.delete(utxo_key(outpoint))
             for outpoint, coin in restored.items():
-                batch.put(utxo_key(outpoint), encode(coin))
+                key = utxo_key(outpoint)
+                batch.put(key, encode_coin_record(key, coin))
             batch.delete(height_key(tip.height))
             batch.delete(undo_key(block_hash))
             batch.put(TIP_KEY, u64be(new_tip.height) + new_tip.block_hash)
             batch.put(UTXO_STATE_KEY, utxo_state)
             batch.put(UTXO_COUNT_KEY, u64be(count))
             _stage_locks(batch, locks_restored or {}, locks_removed)
+            _stage_extra(batch, extra)
             self._kv.write(batch, sync=sync)
             return new_tip
+
+    def _check_writable(self) -> None:
+        if self.stored_schema_version != SCHEMA_VERSION:
+            raise StorageError(
+                f"the store has schema version {self.stored_schema_version}: it must be "
+                f"migrated to {SCHEMA_VERSION} before blocks are added"
+            )
 
     def _check_utxo_state(self, utxo_state: bytes) -> None:
         if len(utxo_state) != UTXO_STATE_BYTES:
@@ -438,20 +566,63 @@ class ChainStore:
         count_before: int,
     ) -> None:
         """Check and add to `batch` everything one block commit writes."""
-        self._check_utxo_state(utxo_state)
-        self._check_coin_changes(created=created, spent=spent, what="commit")
         height = block.header.height
-        for outpoint in spent:
-            batch.delete(utxo_key(outpoint))
-        for outpoint, coin in created.items():
-            batch.put(utxo_key(outpoint), encode(coin))
+        self._stage_state(batch, block_hash, undo, created, spent, utxo_state, count_before)
         batch.put(block_key(block_hash), encode(block))
         batch.put(header_key(block_hash), encode(block.header))
         batch.put(height_key(height), block_hash)
-        batch.put(undo_key(block_hash), encode(undo))
         batch.put(TIP_KEY, u64be(height) + block_hash)
+
+    def _stage_state(
+        self,
+        batch: WriteBatch,
+        block_hash: bytes,
+        undo: BlockUndo,
+        created: Mapping[OutPoint, Coin],
+        spent: Sequence[OutPoint],
+        utxo_state: bytes,
+        count_before: int,
+    ) -> None:
+        """Check and add to `batch` the coin changes, the undo data, the UTXO
+        state and count of one block (what a reindex rewrites)."""
+        self._check_utxo_state(utxo_state)
+        self._check_coin_changes(created=created, spent=spent, what="commit")
+        for outpoint in spent:
+            batch.delete(utxo_key(outpoint))
+        for outpoint, coin in created.items():
+            key = utxo_key(outpoint)
+            batch.put(key, encode_coin_record(key, coin))
+        batch.put(undo_key(block_hash), encode(undo))
         batch.put(UTXO_STATE_KEY, utxo_state)
         batch.put(UTXO_COUNT_KEY, u64be(count_before + len(created) - len(spent)))
+
+    def commit_state(
+        self,
+        block_hash: bytes,
+        undo: BlockUndo,
+        created: Mapping[OutPoint, Coin],
+        spent: Sequence[OutPoint],
+        utxo_state: bytes,
+        *,
+        sync: bool = True,
+        locks_created: Mapping[OutPoint, bytes | None] | None = None,
+        locks_released: Sequence[OutPoint] = (),
+        extra: WriteBatch | None = None,
+    ) -> None:
+        """Apply the chain-state changes of an already stored block, in one
+        atomic write: coins, undo data, UTXO state and count, reported locks
+        and `extra` (the registry); blocks, heights and the tip are left as
+        they are. Used by a reindex, which rebuilds the state from the
+        stored blocks. Refused (StorageError, nothing written) when the coin
+        changes do not fit the stored set."""
+        with self._write_lock:
+            self._check_writable()
+            batch = WriteBatch()
+            count = self.utxo_count()
+            self._stage_state(batch, block_hash, undo, created, spent, utxo_state, count)
+            _stage_locks(batch, locks_created or {}, locks_released)
+            _stage_extra(batch, extra)
+            self._kv.write(batch, sync=sync)
 
 
 def _decode_lock_value(data: bytes) -> bytes | None:
@@ -460,6 +631,15 @@ def _decode_lock_value(data: bytes) -> bytes | None:
     if len(data) != HASH_BYTES:
         raise StoreCorruptError(f"reported lock: {len(data)} bytes, expected 0 or {HASH_BYTES}")
     return data
+
+
+def _stage_extra(batch: WriteBatch, extra: WriteBatch | None) -> None:
+    if extra is not None:
+        for key, value in extra:
+            if value is None:
+                batch.delete(key)
+            else:
+                batch.put(key, value)
 
 
 def _stage_locks(

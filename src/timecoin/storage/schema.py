@@ -20,12 +20,15 @@ from timecoin.encoding import u64be
 from timecoin.storage.kv import StoreCorruptError
 from timecoin.types import OutPoint, encode_outpoint_key
 
-SCHEMA_VERSION: Final = 3
+SCHEMA_VERSION: Final = 5
 """Version of this key layout, stored under `META_SCHEMA_VERSION_KEY` (2: the
 `reported_lock` key space and blocks with epoch reports, ADR 0004; 3: blocks
-carry the reports deduplicated, ADR 0006)."""
+carry the reports deduplicated, ADR 0006; 4: the chain state after the tip,
+`chain_state`, `voting_set` and `masternode`, ADR 0010; 5: coin records
+end with a check value, ADR 0010)."""
 
 HASH_BYTES: Final = 32
+ADDRESS_BYTES: Final = 20
 OUTPOINT_KEY_BYTES: Final = 36
 MAX_U64: Final = 2**63 - 1
 """Largest height or sequence number (the encoding caps integers at 2**63 - 1)."""
@@ -43,6 +46,12 @@ TIP_KEY: Final = b"\x06"
 UTXO_STATE_KEY: Final = b"\x07"
 UTXO_COUNT_KEY: Final = b"\x08"
 REPORTED_LOCK_PREFIX: Final = b"\x09"
+CHAIN_STATE_KEY: Final = b"\x0a"
+VOTING_SET_PREFIX: Final = b"\x0b"
+TX_INDEX_PREFIX: Final = b"\x0c"
+SPENT_INDEX_PREFIX: Final = b"\x0d"
+ADDRESS_INDEX_PREFIX: Final = b"\x0e"
+INDEX_STATE_PREFIX: Final = b"\x0f"
 MASTERNODE_PREFIX: Final = b"\x10"
 CONSENSUS_WAL_PREFIX: Final = b"\x11"
 FINAL_TX_PREFIX: Final = b"\x12"
@@ -51,6 +60,8 @@ PEER_PREFIX: Final = b"\x14"
 WALLET_PREFIX: Final = b"\x15"
 FINALITY_WAL_PREFIX: Final = b"\x16"
 NODE_STATE_PREFIX: Final = b"\x17"
+WALLET_COIN_PREFIX: Final = b"\x18"
+BAN_PREFIX: Final = b"\x19"
 
 META_SCHEMA_VERSION_KEY: Final = META_PREFIX + b"schema_version"
 META_CHAIN_ID_KEY: Final = META_PREFIX + b"chain_id"
@@ -81,7 +92,7 @@ KEY_SPACES: Final[tuple[KeySpace, ...]] = (
         "utxo",
         UTXO_PREFIX,
         "encode_outpoint_key: txid (32) + output index u32 BE (4)",
-        "encode(Coin)",
+        "encode(Coin) + check value: BLAKE2b-64 of key and encode(Coin) (8)",
     ),
     KeySpace("undo", UNDO_PREFIX, "block hash (32)", "encode(BlockUndo)"),
     KeySpace("tip", TIP_KEY, "none", "height u64 BE (8) + block hash (32)"),
@@ -94,10 +105,47 @@ KEY_SPACES: Final[tuple[KeySpace, ...]] = (
         "locked txid (32), or empty for a lock to no transaction (ADR 0004)",
     ),
     KeySpace(
+        "chain_state",
+        CHAIN_STATE_KEY,
+        "none",
+        "encode(StateHead): the block the chain state is at, registry head (ADR 0010)",
+    ),
+    KeySpace(
+        "voting_set",
+        VOTING_SET_PREFIX,
+        "epoch, u64 BE (8)",
+        "encode(VotingSet) of that epoch",
+    ),
+    KeySpace(
+        "tx_index",
+        TX_INDEX_PREFIX,
+        "txid (32)",
+        "height u64 BE (8) + position in the block u32 BE (4)",
+    ),
+    KeySpace(
+        "spent_index",
+        SPENT_INDEX_PREFIX,
+        "encode_outpoint_key: txid (32) + output index u32 BE (4)",
+        "spending txid (32) + input index u32 BE (4) + height u64 BE (8)",
+    ),
+    KeySpace(
+        "address_index",
+        ADDRESS_INDEX_PREFIX,
+        "address (20) + height u64 BE (8) + position u32 BE (4) + kind (1: 0 funding, "
+        "1 spending) + output or input index u32 BE (4)",
+        "txid (32) + amount u64 BE (8), then for spending the spent outpoint key (36)",
+    ),
+    KeySpace(
+        "index_state",
+        INDEX_STATE_PREFIX,
+        "index name, ASCII: `txindex`, `spentindex`, `addressindex`",
+        "height u64 BE (8) + block hash (32) of the last block the index holds",
+    ),
+    KeySpace(
         "masternode",
         MASTERNODE_PREFIX,
         "masternode id = registration txid (32)",
-        "registry entry (encoding owned by timecoin.masternode)",
+        "encode(MasternodeEntry): registry entry after the chain state's block",
     ),
     KeySpace(
         "consensus_wal",
@@ -140,6 +188,18 @@ KEY_SPACES: Final[tuple[KeySpace, ...]] = (
         NODE_STATE_PREFIX,
         "name, ASCII (1 to 64): `heartbeat_sequence`",
         "heartbeat_sequence: the last heartbeat sequence signed, u64 BE (8)",
+    ),
+    KeySpace(
+        "wallet_coin",
+        WALLET_COIN_PREFIX,
+        "wallet fingerprint (8) + encode_outpoint_key (36)",
+        "empty: a chain coin paying the wallet at its scan height (`wallet` `scan/FP`)",
+    ),
+    KeySpace(
+        "ban",
+        BAN_PREFIX,
+        "kind (1: 0 host, 1 node key) + the host or the node key in hex, UTF-8 (1 to 64)",
+        "expiry, Unix time in ms u64 BE (8) + reason, UTF-8 (0 to 64)",
     ),
 )
 """The whole schema, in prefix order; docs/spec/storage.md has the same table."""
@@ -199,6 +259,38 @@ def parse_reported_lock_key(key: bytes) -> OutPoint:
     return OutPoint(txid=key[1:33], index=int.from_bytes(key[33:], "big"))
 
 
+def voting_set_key(epoch: int) -> bytes:
+    """The key of the stored voting set of `epoch`."""
+    _check_u64("epoch", epoch)
+    return VOTING_SET_PREFIX + u64be(epoch)
+
+
+def tx_index_key(txid: bytes) -> bytes:
+    """The key of the tx index entry of `txid`."""
+    _check_hash("txid", txid)
+    return TX_INDEX_PREFIX + txid
+
+
+def spent_index_key(outpoint: OutPoint) -> bytes:
+    """The key of the spent index entry of `outpoint`."""
+    _check_hash("outpoint txid", outpoint.txid)
+    return SPENT_INDEX_PREFIX + encode_outpoint_key(outpoint)
+
+
+def address_index_prefix(address: bytes) -> bytes:
+    """The prefix of every address index entry of `address` (20 bytes)."""
+    if len(address) != ADDRESS_BYTES:
+        raise ValueError(f"address: expected {ADDRESS_BYTES} bytes, got {len(address)}")
+    return ADDRESS_INDEX_PREFIX + address
+
+
+def index_state_key(name: bytes) -> bytes:
+    """The key of the state of index `name` (ASCII)."""
+    if not 0 < len(name) <= MAX_NAME_BYTES or not name.isascii():
+        raise ValueError(f"index name: expected 1 to {MAX_NAME_BYTES} ASCII bytes, got {name!r}")
+    return INDEX_STATE_PREFIX + name
+
+
 def undo_key(block_hash: bytes) -> bytes:
     """The key of a main-chain block's undo data."""
     _check_hash("block hash", block_hash)
@@ -242,6 +334,21 @@ def node_state_key(name: bytes) -> bytes:
             f"node state name: expected 1 to {MAX_NAME_BYTES} ASCII bytes, got {name!r}"
         )
     return NODE_STATE_PREFIX + name
+
+
+def wallet_coin_key(fingerprint: bytes, outpoint: OutPoint) -> bytes:
+    """The key of a wallet's chain coin: fingerprint (8 bytes) + outpoint."""
+    if len(fingerprint) != 8:
+        raise ValueError(f"wallet fingerprint: expected 8 bytes, got {len(fingerprint)}")
+    _check_hash("outpoint txid", outpoint.txid)
+    return WALLET_COIN_PREFIX + fingerprint + encode_outpoint_key(outpoint)
+
+
+def ban_key(kind: int, value: bytes) -> bytes:
+    """The key of a stored ban: kind (0 host, 1 node key) + the banned value."""
+    if kind not in (0, 1) or not 0 < len(value) <= MAX_PEER_ADDRESS_BYTES:
+        raise ValueError(f"ban: kind {kind}, {len(value)} bytes of value")
+    return BAN_PREFIX + bytes([kind]) + value
 
 
 def peer_key(address: bytes) -> bytes:

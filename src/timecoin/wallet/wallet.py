@@ -19,17 +19,18 @@ journal write), and not after a restart (the journal is replayed on open).
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
 
 import msgspec
 
-from timecoin.crypto import AddressError, decode_address, encode_address
+from timecoin.crypto import AddressError, address_from_public_key, decode_address, encode_address
 from timecoin.ledger import (
     MemoryUtxoSet,
     check_transaction,
     compute_input_signing_message,
+    compute_owner_signing_message,
     compute_tx_size,
     validate_transaction,
 )
@@ -38,6 +39,7 @@ from timecoin.types import (
     TX_VERSION,
     Coin,
     OutPoint,
+    Payload,
     Transaction,
     TxInput,
     TxOutput,
@@ -361,12 +363,15 @@ class Wallet:
         params: ChainParams | None = None,
         *,
         change_address: bytes | None = None,
+        exclude: Collection[OutPoint] = (),
     ) -> Transaction:
         """Build, sign and journal a payment of `amount` units to `to_address`.
 
         `to_address` is 20 address bytes or an address string of the
         wallet's network. Coins come from `select_coins` over the unmarked
-        coins; change goes to `change_address` (one of the wallet's
+        coins outside `exclude` (the node passes its masternode collaterals,
+        so a payment never deregisters a masternode by accident); change goes
+        to `change_address` (one of the wallet's
         addresses; default key 0's). `params`, if given, must be the
         wallet's network. The spent coins are marked in the journal, durably,
         before the transaction is returned.
@@ -390,7 +395,11 @@ class Wallet:
             change_key = self._change_key(change_address)
             policy = DEFAULT_FEE_POLICY if fee_policy is None else fee_policy
             marks = self._journal.marks.marks
-            candidates = [(op, coin) for op, coin in self._coins.items() if op not in marks]
+            candidates = [
+                (op, coin)
+                for op, coin in self._coins.items()
+                if op not in marks and op not in exclude
+            ]
             try:
                 selection = select_coins(candidates, amount, policy, self._params)
             except InsufficientFundsError as exc:
@@ -452,6 +461,108 @@ class Wallet:
         view = MemoryUtxoSet(dict(selection.inputs))
         validate_transaction(tx, txid, view, self._params, tx.lock_time, size_bytes=size_bytes)
         return tx
+
+    def unmarked_coins(self, exclude: Collection[OutPoint] = ()) -> list[tuple[OutPoint, Coin]]:
+        """The owned coins no pending transaction spends, outside `exclude`,
+        ordered by outpoint."""
+        with self._lock:
+            marks = self._journal.marks.marks
+            return [
+                (op, coin) for op, coin in self.coins() if op not in marks and op not in exclude
+            ]
+
+    def new_public_key(self) -> bytes:
+        """Derive the next key (as `new_address`) and return its public key."""
+        with self._lock:
+            address = self.new_address()
+            key = self._keyring.key_for_address(address)
+            if key is None:
+                raise AssertionError("a derived key is missing from the key ring")
+            return key.public_key
+
+    def owns_public_key(self, public_key: bytes) -> bool:
+        """True when `public_key` is one of the wallet's keys."""
+        with self._lock:
+            return self._keyring.key_for_address(address_from_public_key(public_key)) is not None
+
+    def sign_and_journal(
+        self,
+        inputs: Sequence[tuple[OutPoint, Coin]],
+        outputs: Sequence[TxOutput],
+        payload: Payload | None = None,
+        owner_public_key: bytes | None = None,
+    ) -> Transaction:
+        """Sign a transaction spending exactly `inputs` into `outputs` and
+        journal its inputs, as `build_and_sign` does for a payment.
+
+        `payload`, if given, is signed by `owner_public_key` (one of the
+        wallet's keys) as the owner signature. The caller sized the fee; the
+        consensus checks run on the result before anything is journaled.
+
+        Raises NotMineError (an input or the owner key is not the wallet's),
+        InvalidPaymentError (an input already spent by a pending transaction,
+        or listed twice), JournalWriteError, WalletClosedError, and
+        InvalidTransaction when the consensus checks reject the result.
+        """
+        with self._lock:
+            self._check_open()
+            self._journal.ensure_writable()
+            marks = self._journal.marks.marks
+            ordered = sorted(inputs, key=lambda item: (item[0].txid, item[0].index))
+            if len({op for op, _ in ordered}) != len(ordered):
+                raise InvalidPaymentError("inputs: an outpoint is listed twice")
+            keys: list[WalletKey] = []
+            for outpoint, coin in ordered:
+                if outpoint in marks:
+                    raise InvalidPaymentError(
+                        f"coin {outpoint.txid.hex()}:{outpoint.index} is spent by a pending "
+                        "transaction of this wallet"
+                    )
+                key = self._keyring.key_for_address(coin.address)
+                if key is None:
+                    raise NotMineError(
+                        f"coin {outpoint.txid.hex()}:{outpoint.index} pays "
+                        f"{coin.address.hex()}, not an address of this wallet"
+                    )
+                keys.append(key)
+            owner_key: WalletKey | None = None
+            if payload is not None:
+                if owner_public_key is None:
+                    raise ValueError("a payload transaction needs an owner key")
+                owner_key = self._keyring.key_for_address(address_from_public_key(owner_public_key))
+                if owner_key is None:
+                    raise NotMineError(f"owner key {owner_public_key.hex()} is not this wallet's")
+            unsigned = Transaction(
+                version=TX_VERSION,
+                inputs=[
+                    TxInput(op, key.public_key) for (op, _), key in zip(ordered, keys, strict=True)
+                ],
+                outputs=list(outputs),
+                lock_time=0,
+                payload=payload,
+                signatures=[],
+                owner_signature=None,
+            )
+            txid = compute_txid(unsigned)
+            chain_id = self._params.chain_id
+            signatures = [
+                key.signing_key.sign(compute_input_signing_message(chain_id, txid, index))
+                for index, key in enumerate(keys)
+            ]
+            owner_signature = (
+                None
+                if owner_key is None
+                else owner_key.signing_key.sign(compute_owner_signing_message(chain_id, txid))
+            )
+            tx = msgspec.structs.replace(
+                unsigned, signatures=signatures, owner_signature=owner_signature
+            )
+            size_bytes = compute_tx_size(tx)
+            check_transaction(tx, self._params, size_bytes=size_bytes)
+            view = MemoryUtxoSet(dict(ordered))
+            validate_transaction(tx, txid, view, self._params, tx.lock_time, size_bytes=size_bytes)
+            self._journal.record_sign(txid, [op for op, _ in ordered])
+            return tx
 
     def release(self, txid: bytes) -> None:
         """Unmark the coins of pending transaction `txid`, durably.

@@ -1,4 +1,19 @@
-"""Bounded LRU sets and maps: every cache of the p2p layer has a limit."""
+"""Bounded sets and maps: a cache that anything on the network can fill has a limit.
+
+The bottom layer, below every other package, so any of them bounds its
+caches with these instead of a hand-written eviction loop:
+
+- `BoundedSet`: at most `max_items` keys, least recently added or refreshed
+  evicted first (LRU);
+- `BoundedDict`: a dict of at most `max_items` entries, the first inserted
+  evicted first (FIFO; `move_to_end` makes an entry the newest, for LRU);
+- `BoundedCache`: a map bounded by entry count and by the sum of the
+  entries' sizes (LRU).
+
+All evict through `OrderedDict.popitem(last=False)`, which is O(1) (a plain
+dict's first key, by contrast, is found by scanning past the holes that
+deleting earlier first keys left).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +21,7 @@ from collections import OrderedDict
 from collections.abc import Hashable, Iterator
 from typing import Generic, TypeVar
 
-__all__ = ["BoundedCache", "BoundedSet"]
+__all__ = ["BoundedCache", "BoundedDict", "BoundedSet"]
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -47,6 +62,27 @@ class BoundedSet(Generic[K]):
 
     def __iter__(self) -> Iterator[K]:
         return iter(self._items)
+
+
+class BoundedDict(OrderedDict[K, V]):
+    """A dict of at most `max_items` entries: inserting a new key into a full
+    dict evicts the oldest entry (first inserted, or first since
+    `move_to_end`). Replacing the value of a key present keeps its place.
+    Every way of inserting (`d[k] = v`, `setdefault`, `update`) is bounded."""
+
+    __slots__ = ("max_items",)
+
+    def __init__(self, max_items: int) -> None:
+        """An empty dict holding at most `max_items` entries."""
+        if max_items <= 0:
+            raise ValueError(f"max_items must be positive, got {max_items}")
+        super().__init__()
+        self.max_items = max_items
+
+    def __setitem__(self, key: K, value: V) -> None:
+        super().__setitem__(key, value)
+        if len(self) > self.max_items:
+            self.popitem(last=False)
 
 
 class BoundedCache(Generic[K, V]):
