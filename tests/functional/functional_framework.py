@@ -212,6 +212,7 @@ class Testnet:
                 str(self.datadir),
                 "--block-interval-ms",
                 str(BLOCK_INTERVAL_MS),
+                "--no-restart",  # the tests kill and restart nodes themselves
             ],
             stdin=subprocess.DEVNULL,
             stdout=(self.datadir / "testnet.out").open("ab"),

@@ -24,7 +24,10 @@ from timecoin.types import (
     Transaction,
     TxInput,
     TxOutput,
+    compute_attestations_hash,
     compute_block_hash,
+    compute_evidence_hash,
+    compute_tx_roots,
     compute_txid,
 )
 from timecoin.wallet import KdfParams, Wallet
@@ -79,6 +82,7 @@ class TinyChain:
             for tx in txs
             for i, o in enumerate(tx.outputs)
         }
+        tx_root, witness_root = compute_tx_roots(txs)  # the store checks bodies on read
         header = BlockHeader(
             BLOCK_VERSION,
             PARAMS.chain_id,
@@ -87,7 +91,13 @@ class TinyChain:
             self.tip,
             height,
             bytes(32),
-            *([bytes(32)] * 7),
+            tx_root,
+            witness_root,
+            bytes(32),
+            compute_evidence_hash([]),
+            compute_attestations_hash([]),
+            bytes(32),
+            bytes(32),
         )
         block = Block(header, txs, None, [], [])
         block_hash = compute_block_hash(header)

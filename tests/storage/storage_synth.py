@@ -27,7 +27,10 @@ from timecoin.types import (
     Transaction,
     TxInput,
     TxOutput,
+    compute_attestations_hash,
     compute_block_hash,
+    compute_evidence_hash,
+    compute_tx_roots,
     compute_txid,
 )
 
@@ -115,6 +118,8 @@ class SyntheticChain:
                 created[OutPoint(txid=txid, index=index)] = Coin(
                     amount=out.amount, address=out.address, height=height
                 )
+        # The header commits to the body, as the store checks on every read.
+        tx_root, witness_root = compute_tx_roots(transactions)
         header = BlockHeader(
             version=BLOCK_VERSION,
             chain_id=MINIMAL.chain_id,
@@ -123,11 +128,11 @@ class SyntheticChain:
             prev_hash=self.tip_hash,
             timestamp_ms=1_700_000_000_000 + height * MINIMAL.block_interval_ms,
             proposer=rng.randbytes(32),
-            tx_root=rng.randbytes(32),
-            witness_root=rng.randbytes(32),
+            tx_root=tx_root,
+            witness_root=witness_root,
             prev_certificate_hash=ZERO_HASH,
-            evidence_hash=rng.randbytes(32),
-            attestations_hash=rng.randbytes(32),
+            evidence_hash=compute_evidence_hash([]),
+            attestations_hash=compute_attestations_hash([]),
             utxo_commitment=rng.randbytes(32),
             next_voting_set_hash=rng.randbytes(32),
         )

@@ -29,6 +29,10 @@ from timecoin.types import (
     Coin,
     OutPoint,
     SpentCoin,
+    compute_attestations_hash,
+    compute_block_hash,
+    compute_evidence_hash,
+    compute_tx_roots,
 )
 
 # A small txid space, so that generated blocks often try to recreate a coin.
@@ -52,6 +56,8 @@ class ModelBlock:
 
 
 def make_block(height: int, prev_hash: bytes) -> tuple[Block, bytes]:
+    """An empty block whose header commits to its body (the store checks that)."""
+    tx_root, witness_root = compute_tx_roots([])
     header = BlockHeader(
         version=BLOCK_VERSION,
         chain_id=MINIMAL.chain_id,
@@ -60,19 +66,18 @@ def make_block(height: int, prev_hash: bytes) -> tuple[Block, bytes]:
         prev_hash=prev_hash,
         timestamp_ms=height,
         proposer=bytes(32),
-        tx_root=ZERO_HASH,
-        witness_root=ZERO_HASH,
+        tx_root=tx_root,
+        witness_root=witness_root,
         prev_certificate_hash=ZERO_HASH,
-        evidence_hash=ZERO_HASH,
-        attestations_hash=ZERO_HASH,
+        evidence_hash=compute_evidence_hash([]),
+        attestations_hash=compute_attestations_hash([]),
         utxo_commitment=ZERO_HASH,
         next_voting_set_hash=ZERO_HASH,
     )
     block = Block(
         header=header, transactions=[], prev_certificate=None, evidence=[], attestations=[]
     )
-    # Distinct per (height, parent), which is all the store needs of a hash.
-    return block, hashlib.sha256(prev_hash + height.to_bytes(8, "big")).digest()
+    return block, compute_block_hash(header)
 
 
 def state_of(coins: dict[OutPoint, Coin]) -> bytes:

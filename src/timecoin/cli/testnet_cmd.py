@@ -41,6 +41,12 @@ from timecoin.node.testnet import (
     help="Blocks per epoch (default: the devnet's 20; a multiple of 10).",
 )
 @click.option("--init-only", is_flag=True, help="Build the testnet's directories, start nothing.")
+@click.option(
+    "--restart/--no-restart",
+    default=True,
+    show_default=True,
+    help="Start a node again when its process ends (with a doubling back-off).",
+)
 @click.pass_context
 def testnet_cmd(
     ctx: click.Context,
@@ -49,6 +55,7 @@ def testnet_cmd(
     block_interval_ms: int,
     epoch_length: int | None,
     init_only: bool,
+    restart: bool,
 ) -> None:
     """Start a local testnet of N masternodes with funded wallets (Ctrl-C stops it).
 
@@ -71,7 +78,7 @@ def testnet_cmd(
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    runner = TestnetRunner(datadir, nodes)
+    runner = TestnetRunner(datadir, nodes, restart=restart)
     try:
         runner.start()
         click.echo(f"{count} nodes started; {datadir / TESTNET_FILENAME}; Ctrl-C stops them")

@@ -191,6 +191,22 @@ class NodeApiImpl:
         chain = self._chain()
         return await self._io(lambda: chain.get_header(block_hash))
 
+    async def verify_chain(self, blocks: int) -> bool:
+        """Check the last `blocks` main-chain blocks (0: all); False on damage
+        (`ChainStore.on_damage` has then logged it and is stopping the node)."""
+        chain = self._chain()
+
+        def verify() -> bool:
+            tip = chain.get_tip()
+            count = blocks or (0 if tip is None else tip.height + 1)
+            try:
+                chain.verify_blocks(count)
+            except StoreCorruptError:
+                return False
+            return True
+
+        return await asyncio.get_running_loop().run_in_executor(self._node.rpc_executor, verify)
+
     async def get_transaction(self, txid: bytes) -> TransactionLookup | None:
         """The transaction from the pool, the final backlog or a recent block, or None."""
         known = self._finality().get_transaction(txid)
@@ -411,7 +427,7 @@ class NodeApiImpl:
         peers = self._node.peers.peers()
         inbound = sum(1 for p in peers if p.direction is Direction.INBOUND)
         listen = self._node.peers.listen_address
-        warnings = () if self._node.clock_warning is None else (self._node.clock_warning,)
+        warnings = self._node.chain_warnings()
         return NetworkInfo(
             version=_version_number(),
             subversion=f"/timecoin:{__version__}/",

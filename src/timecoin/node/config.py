@@ -53,6 +53,8 @@ class RpcSection:
     port: int | None = None
     user: str | None = None
     password: str | None = None
+    server_timeout_s: float = 30.0
+    """A request body not received within this gets HTTP 408 (bitcoind's -rpcservertimeout)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +112,10 @@ class NodeConfig:
     - `clock_skew_warn_ms`: warn when the local clock is off the peers'
       median time by more than this;
     - `shutdown_timeout_s`: the bound of a graceful shutdown;
-    - `log_level`: debug, info, warning or error.
+    - `log_level`: debug, info, warning or error;
+    - `accept_damaged_wal`: start even if a write-ahead log lost or changed
+      records, keeping the records left (the operator accepts that the node
+      may sign a vote conflicting with one it lost; off by default).
     """
 
     network: str = "devnet"
@@ -124,6 +129,7 @@ class NodeConfig:
     clock_skew_warn_ms: int = 2_000
     shutdown_timeout_s: float = 5.0
     log_level: str = "info"
+    accept_damaged_wal: bool = False
     p2p: P2PSection = field(default_factory=P2PSection)
     rpc: RpcSection = field(default_factory=RpcSection)
     metrics: MetricsSection = field(default_factory=MetricsSection)
@@ -301,6 +307,8 @@ def _check(config: NodeConfig, source: str) -> None:
         raise ConfigError(f"{source}: clock_skew_warn_ms must be at least 1")
     if not 0.1 <= config.shutdown_timeout_s <= 60:
         raise ConfigError(f"{source}: shutdown_timeout_s must be in 0.1..60")
+    if not 0.1 <= config.rpc.server_timeout_s <= 3_600:
+        raise ConfigError(f"{source}: rpc.server_timeout_s must be in 0.1..3600")
     if (config.wallet_file is None) != (config.wallet_password_file is None):
         raise ConfigError(f"{source}: wallet_file and wallet_password_file go together")
     _check_host("p2p.host", config.p2p.host, source)

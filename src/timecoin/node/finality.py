@@ -82,6 +82,7 @@ from timecoin.mempool import (
     MempoolPolicy,
     MempoolRejected,
 )
+from timecoin.node.bounds import compute_recent_txids
 from timecoin.node.store import FinalityWalLog, FinalTxStore
 from timecoin.p2p.messages import (
     MAX_FINALITY_TX_VOTES,
@@ -134,8 +135,6 @@ MAX_GROUP_SECONDS: Final = 0.01
 """The worker stops adding inputs to a group after this long on the loop."""
 """Inputs waiting for the finality worker; beyond this new ones are dropped
 (transactions come again with their re-announcement)."""
-MAX_CONFIRMED_TXIDS: Final = 200_000
-"""Txids of recently committed blocks remembered for `get_status`."""
 MAX_CONFLICTED_TXIDS: Final = 100_000
 """Transactions remembered as conflicted by a block."""
 MAX_EVIDENCE_KEPT: Final = 64
@@ -329,6 +328,7 @@ class FinalityService:
         self._timer_at_ms = 0
         self._stopping = False
         self._changed = asyncio.Event()
+        self._max_recent_txids = compute_recent_txids(params)
         self._confirmed: OrderedDict[bytes, tuple[int, bytes]] = OrderedDict()
         self._conflicted: OrderedDict[bytes, tuple[bytes, ...]] = OrderedDict()
         # outpoint -> txid of the block transaction that spent it (recent blocks),
@@ -477,7 +477,7 @@ class FinalityService:
 
     def is_confirmed(self, txid: bytes) -> bool:
         """Whether `txid` is in one of the last blocks (the last
-        MAX_CONFIRMED_TXIDS transactions committed)."""
+        `compute_recent_txids(params)` transactions committed)."""
         return txid in self._confirmed
 
     def get_status(self, txid: bytes) -> FinalityStatus:
@@ -707,7 +707,7 @@ class FinalityService:
             raise
         if result.added or txid not in self._bodies:
             self._first_seen_ms[txid] = now
-            while len(self._first_seen_ms) > MAX_CONFIRMED_TXIDS:
+            while len(self._first_seen_ms) > self._max_recent_txids:
                 self._first_seen_ms.popitem(last=False)
             self._remember_body(txid, tx)
             self._offer(_TxInput(tx, txid))
@@ -794,7 +794,7 @@ class FinalityService:
         for txid in txids:
             self._confirmed[txid] = (height, block_hash)
             self._conflicted.pop(txid, None)
-        while len(self._confirmed) > MAX_CONFIRMED_TXIDS:
+        while len(self._confirmed) > self._max_recent_txids:
             self._confirmed.popitem(last=False)
         in_block = set(txids)
         for txid, tx in zip(txids, block.transactions, strict=True):
@@ -809,7 +809,7 @@ class FinalityService:
             self._final_at_ms.pop(txid, None)
         while len(self._conflicted) > MAX_CONFLICTED_TXIDS:
             self._conflicted.popitem(last=False)
-        while len(self._block_spenders) > MAX_CONFIRMED_TXIDS:
+        while len(self._block_spenders) > self._max_recent_txids:
             self._block_spenders.popitem(last=False)
         removed = self.mempool.remove_block(block.transactions)
         # The tip now holds the block: the view keeps only what it adds to it.
@@ -1105,7 +1105,7 @@ class FinalityService:
         self._remember_body(txid, final.tx)
         self.finalized += 1
         self._final_at_ms[txid] = _now_ms()
-        while len(self._final_at_ms) > MAX_CONFIRMED_TXIDS:
+        while len(self._final_at_ms) > self._max_recent_txids:
             self._final_at_ms.popitem(last=False)
         seen = self._first_seen_ms.pop(txid, None)
         if seen is not None:

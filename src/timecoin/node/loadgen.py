@@ -565,8 +565,8 @@ class LoadGenerator:
     # ------------------------------------------------------------ sending
 
     def _sender(self, index: int) -> None:
-        """Post node `index`'s queue in batches until it receives None."""
-        client = self.nodes[index].client()
+        """Post node `index`'s queue in batches until it receives None (the
+        cookie is read again for each batch: a restarted node has a new one)."""
         inbox = self._queues[index]
         done = False
         while not done:
@@ -583,9 +583,9 @@ class LoadGenerator:
                     done = True
                     break
                 batch.append(item)
-            self._post(client, batch)
+            self._post(self.nodes[index], batch)
 
-    def _post(self, client: RpcClient, batch: list[_Submission]) -> None:
+    def _post(self, node: LoadgenNode, batch: list[_Submission]) -> None:
         """Post `batch` as one JSON-RPC batch; count what was accepted and refused."""
         posted_at = time.monotonic()
         with self._lock:
@@ -595,10 +595,11 @@ class LoadGenerator:
             for item in batch:
                 self._pending[item.txid] = _Pending(posted_at, item.new_coin)
         try:
+            client = node.client()
             results: list[Any] = client.batch(
                 [("sendrawtransaction", [item.hex]) for item in batch]
             )
-        except RpcClientError as exc:
+        except (RpcClientError, OSError) as exc:  # down, or restarting without a cookie yet
             results = [exc] * len(batch)
         with self._lock:
             for item, result in zip(batch, results, strict=True):
@@ -617,20 +618,30 @@ class LoadGenerator:
 
     def _poller(self) -> None:
         """Watch the nodes' blocks until the run ends (errors are shown, not fatal)."""
-        clients = [node.client(timeout_s=10.0) for node in self.nodes]
         while not self._stop_polling.wait(self.config.poll_interval_s):
             try:
-                self._poll_once(clients)
+                self._poll_once()
                 self._poll_error = None
-            except (RpcClientError, LoadgenError, KeyError, TypeError, ValueError) as exc:
+            except (RpcClientError, OSError, LoadgenError, KeyError, TypeError, ValueError) as exc:
                 self._poll_error = str(exc)
 
-    def _poll_once(self, clients: list[RpcClient]) -> None:
-        """Record the commits of node 0's new blocks; free the coins every node has."""
-        heights = [int(c.call("getblockcount")) for c in clients]
-        tip = heights[0]
+    def _poll_once(self) -> None:
+        """Record the commits of the first answering node's new blocks; free
+        the coins every answering node has (a node that is down, or restarting
+        with a new cookie, is left out until it answers again)."""
+        answering: list[tuple[int, RpcClient]] = []
+        for node in self.nodes:
+            try:
+                client = node.client(timeout_s=10.0)
+                answering.append((int(client.call("getblockcount")), client))
+            except (RpcClientError, OSError):
+                continue
+        if not answering:
+            raise LoadgenError("no node answers")
+        heights = [height for height, _ in answering]
+        tip, first = answering[0]
         for height in range(self._seen_height + 1, tip + 1):
-            txids = self._block_txids(clients[0], height)
+            txids = self._block_txids(first, height)
             seen_at = time.monotonic()
             with self._lock:
                 for txid in txids:

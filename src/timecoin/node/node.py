@@ -30,8 +30,10 @@ from timecoin.crypto import SigningKey, verify
 from timecoin.crypto.batch import BatchVerifier
 from timecoin.encoding import DecodeError, decode
 from timecoin.mempool import MempoolPolicy
+from timecoin.node import faults as fault_policy
 from timecoin.node.api import NodeApiImpl
 from timecoin.node.bans import BanKeeper
+from timecoin.node.bounds import bound_p2p_caches, compute_signature_cache_entries
 from timecoin.node.chainload import (
     build_indexes,
     check_utxo_set,
@@ -55,7 +57,7 @@ from timecoin.node.store import (
 from timecoin.node.syncer import Syncer, sync_class_rate
 from timecoin.node.walletfeed import apply_block, apply_final_transaction
 from timecoin.node.walletstate import record_block, restore_wallet
-from timecoin.p2p import P2PConfig, PeerManager
+from timecoin.p2p import PeerManager
 from timecoin.p2p.messages import (
     Bodies,
     CertificateMsg,
@@ -104,8 +106,6 @@ BAN_SAVE_INTERVAL_S: Final = 5.0
 """How often the upkeep loop stores the bans when they changed."""
 """Own messages are sent again when the round has not moved for this long."""
 MAX_GENESIS_BYTES: Final = 16_000_000
-EXIT_STORE_DAMAGED: Final = 3
-"""Exit status of a node stopped by a damaged stored record."""
 
 
 class NodeError(Exception):
@@ -172,7 +172,7 @@ class Node:
         """Reads for RPC (block scans, lookups): never queued ahead of the
         consensus and finality writes on `executor`."""
         self.batch_verifier = BatchVerifier(threads=2)
-        self.sig_cache = CountingSignatureCache()
+        self.sig_cache = CountingSignatureCache(compute_signature_cache_entries(self.params))
         self.mempool_policy = MempoolPolicy(max_memory_bytes=config.mempool.max_bytes)
         self.finality: FinalityService | None = None
         self.heartbeats: HeartbeatService | None = None
@@ -205,15 +205,22 @@ class Node:
         self.ban_keeper: BanKeeper | None = None
         self._bans_saved_at = time.monotonic()
         self.store_damage: str | None = None
-        """Why the node stops: a damaged stored record (exit EXIT_STORE_DAMAGED)."""
+        """Why the node stops: a damaged stored record (exit status EXIT_STORE_DAMAGED)."""
         self._loop: asyncio.AbstractEventLoop | None = None
+        self.faults = fault_policy.FaultStop(
+            self.request_stop,
+            lambda: fault_policy.halt_services(self.heartbeats, self.driver, self.finality),
+        )
 
     # ------------------------------------------------------------ start-up
 
     def _open_store(self) -> tuple[ChainStore, ChainState]:
         """Open (or create) the chain store and read the chain state of the
         tip (ADR 0010); a store of an older schema is migrated first."""
-        kv = LmdbStore(self.datadir / CHAIN_DIRNAME)
+        kv = LmdbStore(
+            self.datadir / CHAIN_DIRNAME, min_free_bytes=fault_policy.MIN_FREE_DISK_BYTES
+        )
+        kv.on_failure = self.faults.on_write_failure
         self.kv = kv
         chain = ChainStore(kv, max_block_bytes=self.params.sizes.max_block_bytes)
         chain.on_damage = self._on_store_damage
@@ -223,6 +230,8 @@ class Node:
             genesis_block = read_genesis(self.config.genesis_file, self.params)
             state, delta = chain_state_from_genesis(genesis_block, self.params)
             init_genesis_state(chain, genesis_block, state, delta)
+        else:
+            chain.verify_blocks(fault_policy.STARTUP_CHECK_BLOCKS)
         if chain.get_chain_id() != self.params.chain_id:
             raise NodeError(
                 f"the store in {self.datadir} belongs to chain id {chain.get_chain_id()}, "
@@ -299,7 +308,8 @@ class Node:
         self.peers = PeerManager(
             self.params,
             node_key,
-            P2PConfig(
+            bound_p2p_caches(
+                self.params,
                 listen_host=p2p.host,
                 listen_port=p2p.port,
                 persistent_peers=p2p.seeds,
@@ -321,7 +331,7 @@ class Node:
             chain=chain,
             state=state,
             key=self.operator_key,
-            wal=FinalityWalLog(kv),
+            wal=FinalityWalLog(kv, accept_damage=self.config.accept_damaged_wal),
             final_store=FinalTxStore(kv),
             network=FinalityNetwork(
                 broadcast=self.peers.broadcast,
@@ -346,7 +356,7 @@ class Node:
             chain=chain,
             state=state,
             tip_certificate=load_tip_certificate(kv),
-            wal=WalLog(kv),
+            wal=WalLog(kv, accept_damage=self.config.accept_damaged_wal),
             key=self.operator_key,
             finality=self.finality,
             network=_Network(self),
@@ -397,6 +407,7 @@ class Node:
         for thread in self._store_threads:
             thread.start()
         self.ready = True
+        self.faults.attach(loop)
         log.info(
             "node started at height %d in %.2f s (p2p %s)",
             state.height,
@@ -414,6 +425,7 @@ class Node:
                 datadir=self.datadir,
                 user=rpc.user,
                 password=rpc.password,
+                read_timeout_s=rpc.server_timeout_s,
             ),
         )
         await server.start()
@@ -616,9 +628,11 @@ class Node:
             self.clock_warning = None
 
     def chain_warnings(self) -> tuple[str, ...]:
-        """`getblockchaininfo`'s warnings: a clock off the peers', an epoch
+        """`getblockchaininfo`'s warnings: a failed store write, a clock off the peers', an epoch
         whose last block waits for reports."""
         warnings: list[str] = []
+        if self.faults.warning is not None:
+            warnings.append(self.faults.warning)  # a full disk: production stopped
         if self.clock_warning is not None:
             warnings.append(self.clock_warning)
         if self.finality is not None:
@@ -721,6 +735,7 @@ class Node:
                 driver.proposals_built_on_loop
             )
         return figures | {
+            "timecoin_storage_failed": 1.0 if self.faults.storage_failed else 0.0,
             "timecoin_fork_alert": 1.0 if syncer.alert is not None else 0.0,
             "timecoin_sync_best_known_height": float(progress.best_known_height),
             "timecoin_sync_initial_block_download": float(progress.initial_block_download),
@@ -763,7 +778,7 @@ async def run_node(config: NodeConfig, datadir: Path, *, reindex: str | None = N
     except (NodeError, StorageError, TimecoinError, OSError) as exc:
         log.error("cannot start: %s", exc)
         await node.stop()
-        return EXIT_STORE_DAMAGED if isinstance(exc, DamagedRecordError) else 1
+        return fault_policy.exit_status_of(exc)
     tune_garbage_collector()
     await node.stop_requested.wait()
     log.info("shutting down")
@@ -771,11 +786,11 @@ async def run_node(config: NodeConfig, datadir: Path, *, reindex: str | None = N
         await asyncio.wait_for(node.stop(), timeout=config.shutdown_timeout_s)
     except TimeoutError:
         log.error("shutdown took longer than %.1f s", config.shutdown_timeout_s)
-        return 1
+        return fault_policy.EXIT_FAILURE
     if node.store_damage is not None:
         log.error("stopped on a damaged store: %s", node.store_damage)
-        return EXIT_STORE_DAMAGED
-    return 0
+        return fault_policy.EXIT_STORE_DAMAGED
+    return node.faults.exit_status
 
 
 def compute_genesis_hash(block: Block) -> bytes:

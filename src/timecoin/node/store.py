@@ -2,7 +2,9 @@
 of the tip, and the p2p address book, in the key spaces of
 `timecoin.storage.schema`.
 
-- WAL records go under `consensus_wal` with increasing sequence numbers;
+- WAL records go under `consensus_wal` with increasing sequence numbers,
+  sealed by `SequentialLog` (`node/seqlog.py`) so that a lost or changed
+  record stops the node at start-up;
   `append_wal` writes a group of records in one synced LMDB transaction
   (the fsync a `PersistWal` needs before the next effect), and
   `prune_wal` drops the records of heights below the one being decided.
@@ -23,8 +25,8 @@ of the tip, and the p2p address book, in the key spaces of
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Sequence
-from typing import Final, Generic, TypeVar
+from collections.abc import Iterable, Sequence
+from typing import Final, TypeVar
 
 import msgspec
 
@@ -36,6 +38,7 @@ from timecoin.consensus.finality_wal import (
     get_finality_wal_record_epoch,
 )
 from timecoin.encoding import DecodeError, decode, encode
+from timecoin.node.seqlog import SequentialLog
 from timecoin.p2p.addrbook import AddressEntry, decode_address_entries, encode_address_entries
 from timecoin.storage import ChainStore, KVStore, StoreCorruptError, WriteBatch
 from timecoin.storage.schema import (
@@ -58,91 +61,26 @@ TIP_CERTIFICATE_KEY: Final = meta_key(b"tip_certificate")
 MAX_CERTIFICATE_BYTES: Final = 1_000_000
 R = TypeVar("R")
 HEARTBEAT_SEQUENCE_KEY: Final = node_state_key(b"heartbeat_sequence")
+CONSENSUS_WAL_HEAD_KEY: Final = node_state_key(b"consensus_wal_head")
+FINALITY_WAL_HEAD_KEY: Final = node_state_key(b"finality_wal_head")
 MAX_FINAL_TX_BYTES: Final = 64_000_000
 """Cap when decoding one stored final transaction with its proof."""
-
-
-class SequentialLog(Generic[R]):
-    """An append-only log of records under one key space, keyed by increasing
-    sequence numbers: the shape of both write-ahead logs of the node."""
-
-    def __init__(
-        self,
-        kv: KVStore,
-        prefix: bytes,
-        key_of: Callable[[int], bytes],
-        encode_record: Callable[[R], bytes],
-        decode_record: Callable[[bytes], R],
-        label: str,
-    ) -> None:
-        """Open the log in `kv`; the next sequence number follows the last stored."""
-        self._kv = kv
-        self._prefix = prefix
-        self._key_of = key_of
-        self._encode = encode_record
-        self._decode = decode_record
-        self._label = label
-        self._lock = threading.Lock()
-        last = -1
-        for key, _ in kv.iter_prefix(prefix):
-            last = parse_sequence_key(prefix, key)
-        self._next_sequence = last + 1
-
-    def append(self, records: Sequence[R]) -> None:
-        """Append `records` in order, durably: one synced write (the group
-        commit a persist effect needs before the next effect). Thread-safe."""
-        if not records:
-            return
-        with self._lock:
-            batch = WriteBatch()
-            sequence = self._stage(batch, records)
-            self._kv.write(batch, sync=True)
-            self._next_sequence = sequence
-
-    def _stage(self, batch: WriteBatch, records: Sequence[R]) -> int:
-        """Put `records` into `batch` after the last stored one; return the
-        sequence number that follows them (hold `_lock`)."""
-        sequence = self._next_sequence
-        for record in records:
-            batch.put(self._key_of(sequence), self._encode(record))
-            sequence += 1
-        return sequence
-
-    def read(self) -> list[R]:
-        """Every stored record in append order; StoreCorruptError on bad bytes."""
-        records: list[R] = []
-        for key, value in self._kv.iter_prefix(self._prefix):
-            try:
-                records.append(self._decode(value))
-            except DecodeError as exc:
-                raise StoreCorruptError(f"{self._label} record {key.hex()}: {exc}") from None
-        return records
-
-    def prune_where(self, is_stale: Callable[[R], bool]) -> int:
-        """Delete the records for which `is_stale` holds, and undecodable ones
-        (read() refuses them, so they could only block a restart); return how many."""
-        with self._lock:
-            batch = WriteBatch()
-            for key, value in self._kv.iter_prefix(self._prefix):
-                try:
-                    record = self._decode(value)
-                except DecodeError:
-                    batch.delete(key)
-                    continue
-                if is_stale(record):
-                    batch.delete(key)
-            if len(batch):
-                self._kv.write(batch, sync=True)
-            return len(batch)
 
 
 class WalLog(SequentialLog[WalRecord]):
     """The consensus write-ahead log of one node (`consensus_wal`)."""
 
-    def __init__(self, kv: KVStore) -> None:
-        """Open the log in `kv`."""
+    def __init__(self, kv: KVStore, *, accept_damage: bool = False) -> None:
+        """Open the log in `kv`; WalDamagedError on damage unless `accept_damage`."""
         super().__init__(
-            kv, CONSENSUS_WAL_PREFIX, consensus_wal_key, encode_wal_record, decode_wal_record, "WAL"
+            kv,
+            CONSENSUS_WAL_PREFIX,
+            consensus_wal_key,
+            encode_wal_record,
+            decode_wal_record,
+            "consensus WAL",
+            CONSENSUS_WAL_HEAD_KEY,
+            accept_damage=accept_damage,
         )
 
     def prune(self, below_height: int) -> int:
@@ -228,8 +166,8 @@ class FinalityWalLog(SequentialLog[FinalityWalRecord]):
     """The finality machine's write-ahead log (`finality_wal`): vote locks and
     epoch reports, one synced write per group (the group commit of a vote batch)."""
 
-    def __init__(self, kv: KVStore) -> None:
-        """Open the log in `kv`."""
+    def __init__(self, kv: KVStore, *, accept_damage: bool = False) -> None:
+        """Open the log in `kv`; WalDamagedError on damage unless `accept_damage`."""
         super().__init__(
             kv,
             FINALITY_WAL_PREFIX,
@@ -237,6 +175,8 @@ class FinalityWalLog(SequentialLog[FinalityWalRecord]):
             encode_finality_wal_record,
             decode_finality_wal_record,
             "finality WAL",
+            FINALITY_WAL_HEAD_KEY,
+            accept_damage=accept_damage,
         )
 
     def prune(self, below_epoch: int) -> int:
@@ -288,10 +228,11 @@ class FinalTxStore:
             return
         with wal._lock, self._lock:
             batch = WriteBatch()
-            wal_next = wal._stage(batch, records)
+            wal_staged = wal._stage(batch, records) if records else None
             store_next = self._stage(batch, items)
             self._kv.write(batch, sync=True)
-            wal._next_sequence = wal_next
+            if wal_staged is not None:
+                wal._advance(wal_staged)
             self._next_sequence = store_next
 
     def _stage(self, batch: WriteBatch, items: Sequence[tuple[Transaction, FinalityProof]]) -> int:

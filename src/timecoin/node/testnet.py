@@ -12,7 +12,11 @@ Each node also serves Prometheus metrics on its own loopback port.
 `TestnetRunner` starts one `timecoin node` process per node, writes
 `DIR/testnet.json` (per node: name, RPC URL, p2p address, metrics URL, data
 directory, cookie, pid and command; for the network: its name, chain id and
-genesis hash), shows a status line, and stops every node gracefully.
+genesis hash), shows a status line, and stops every node gracefully. A
+node whose process ends is started again (`restart_exited`, unless
+`restart` is off) after a back-off that doubles from `RESTART_BACKOFF_S` up
+to `MAX_RESTART_BACKOFF_S` with each restart, and `testnet.json` is
+rewritten with its new pid, so that stopping the testnet reaches it.
 """
 
 from __future__ import annotations
@@ -60,6 +64,9 @@ ALLOCATION_UNITS: Final = 1_000_000 * COIN
 DEVNET_KDF: Final = KdfParams(MIN_OPSLIMIT, MIN_MEMLIMIT_BYTES)
 """The cheapest Argon2id cost: a testnet wallet guards nothing, and N nodes
 start at once."""
+RESTART_BACKOFF_S: Final = 1.0
+"""Wait before restarting a node that exited, doubled with each restart."""
+MAX_RESTART_BACKOFF_S: Final = 60.0
 STOP_TIMEOUT_S: Final = 8.0
 MAX_NODES: Final = 64
 MAX_GENESIS_BYTES: Final = 16_000_000
@@ -398,26 +405,67 @@ def describe(
 class TestnetRunner:
     """The node processes of a testnet."""
 
-    def __init__(self, datadir: Path, nodes: list[TestnetNode]) -> None:
+    def __init__(
+        self,
+        datadir: Path,
+        nodes: list[TestnetNode],
+        *,
+        restart: bool = True,
+        restart_backoff_s: float = RESTART_BACKOFF_S,
+    ) -> None:
         """Processes for `nodes` of the testnet in `datadir` (none started)."""
         self.datadir = datadir
         self.nodes = nodes
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self.restart = restart
+        self._backoff_s = restart_backoff_s
+        self._restarts: dict[str, int] = {}
+        self._exited_at: dict[str, float] = {}
+
+    def _spawn(self, node: TestnetNode) -> None:
+        log_file = (node.datadir / "node.log").open("ab")
+        try:
+            self.processes[node.name] = subprocess.Popen(
+                node.argv(),
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        finally:
+            log_file.close()
 
     def start(self) -> None:
         """Start every node (logs in DATADIR/NODE/node.log) and write testnet.json."""
         for node in self.nodes:
-            log_file = (node.datadir / "node.log").open("ab")
-            try:
-                self.processes[node.name] = subprocess.Popen(
-                    node.argv(),
-                    stdin=subprocess.DEVNULL,
-                    stdout=log_file,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
-            finally:
-                log_file.close()
+            self._spawn(node)
+        self._write_description()
+
+    def restart_exited(self, now: float | None = None) -> list[str]:
+        """Start again the nodes whose process ended and whose back-off has
+        passed; rewrite testnet.json; return their names (none when
+        `restart` is off)."""
+        if not self.restart:
+            return []
+        now = time.monotonic() if now is None else now
+        restarted: list[str] = []
+        for node in self.nodes:
+            if self.processes[node.name].poll() is None:
+                continue
+            exited_at = self._exited_at.setdefault(node.name, now)
+            count = self._restarts.get(node.name, 0)
+            delay = min(MAX_RESTART_BACKOFF_S, self._backoff_s * 2**count)
+            if now - exited_at < delay:
+                continue
+            self._spawn(node)
+            self._restarts[node.name] = count + 1
+            del self._exited_at[node.name]
+            restarted.append(node.name)
+        if restarted:
+            self._write_description()
+        return restarted
+
+    def _write_description(self) -> None:
         pids = {name: proc.pid for name, proc in self.processes.items()}
         chain = read_testnet_chain(self.nodes[0]) if self.nodes else None
         document = describe(self.nodes, pids, chain)
@@ -537,9 +585,12 @@ def run_status_loop(
         span = (now - tx_window[0][0]) if len(tx_window) > 1 else 0.0
         tx_per_s = sum(c for _, c in tx_window[1:]) / span if span > 0 else 0.0
         dead = runner.exited()
+        restarted = runner.restart_exited()
         quiet_s = now - last_change
         line = format_status(sample, tx_per_s, quiet_s if quiet_s > stall_after_s else None)
-        if dead:
+        if restarted:
+            line += f"  restarted: {', '.join(restarted)}"
+        elif dead:
             line += f"  exited: {', '.join(dead)}"
         write(line)
         deadline = time.monotonic() + interval_s

@@ -134,7 +134,7 @@ class ChainState:
     best_known_height: int = -1
     """The highest height peers reported or headers proved (-1: unknown)."""
     warnings: tuple[str, ...] = ()
-    """What an operator must know about the chain now (clock, stalls)."""
+    """What an operator must know about the chain now (clock, stalls, a full disk)."""
 
     @property
     def tip_height(self) -> int:
@@ -411,6 +411,11 @@ class NodeApi(Protocol):
 
     async def get_header(self, block_hash: bytes) -> BlockHeader | None:
         """The stored header with `block_hash`, or None."""
+        ...
+
+    async def verify_chain(self, blocks: int) -> bool:
+        """Check the last `blocks` stored main-chain blocks (0: all) against
+        their hashes; False when one is damaged (the node then stops)."""
         ...
 
     async def get_transaction(self, txid: bytes) -> TransactionLookup | None:

@@ -229,10 +229,19 @@ async def getbestblockhash(api: NodeApi) -> object:
 
 async def getblockhash(api: NodeApi, height: int) -> object:
     """Hash of the active chain's block at `height` (-8 outside 0..tip)."""
-    block_hash = await api.get_block_hash(height) if height >= 0 else None
+    block_hash = await api.get_block_hash(height) if 0 <= height <= MAX_HEIGHT else None
     if block_hash is None:
         raise RpcError(RPC_INVALID_PARAMETER, "Block height out of range")
     return block_hash.hex()
+
+
+async def verifychain(api: NodeApi, checklevel: int, nblocks: int) -> object:
+    """Check the last `nblocks` blocks (0: all) as stored: each header and
+    body against its hash, the height index and the links (every
+    `checklevel` checks all of that); false when one is damaged, and the
+    node then stops (docs/node.md, "Damage and repair")."""
+    del checklevel  # accepted for bitcoind compatibility
+    return await api.verify_chain(nblocks)
 
 
 async def getblock(api: NodeApi, blockhash: bytes, verbosity: int) -> object:
@@ -687,6 +696,12 @@ METHODS: Final[Mapping[str, Method]] = {
             "Blockchain",
             gettxoutsetinfo,
             Param("hash_type", to_str, "muhash", is_text=True, help="muhash or none"),
+        ),
+        _method(
+            "Blockchain",
+            verifychain,
+            Param("checklevel", int_in_range(0, 4), 3, help="0 to 4, all check the same"),
+            Param("nblocks", int_in_range(0, MAX_HEIGHT), 6, help="blocks from the tip, 0: all"),
         ),
         _method("Blockchain", getmempoolinfo),
         _method(

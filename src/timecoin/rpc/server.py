@@ -11,7 +11,14 @@ user and password); a failure waits `auth_failure_delay_s` and gets HTTP
 401 with `WWW-Authenticate`. Only `POST /` is served. Bodies are capped at
 `max_request_bytes` (HTTP 413 beyond), batches at `max_batch_requests`, and
 at most `max_concurrent_requests` are processed at once: more get HTTP 503,
-like bitcoind's full work queue.
+like bitcoind's full work queue. A body not received within
+`read_timeout_s` (bitcoind's `-rpcservertimeout`, 30 s) gets HTTP 408 and
+the connection is closed, so a client that declares a length and sends
+less cannot hold a slot. A call to a long-waiting method
+(`LONG_WAIT_METHODS`: `waittransactionfinality`) leaves the work queue once
+its body is read and takes one of `max_concurrent_waits` wait slots
+instead (503 when they are all taken), so waiting callers can never lock
+the other callers out.
 """
 
 from __future__ import annotations
@@ -38,13 +45,17 @@ from timecoin.rpc.auth import (
     write_cookie,
     write_rpc_url,
 )
-from timecoin.rpc.dispatch import DEFAULT_MAX_BATCH_REQUESTS, Dispatcher
+from timecoin.rpc.dispatch import DEFAULT_MAX_BATCH_REQUESTS, Dispatcher, parse_json
 
 DEFAULT_HOST: Final = "127.0.0.1"
 DEFAULT_MAX_REQUEST_BYTES: Final = 4_000_000
 DEFAULT_MAX_CONCURRENT_REQUESTS: Final = 64
 DEFAULT_AUTH_FAILURE_DELAY_S: Final = 0.25
 DEFAULT_SHUTDOWN_TIMEOUT_S: Final = 5.0
+DEFAULT_READ_TIMEOUT_S: Final = 30.0
+DEFAULT_MAX_CONCURRENT_WAITS: Final = 16
+LONG_WAIT_METHODS: Final = frozenset({"waittransactionfinality"})
+"""Methods that may wait for minutes: served outside the work queue."""
 AUTH_REALM: Final = 'Basic realm="jsonrpc"'
 
 _log = logging.getLogger("timecoin.rpc")
@@ -72,6 +83,8 @@ class RpcConfig:
     max_concurrent_requests: int = DEFAULT_MAX_CONCURRENT_REQUESTS
     auth_failure_delay_s: float = DEFAULT_AUTH_FAILURE_DELAY_S
     shutdown_timeout_s: float = DEFAULT_SHUTDOWN_TIMEOUT_S
+    read_timeout_s: float = DEFAULT_READ_TIMEOUT_S
+    max_concurrent_waits: int = DEFAULT_MAX_CONCURRENT_WAITS
 
     def check(self) -> None:
         """Raise ValueError naming the first invalid field."""
@@ -85,7 +98,14 @@ class RpcConfig:
             raise ValueError("no RPC credentials: give a datadir for the cookie or a user/password")
         if self.port is not None and not 0 <= self.port <= 65_535:
             raise ValueError(f"rpc port {self.port} outside 0..65535")
-        for name in ("max_request_bytes", "max_batch_requests", "max_concurrent_requests"):
+        if not self.read_timeout_s > 0:
+            raise ValueError("read_timeout_s must be positive")
+        for name in (
+            "max_request_bytes",
+            "max_batch_requests",
+            "max_concurrent_requests",
+            "max_concurrent_waits",
+        ):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
         if self.auth_failure_delay_s < 0 or self.shutdown_timeout_s < 0:
@@ -117,6 +137,7 @@ class RpcServer:
         self._url_file: str | None = None
         self._credentials: Credentials | None = None
         self._in_flight = 0
+        self._waiting = 0
 
     @property
     def cookie_path(self) -> Path | None:
@@ -137,6 +158,11 @@ class RpcServer:
         host = self._config.host
         shown = f"[{host}]" if ":" in host else host
         return f"http://{shown}:{self.port}/"
+
+    @property
+    def waiting(self) -> int:
+        """Calls of `LONG_WAIT_METHODS` in progress (wait slots taken)."""
+        return self._waiting
 
     def make_app(self) -> web.Application:
         """The aiohttp application (one route: POST /)."""
@@ -218,14 +244,41 @@ class RpcServer:
         if self._in_flight >= self._config.max_concurrent_requests:
             return web.Response(status=503, text="Work queue depth exceeded")
         self._in_flight += 1
+        waiting = False
         try:
-            body = await request.read()
+            try:
+                body = await asyncio.wait_for(request.read(), self._config.read_timeout_s)
+            except TimeoutError:
+                _log.info("RPC request body from %s not received in time", request.remote)
+                response = web.Response(status=408, text="Request body not received in time")
+                response.force_close()
+                return response
+            if _is_long_wait(body):
+                if self._waiting >= self._config.max_concurrent_waits:
+                    return web.Response(status=503, text="Too many waiting requests")
+                self._in_flight -= 1
+                self._waiting += 1
+                waiting = True
             reply = await self._dispatcher.handle(body)
         finally:
-            self._in_flight -= 1
+            if waiting:
+                self._waiting -= 1
+            else:
+                self._in_flight -= 1
         if reply.body is None:
             return web.Response(status=reply.status)
         return web.Response(status=reply.status, body=reply.body, content_type="application/json")
+
+
+def _is_long_wait(body: bytes) -> bool:
+    """Whether `body` is one call (not a batch) of a `LONG_WAIT_METHODS` method."""
+    if not any(name.encode() in body for name in LONG_WAIT_METHODS):
+        return False  # the usual case, without parsing twice
+    try:
+        request = parse_json(body)
+    except ValueError:
+        return False
+    return isinstance(request, dict) and request.get("method") in LONG_WAIT_METHODS
 
 
 def _bound_port(runner: web.AppRunner, requested: int) -> int:

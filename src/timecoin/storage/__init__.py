@@ -6,6 +6,7 @@ from timecoin.storage.kv import (
     MAX_KEY_BYTES,
     KVStore,
     StorageError,
+    StorageWriteError,
     StoreCorruptError,
     WriteBatch,
 )
@@ -22,6 +23,7 @@ __all__ = [
     "LmdbStore",
     "MemoryStore",
     "StorageError",
+    "StorageWriteError",
     "StoreCorruptError",
     "WriteBatch",
 ]

@@ -13,6 +13,10 @@ record also carries a check value bound to its outpoint (`COIN_CHECK_BYTES`
 of BLAKE2b over key and coin), verified at every read: a record changed on
 disk, even to another valid encoding, raises DamagedRecordError and is never
 served (ADR 0010).
+Headers and blocks are checked against the hash they are stored under when
+read (a header's bytes hash to it; a block's header does, and its body
+reproduces every commitment of that header), so a damaged one raises
+DamagedRecordError and is never served (docs/spec/storage.md section 7).
 
 One writer at a time: `init_genesis`, `commit_block` and `revert_tip` check
 the stored state (tip, coins) before writing, under a lock. Reads may run in
@@ -26,9 +30,10 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Final, NamedTuple, TypeVar
 
+from timecoin.crypto import sha256
 from timecoin.encoding import DecodeError, decode, encode, read_u64be, split_array, u32be, u64be
 from timecoin.params import SizeLimits
-from timecoin.storage.kv import KVStore, StorageError, StoreCorruptError, WriteBatch
+from timecoin.storage.kv import REPAIR_HINT, KVStore, StorageError, StoreCorruptError, WriteBatch
 from timecoin.storage.schema import (
     HASH_BYTES,
     META_CHAIN_ID_KEY,
@@ -49,7 +54,16 @@ from timecoin.storage.schema import (
     undo_key,
     utxo_key,
 )
-from timecoin.types import Block, BlockHeader, BlockUndo, Coin, OutPoint, Transaction
+from timecoin.types import (
+    Block,
+    BlockHeader,
+    BlockUndo,
+    Coin,
+    OutPoint,
+    Transaction,
+    compute_block_hash,
+    find_body_mismatch,
+)
 
 T = TypeVar("T")
 
@@ -162,11 +176,19 @@ class ChainStore:
 
     # -- reads ------------------------------------------------------------------
 
+    def _damaged(self, what: str, key: bytes = b"") -> DamagedRecordError:
+        """The error for damage found in `what` (stored under `key`), after
+        `on_damage` has seen it."""
+        error = DamagedRecordError(key, f"{what}: {REPAIR_HINT}")
+        if self.on_damage is not None:
+            self.on_damage(error)
+        return error
+
     def _decode(self, what: str, data: bytes | memoryview, type_: type[T], max_bytes: int) -> T:
         try:
             return decode(data, type_, max_bytes)
         except DecodeError as exc:
-            raise StoreCorruptError(f"{what}: {exc}") from None
+            raise self._damaged(f"{what} is damaged: {exc}") from None
 
     def _read_coin(self, key: bytes, data: bytes) -> Coin:
         """The coin of a stored record, its check value verified."""
@@ -205,7 +227,21 @@ class ChainStore:
         data = self._kv.get(block_key(block_hash))
         if data is None:
             return None
-        return self._decode(f"block {block_hash.hex()}", data, Block, self._max_block_bytes)
+        what = f"block {block_hash.hex()}"
+        block = self._decode(what, data, Block, self._max_block_bytes)
+        stored_hash = compute_block_hash(block.header)
+        if stored_hash != block_hash:
+            raise self._damaged(
+                f"{what} is damaged: its header hashes to {stored_hash.hex()}",
+                block_key(block_hash),
+            )
+        mismatch = find_body_mismatch(block)
+        if mismatch is not None:
+            raise self._damaged(
+                f"{what} is damaged: its body does not match the {mismatch}",
+                block_key(block_hash),
+            )
+        return block
 
     def get_block_transaction(self, block_hash: bytes, position: int) -> Transaction | None:
         """Transaction `position` of the stored block `block_hash`, decoding
@@ -233,7 +269,14 @@ class ChainStore:
         data = self._kv.get(header_key(block_hash))
         if data is None:
             return None
-        return self._decode(f"header {block_hash.hex()}", data, BlockHeader, MAX_HEADER_BYTES)
+        what = f"header {block_hash.hex()}"
+        header = self._decode(what, data, BlockHeader, MAX_HEADER_BYTES)
+        stored_hash = sha256(data)  # the encoding is canonical: decode checked it
+        if stored_hash != block_hash:
+            raise self._damaged(
+                f"{what} is damaged: it hashes to {stored_hash.hex()}", header_key(block_hash)
+            )
+        return header
 
     def get_block_hash(self, height: int) -> bytes | None:
         """The hash of the main-chain block at `height`, or None above the tip."""
@@ -309,6 +352,40 @@ class ChainStore:
         if data is not None and len(data) != HASH_BYTES:
             raise StoreCorruptError(f"genesis hash: {len(data)} bytes, expected 32")
         return data
+
+    def verify_blocks(self, count: int) -> int:
+        """Check the last `count` main-chain blocks (tip first): the height
+        index names a stored header and block, each matching that hash
+        (`get_header`, `get_block`), linked to its parent. Return how many
+        were checked; raise StoreCorruptError (after `on_damage`) on damage.
+
+        The node runs this at start-up (`STARTUP_CHECK_BLOCKS`) and
+        `verifychain` runs it on request, as bitcoind's `-checkblocks`."""
+        tip = self.get_tip()
+        if tip is None:
+            return 0
+        expected_hash = tip.block_hash
+        checked = 0
+        for height in range(tip.height, max(-1, tip.height - count), -1):
+            block_hash = self.get_block_hash(height)
+            if block_hash != expected_hash:
+                found = "nothing" if block_hash is None else block_hash.hex()
+                raise self._damaged(
+                    f"height index {height} is damaged: it names {found}, "
+                    f"the chain from the tip has {expected_hash.hex()}",
+                    height_key(height),
+                )
+            header = self.get_header(block_hash)
+            block = self.get_block(block_hash)
+            if header is None or block is None:
+                missing = "header" if header is None else "block"
+                raise self._damaged(
+                    f"{missing} {block_hash.hex()} (height {height}) is missing",
+                    height_key(height),
+                )
+            expected_hash = header.prev_hash
+            checked += 1
+        return checked
 
     # -- writes -----------------------------------------------------------------
 

@@ -17,6 +17,11 @@ from typing import Final, Protocol
 
 MAX_KEY_BYTES: Final = 511
 """Longest key a store accepts (LMDB's compile-time default)."""
+REPAIR_HINT: Final = (
+    "stop the node, move the data directory's chain/ aside (or restore it from a backup) "
+    "and start again: the node resyncs the chain from its peers"
+)
+"""What an operator does about a damaged store (docs/node.md, "Damage and repair")."""
 
 
 class StorageError(Exception):
@@ -26,6 +31,18 @@ class StorageError(Exception):
 
 class StoreCorruptError(StorageError):
     """Bytes read from the store are not what the schema says they must be."""
+
+
+class StorageWriteError(StorageError):
+    """The file system refused a write or a flush (disk full, I/O error).
+
+    The store writes nothing more after one (docs/spec/storage.md section 8):
+    the host stops and an operator frees space or replaces the disk."""
+
+    def __init__(self, message: str, *, disk_full: bool) -> None:
+        super().__init__(message)
+        self.disk_full = disk_full
+        """True when the file system has no space left (or less than the store's reserve)."""
 
 
 def check_key(key: bytes) -> None:

@@ -37,6 +37,22 @@ growth are kept apart by a readers-writer gate. Iterators read in chunks of
 `ITER_CHUNK_ITEMS` keys, each chunk in its own read transaction, so no
 transaction stays open while the caller holds an iterator.
 
+A damaged file is refused at open, before it is mapped: `check_data_file`
+reads LMDB's two meta pages and compares the file's size with the pages the
+newest one says are in use. A file cut short (a full disk while copying, a
+bad restore) would otherwise be mapped and kill the process with SIGBUS on
+the first read past its end.
+
+A failed write or flush (a full disk, an I/O error) raises StorageWriteError,
+saying "no space left on device" when the file system is out of space, and
+fails the store: every later write raises too, until it is reopened. After a
+failed fsync the kernel may have dropped the dirty pages it could not write,
+so retrying could report as durable what never reached the disk (the
+PostgreSQL "fsyncgate" lesson); the host stops instead. A store opened with
+`min_free_bytes` also refuses a write, with the same error, while the file
+system has less free space than that (checked before every write, and at
+open), so the host stops while it can still log why.
+
 One process must not open the same environment twice (LMDB's rule: it
 breaks the lock file), so opening a path that is already open in this
 process raises StorageError.
@@ -45,11 +61,12 @@ process raises StorageError.
 from __future__ import annotations
 
 import os
+import struct
 import threading
 import time
 import weakref
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from types import TracebackType
 from typing import Final
 
@@ -57,7 +74,10 @@ import lmdb
 
 from timecoin.storage.kv import (
     MAX_KEY_BYTES,
+    REPAIR_HINT,
     StorageError,
+    StorageWriteError,
+    StoreCorruptError,
     WriteBatch,
     check_key,
     check_prefix,
@@ -74,6 +94,20 @@ DIR_MODE: Final = 0o700
 RESIZE_POLL_S: Final = 0.000_1
 """How often a map resize checks whether the last reader has left."""
 DATA_FILE: Final = "data.mdb"
+DISK_FULL_BYTES: Final = 1 * MIB
+"""A failed write with less free space than this is reported as a full disk."""
+LMDB_MAGIC: Final = 0xBEEFC0DE
+LMDB_PAGE_HEADER_BYTES: Final = 16
+"""Offsets below are those of LMDB 0.9's on-disk `MDB_meta` (64-bit build):
+in the host byte order, after the 16-byte page header come magic (u32), version (u32), address and
+map size (8 each), two 48-byte `MDB_db` records (the first one's first u32
+is the page size), the last page number and the transaction id (u64 each)."""
+_META_MAGIC_OFFSET: Final = LMDB_PAGE_HEADER_BYTES
+_META_PAGE_SIZE_OFFSET: Final = LMDB_PAGE_HEADER_BYTES + 24
+_META_LAST_PAGE_OFFSET: Final = LMDB_PAGE_HEADER_BYTES + 120
+_META_MIN_BYTES: Final = _META_LAST_PAGE_OFFSET + 16
+_MIN_PAGE_BYTES: Final = 512
+_MAX_PAGE_BYTES: Final = 1 << 16
 
 # Stores open in this process, by real path. Weak, so that a store dropped
 # without close() (its environment is closed when it is collected) does not
@@ -138,6 +172,87 @@ def _initial_map_size(path: str, map_size_bytes: int, max_map_size_bytes: int) -
     return size
 
 
+def check_data_file(path: str | os.PathLike[str]) -> None:
+    """Raise StoreCorruptError if `path`/data.mdb is shorter than its newest
+    meta page says, or has no valid meta page; do nothing if it is absent.
+
+    LMDB maps the file and would SIGBUS on the first read of a page past its
+    end; this reads the two meta pages with plain file I/O instead.
+    """
+    file = os.path.join(os.fspath(path), DATA_FILE)
+    try:
+        with open(file, "rb") as stream:
+            size_bytes = os.fstat(stream.fileno()).st_size
+            if size_bytes == 0:
+                return  # created but never committed to: LMDB initializes it
+            first = stream.read(_META_MIN_BYTES)
+            page_bytes = _read_page_size(first)
+            if page_bytes is None or size_bytes < 2 * page_bytes:
+                raise StoreCorruptError(
+                    f"{file}: {size_bytes} bytes, no valid LMDB meta pages "
+                    f"(truncated or not an LMDB file): {REPAIR_HINT}"
+                )
+            stream.seek(page_bytes)
+            second = stream.read(_META_MIN_BYTES)
+    except (FileNotFoundError, NotADirectoryError):
+        return  # nothing to check: LMDB creates the file, or says why it cannot
+    except OSError as exc:
+        raise StorageError(f"cannot read {file}: {exc.strerror}") from exc
+    metas = [meta for meta in (_read_meta(first), _read_meta(second)) if meta is not None]
+    if not metas:
+        raise StoreCorruptError(f"{file}: both LMDB meta pages are damaged: {REPAIR_HINT}")
+    last_page, _ = max(metas, key=lambda meta: meta[1])
+    needed_bytes = (last_page + 1) * page_bytes
+    if size_bytes < needed_bytes:
+        raise StoreCorruptError(
+            f"{file} is truncated: {size_bytes} bytes, but its last commit uses "
+            f"{needed_bytes} bytes ({last_page + 1} pages of {page_bytes}): {REPAIR_HINT}"
+        )
+
+
+def _read_page_size(meta_page: bytes) -> int | None:
+    """The page size recorded in the first meta page, or None if it is not one."""
+    if _read_meta(meta_page) is None:
+        return None
+    (page_bytes,) = struct.unpack_from("=I", meta_page, _META_PAGE_SIZE_OFFSET)
+    if not _MIN_PAGE_BYTES <= page_bytes <= _MAX_PAGE_BYTES or page_bytes & (page_bytes - 1):
+        return None
+    return int(page_bytes)
+
+
+def _read_meta(meta_page: bytes) -> tuple[int, int] | None:
+    """(last page number, transaction id) of a meta page, or None if its magic is wrong."""
+    if len(meta_page) < _META_MIN_BYTES:
+        return None
+    (magic,) = struct.unpack_from("=I", meta_page, _META_MAGIC_OFFSET)
+    if magic != LMDB_MAGIC:
+        return None
+    last_page, txn_id = struct.unpack_from("=QQ", meta_page, _META_LAST_PAGE_OFFSET)
+    return int(last_page), int(txn_id)
+
+
+def get_free_bytes(path: str | os.PathLike[str]) -> int | None:
+    """Bytes an unprivileged process may still write on the file system of `path`, or None."""
+    try:
+        stats = os.statvfs(path)
+    except OSError:
+        return None
+    return stats.f_bavail * stats.f_frsize
+
+
+def check_free_space(path: str | os.PathLike[str], min_free_bytes: int) -> None:
+    """Raise StorageWriteError (disk_full) if the file system of `path` has
+    less than `min_free_bytes` free."""
+    free_bytes = get_free_bytes(path)
+    if free_bytes is not None and free_bytes < min_free_bytes:
+        raise StorageWriteError(
+            f"no space left on device: {free_bytes} bytes free on the file system of "
+            f"{os.fspath(path)}, the store needs at least {min_free_bytes}: free space "
+            "(or move the data directory to a larger disk) and start again",
+            disk_full=True,
+        )
+
+
 class LmdbStore:
     """A `KVStore` in one LMDB environment at `path` (a directory, created if absent)."""
 
@@ -148,6 +263,7 @@ class LmdbStore:
         map_size_bytes: int = DEFAULT_MAP_SIZE_BYTES,
         max_map_size_bytes: int = DEFAULT_MAX_MAP_SIZE_BYTES,
         sync: bool = True,
+        min_free_bytes: int = 0,
     ) -> None:
         if map_size_bytes <= 0 or max_map_size_bytes < map_size_bytes:
             raise ValueError(
@@ -160,10 +276,22 @@ class LmdbStore:
         self._write_lock = threading.Lock()
         self._gate = _ResizeGate()
         self._closed = False
+        self._min_free_bytes = min_free_bytes
+        self._failure: StorageWriteError | None = None
+        self.on_failure: Callable[[StorageWriteError], None] | None = None
+        """Called once, in the writing thread, with the first failed write."""
         with _open_stores_lock:
             if self._path in _open_stores:
                 raise StorageError(f"{self._path} is already open in this process")
             _open_stores[self._path] = self
+        try:
+            check_data_file(self._path)
+            if os.path.isdir(self._path):
+                check_free_space(self._path, min_free_bytes)
+        except StorageError:
+            with _open_stores_lock:
+                _open_stores.pop(self._path, None)
+            raise
         try:
             self._env = lmdb.open(
                 self._path,
@@ -209,6 +337,48 @@ class LmdbStore:
     def _check_open(self) -> None:
         if self._closed:
             raise StorageError(f"store {self._path} is closed")
+
+    @property
+    def failure(self) -> StorageWriteError | None:
+        """The write failure that stopped this store's writes, or None."""
+        return self._failure
+
+    def _check_writable(self) -> None:
+        """Raise StorageWriteError if an earlier write failed or free space
+        is below the reserve (hold the write lock)."""
+        if self._failure is not None:
+            raise StorageWriteError(
+                f"{self._path} takes no more writes after: {self._failure}",
+                disk_full=self._failure.disk_full,
+            )
+        if self._min_free_bytes:
+            try:
+                check_free_space(self._path, self._min_free_bytes)
+            except StorageWriteError as exc:
+                raise self._fail(exc) from None
+
+    def _write_failed(self, what: str, exc: lmdb.Error) -> StorageWriteError:
+        """The error for a failed commit or flush, naming a full disk as such."""
+        free_bytes = get_free_bytes(self._path)
+        disk_full = "No space left" in str(exc) or (
+            free_bytes is not None and free_bytes < max(self._min_free_bytes, DISK_FULL_BYTES)
+        )
+        # LMDB reports a short write on a full disk as EIO: the free space tells.
+        reason = "no space left on device" if disk_full else "I/O error"
+        return self._fail(
+            StorageWriteError(
+                f"{what} {self._path} failed: {reason} ({free_bytes} bytes free): {exc}",
+                disk_full=disk_full,
+            )
+        )
+
+    def _fail(self, error: StorageWriteError) -> StorageWriteError:
+        """Refuse every later write; tell `on_failure` (once); return `error`."""
+        self._failure = error
+        hook, self.on_failure = self.on_failure, None
+        if hook is not None:
+            hook(error)
+        return error
 
     def get(self, key: bytes) -> bytes | None:
         """The value of `key`, or None."""
@@ -293,6 +463,7 @@ class LmdbStore:
             self._check_open()
             if len(batch) == 0:
                 return
+            self._check_writable()
             adopted = False
             while True:
                 try:
@@ -306,12 +477,12 @@ class LmdbStore:
                     self._resize(0)
                     adopted = True
                 except lmdb.Error as exc:
-                    raise StorageError(f"write to {self._path}: {exc}") from exc
+                    raise self._write_failed("write to", exc) from exc
             if sync and self._sync:
                 try:
                     self._env.sync(True)
                 except lmdb.Error as exc:
-                    raise StorageError(f"sync {self._path}: {exc}") from exc
+                    raise self._write_failed("sync of", exc) from exc
 
     def _commit(self, batch: WriteBatch) -> None:
         txn = self._env.begin(write=True)
@@ -368,6 +539,9 @@ class LmdbStore:
                 self._closed = True
                 try:
                     self._env.sync(True)
+                except lmdb.Error:
+                    if self._failure is None:
+                        raise  # a failed store closes anyway: its host is stopping
                 finally:
                     self._env.close()
                     with _open_stores_lock:

@@ -48,6 +48,7 @@ from timecoin.types.hashing import (
     compute_witness_hash,
     encode_outpoint_key,
     encode_tx_body,
+    find_body_mismatch,
 )
 from timecoin.types.primitives import ZERO_HASH
 from timecoin.types.transaction import (
@@ -125,6 +126,7 @@ __all__ = [
     "compute_witness_hash",
     "encode_outpoint_key",
     "encode_tx_body",
+    "find_body_mismatch",
     "is_one_third_plus",
     "is_quorum",
     "weight_of",

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from timecoin.crypto import merkle_root, sha256
 from timecoin.encoding import encode
-from timecoin.types.block import AttestedHeartbeat, BlockHeader, Certificate, Evidence
+from timecoin.types.block import AttestedHeartbeat, Block, BlockHeader, Certificate, Evidence
 from timecoin.types.finality import PackedReport, ReportEntry
 from timecoin.types.primitives import ZERO_HASH
 from timecoin.types.transaction import OutPoint, Transaction
@@ -87,6 +87,28 @@ def compute_tx_roots(transactions: Sequence[Transaction]) -> tuple[bytes, bytes]
     txids = [compute_txid(tx) for tx in transactions]
     wids = [compute_witness_hash(tx) for tx in transactions]
     return merkle_root(txids), merkle_root(wids)
+
+
+def find_body_mismatch(block: Block) -> str | None:
+    """The first commitment of `block.header` that its body does not
+    reproduce ("transaction roots", "certificate hash", "evidence hash",
+    "attestations hash", "reports hash"), or None when the body is the
+    header's."""
+    header = block.header
+    if (header.tx_root, header.witness_root) != compute_tx_roots(block.transactions):
+        return "transaction roots"
+    if header.prev_certificate_hash != compute_certificate_hash(block.prev_certificate):
+        return "certificate hash"
+    if header.evidence_hash != compute_evidence_hash(block.evidence):
+        return "evidence hash"
+    if header.attestations_hash != compute_attestations_hash(block.attestations):
+        return "attestations hash"
+    reports_hash = compute_reports_hash(
+        block.report_entries, block.reports, block.reported_transactions
+    )
+    if header.reports_hash != reports_hash:
+        return "reports hash"
+    return None
 
 
 def encode_outpoint_key(outpoint: OutPoint) -> bytes:
