@@ -9,13 +9,14 @@ weight (docs/adr/0008-no-wait-without-resend.md).
 
 from __future__ import annotations
 
-from finality_helpers import OPERATORS, PARAMS, make_voting_set
+from finality_helpers import OPERATORS, PARAMS, batches, coin, make_tx, make_voting_set
 from test_finality_epochs import restore, wal_records
+from test_finality_machine import make_block, vote_now
 
 from timecoin.consensus import BroadcastReport, FinalityMachine
 from timecoin.consensus.finality import FinalityConfig, RequestReports, ScheduleTick
 from timecoin.crypto import verify
-from timecoin.types import EpochReport
+from timecoin.types import EpochReport, compute_txid
 
 PREV = b"\x07" * 32
 INTERVAL_MS = FinalityConfig().report_request_interval_ms
@@ -90,3 +91,25 @@ def test_a_report_held_already_is_not_verified_again() -> None:
     assert verified > 0
     machine.on_epoch_report(report)
     assert len(calls) == verified
+
+
+def test_next_epoch_vote_batches_are_kept_and_counted_on_entering_it() -> None:
+    """A member of the next committee may vote before this node commits the
+    epoch's last block: its batch is kept by the machine (either executor),
+    not dropped, and counted once the node enters that epoch."""
+    ahead = FinalityMachine(
+        params=PARAMS, voting_set=make_voting_set(1), verifier=verify, signer=OPERATORS[1]
+    )
+    tx = make_tx([coin("ahead")])
+    [sent] = batches(vote_now(ahead, tx))
+    assert sent.batch.epoch == 1
+    behind = member(0)
+    behind.on_transaction(tx, 0)
+    assert behind.on_tx_votes(sent.batch, sent.leaves, 10) == []
+    assert behind.get_vote_weight(compute_txid(tx)) == 0
+    behind.on_block_committed(make_block(2, []), b"\x02" * 32, 20)
+    behind.on_block_committed(
+        make_block(3, []), b"\x03" * 32, 30, next_voting_set=make_voting_set(1)
+    )
+    assert behind.epoch == 1
+    assert behind.get_vote_weight(compute_txid(tx)) >= 1

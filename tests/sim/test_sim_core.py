@@ -11,10 +11,11 @@ import sys
 import pytest
 
 from timecoin.encoding import DecodeError
+from timecoin.p2p.messages import GetBlocks, decode_message, encode_message
+from timecoin.params import MINIMAL
 from timecoin.sim.config import SimConfig
 from timecoin.sim.events import EventQueue
 from timecoin.sim.faults import FAULT_PROFILES, MAX_SKEW_MS, plan_faults
-from timecoin.sim.messages import SyncRequest, decode_message, encode_message
 from timecoin.sim.network import (
     DELAY_MODELS,
     HEALED_MAX_DELAY_MS,
@@ -91,13 +92,14 @@ def test_fault_plans_heal_and_replay(profile: str) -> None:
         b"",
         b"\x00",
         b"\xff" * 40,
-        encode_message(SyncRequest(3, 5)) + b"\x00",
+        encode_message(GetBlocks(3, 5)) + b"\x00",
         b"\x91\x93\x09\x01\x01",
     ],
 )
 def test_malformed_bytes_raise_decode_error(data: bytes) -> None:
+    """The simulator carries the p2p messages through the p2p decoder."""
     with pytest.raises(DecodeError):
-        decode_message(data)
+        decode_message(data, MINIMAL.sizes.max_frame_bytes)
 
 
 def _trace(config: SimConfig) -> tuple[int, int, list[str]]:

@@ -4,9 +4,9 @@ it, restart from the simulated disk, and partitions that heal."""
 from __future__ import annotations
 
 from timecoin.consensus import WalProposal, WalRecord, WalVote, decode_wal_record
+from timecoin.p2p.messages import VoteMsg, encode_message
 from timecoin.sim.config import SimConfig
 from timecoin.sim.faults import Crash
-from timecoin.sim.messages import VoteMessage, encode_message
 from timecoin.sim.network import Partition
 from timecoin.sim.node import SimNode
 from timecoin.sim.simulator import Simulation
@@ -39,7 +39,7 @@ def test_crash_after_wal_append_restarts_from_disk_without_equivocating() -> Non
     crash_ms, record = crashed_with[0]
     assert isinstance(record, WalVote | WalProposal)
     if isinstance(record, WalVote):
-        data = encode_message(VoteMessage(vote=record.vote))
+        data = encode_message(VoteMsg(votes=[record.vote]))
         assert not [s for s in sent if s[1] == 0 and s[2] == data and s[0] <= crash_ms]
     assert min(n.height for n in sim.nodes) >= 12
 

@@ -202,6 +202,8 @@ class FinalityConfig:
       last block (it reported) and the reports it holds are not a quorum,
       it asks its peers for them (`RequestReports`) this often, first this
       long after it reported (the pushes normally arrive by then);
+    - `max_future_vote_batches`: vote batches of the next epoch kept (not
+      yet verifiable) until this node enters that epoch;
     - `report_on_commit`: True, the member reports (`on_last_height_due`)
       as soon as the block before its epoch's last height is committed;
       False, the driver calls `on_last_height_due` itself when that
@@ -218,6 +220,7 @@ class FinalityConfig:
     backlog_txs: int | None = None
     backlog_bytes: int | None = None
     report_request_interval_ms: int = 500
+    max_future_vote_batches: int = 4_096
     report_on_commit: bool = True
 
 
@@ -321,6 +324,9 @@ class FinalityMachine:
         self._next_reannounce_ms = 0
         self._next_report_request_ms = 0
         self._logged_transactions: list[Transaction] = []
+        self._future_batches: list[tuple[TxVoteBatch, tuple[VoteLeaf, ...]]] = []
+        self.invalid_future_batches = 0
+        """Kept next-epoch batches found invalid once their epoch began."""
         # Entries this member's report would list now: its locks of the
         # epoch whose transaction is not dead (never above max_report_entries).
         self._report_entries = 0
@@ -567,10 +573,18 @@ class FinalityMachine:
     ) -> list[FinalityEffect]:
         """A vote batch with its leaves, from a peer (or this node's own, echoed).
 
-        Batches of other epochs are ignored (`[]`). Raises InvalidVote
+        A batch of the next epoch (this node has not committed the current
+        epoch's last block yet) is kept, at most
+        `config.max_future_vote_batches`, and counted on entering that epoch,
+        as consensus votes of the next height are; batches of other epochs
+        are ignored (`[]`). Raises InvalidVote
         (unknown-voter, bad-branch when the leaves do not make the signed
         root and count, bad-signature) for a batch no correct node sends.
         """
+        if batch.epoch == self.epoch + 1:
+            if len(self._future_batches) < self.config.max_future_vote_batches:
+                self._future_batches.append((batch, tuple(leaves)))
+            return []
         if batch.epoch != self.epoch:
             return []
         voter_index = self._voting_set.index_of(batch.voter)
@@ -693,6 +707,20 @@ class FinalityMachine:
         effects.extend(self._request_reports(now_ms))
         return effects
 
+    def _count_future_batches(self, now_ms: int) -> list[FinalityEffect]:
+        """Count the batches of this (new) epoch kept before entering it; a
+        batch no correct node sends is dropped like a received one."""
+        pending, self._future_batches = self._future_batches, []
+        effects: list[FinalityEffect] = []
+        for batch, leaves in pending:
+            if batch.epoch != self.epoch:
+                continue
+            try:
+                effects.extend(self.on_tx_votes(batch, leaves, now_ms))
+            except InvalidVote:
+                self.invalid_future_batches += 1
+        return effects
+
     def _request_reports(self, now_ms: int) -> list[FinalityEffect]:
         """Ask the peers for the epoch's reports while they are not a quorum,
         every `report_request_interval_ms`: nothing a height needs may depend
@@ -743,6 +771,7 @@ class FinalityMachine:
         self._report_entries = sum(1 for txid in self._locks.values() if txid not in self._dead)
         if next_voting_set is not None and next_voting_set.epoch != self.epoch:
             self._enter_epoch(next_voting_set, reported_locks)
+            effects.extend(self._count_future_batches(now_ms))
         params = self.params
         next_height = block.header.height + 1
         if (

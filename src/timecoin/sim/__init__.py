@@ -21,7 +21,6 @@ from timecoin.sim.config import SCALE_PARAMS, SIM_PARAMS, SimConfig
 from timecoin.sim.disk import SimDisk
 from timecoin.sim.events import EventQueue
 from timecoin.sim.faults import FAULT_PROFILES, Crash, FaultPlan, plan_faults
-from timecoin.sim.messages import decode_message, encode_message
 from timecoin.sim.network import DELAY_MODELS, NetworkModel, Partition, sample_delay_ms
 from timecoin.sim.node import SimNode, compute_proposer_seed
 from timecoin.sim.simulator import SimResult, Simulation, run_simulation
@@ -54,8 +53,6 @@ __all__ = [
     "Workload",
     "compute_proposer_seed",
     "config_for_seed",
-    "decode_message",
-    "encode_message",
     "make_strategy",
     "plan_faults",
     "run_campaign",

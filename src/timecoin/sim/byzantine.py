@@ -46,13 +46,7 @@ from timecoin.crypto import merkle_root, sha256
 from timecoin.encoding import encode
 from timecoin.ledger import check_transaction, validate_transaction
 from timecoin.masternode import compute_voting_set_from_entries, is_last_height_of_epoch
-from timecoin.sim.messages import (
-    ProposalMessage,
-    SimMessage,
-    TxMessage,
-    VoteMessage,
-    encode_message,
-)
+from timecoin.p2p.messages import Message, ProposalMsg, Txs, VoteMsg, encode_message
 from timecoin.sim.promise import compute_committee_share
 from timecoin.types import (
     ZERO_HASH,
@@ -181,7 +175,9 @@ class GrindStrategy(ByzantineStrategy):
                 message.round,
                 swap[1],
             )
-            node.send_to(node.sim.members_of(node.machine.context.voting_set), VoteMessage(vote))
+            node.send_to(
+                node.sim.members_of(node.machine.context.voting_set), VoteMsg(votes=[vote])
+            )
             return True
         if (
             not isinstance(message, Proposal)
@@ -227,7 +223,7 @@ class GrindStrategy(ByzantineStrategy):
         node.sim.recorder.on_proposal_sent(proposal, node.sim.queue.now_ms)
         node.send_to(
             node.sim.members_of(node.machine.context.voting_set),
-            ProposalMessage(proposal=proposal, block=block),
+            ProposalMsg(proposal=proposal, block=block),
         )
         return True
 
@@ -270,7 +266,7 @@ class InvalidStrategy(ByzantineStrategy):
         self.sent += 1
         node.send_to(
             node.sim.members_of(machine.context.voting_set),
-            ProposalMessage(proposal=proposal, block=block),
+            ProposalMsg(proposal=proposal, block=block),
         )
         return True
 
@@ -334,7 +330,7 @@ def make_garbage(node: SimNode, rng: random.Random) -> bytes:
         voter=node.public_key,
         signature=rng.randbytes(64),
     )
-    real = encode_message(VoteMessage(vote=vote))
+    real = encode_message(VoteMsg(votes=[vote]))
     kind = rng.randrange(6)
     if kind == 0:
         return rng.randbytes(rng.randint(0, 200))
@@ -348,7 +344,7 @@ def make_garbage(node: SimNode, rng: random.Random) -> bytes:
     if kind == 4:
         pooled = [entry.tx for entry in node.mempool.entries()]
         if pooled:
-            return encode_message(TxMessage(transaction=rng.choice(pooled)))[:-1]
+            return encode_message(Txs(transactions=[rng.choice(pooled)]))[:-1]
         return b"\x91\xc4\x00"
     return real
 
@@ -429,9 +425,9 @@ class Coalition:
         self._splits.add((height, round))
         self.split_rounds += 1
         sim.recorder.on_proposal_sent(proposal, sim.queue.now_ms)
-        versions: list[tuple[list[int], list[SimMessage]]] = [
-            (half_a + byzantine, [ProposalMessage(proposal=proposal, block=block_a)]),
-            (half_b, [ProposalMessage(proposal=proposal_b, block=block_b)]),
+        versions: list[tuple[list[int], list[Message]]] = [
+            (half_a + byzantine, [ProposalMsg(proposal=proposal, block=block_a)]),
+            (half_b, [ProposalMsg(proposal=proposal_b, block=block_b)]),
         ]
         machine = node.machine
         voting_set = None if machine is None else machine.context.voting_set
@@ -442,7 +438,7 @@ class Coalition:
             for vote_type in (VoteType.PREVOTE, VoteType.PRECOMMIT):
                 for (_, messages), block_hash in zip(versions, (hash_a, hash_b), strict=True):
                     vote = sign_vote(member.key, chain_id, vote_type, height, round, block_hash)
-                    messages.append(VoteMessage(vote=vote))
+                    messages.append(VoteMsg(votes=[vote]))
         for targets, messages in versions:
             for message in messages:
                 node.send_to(targets, message)
@@ -464,11 +460,11 @@ class Coalition:
         )
         half_a, half_b, byzantine = self._halves(node)
         self.double_votes += 1
-        node.send_to(half_a + byzantine, VoteMessage(vote=vote))
-        node.send_to(half_b, VoteMessage(vote=other))
+        node.send_to(half_a + byzantine, VoteMsg(votes=[vote]))
+        node.send_to(half_b, VoteMsg(votes=[other]))
         if half_a and sim.rng.random() < LEAK_PROBABILITY:
             witness = sim.rng.choice(half_a)
-            sim.send(node.node_id, witness, encode_message(VoteMessage(vote=other)), LEAK_DELAY_MS)
+            sim.send(node.node_id, witness, encode_message(VoteMsg(votes=[other])), LEAK_DELAY_MS)
 
 
 def make_strategy(name: str, coalition: Coalition | None) -> ByzantineStrategy:

@@ -75,31 +75,29 @@ from timecoin.masternode.heartbeat import compute_reward_window
 from timecoin.masternode.state import is_last_height_of_epoch
 from timecoin.mempool import FinalUtxoView, Mempool, MempoolRejected
 from timecoin.mempool.errors import REJECT_ORPHAN
-from timecoin.sim.disk import SimDisk
-from timecoin.sim.messages import (
-    MAX_REQUESTED_TXIDS,
-    MAX_SYNC_BLOCKS,
-    AttestationMessage,
-    AttestedHeartbeatMessage,
+from timecoin.p2p.messages import (
+    MAX_BLOCKS_PER_MSG,
+    MAX_FINALITY_TX_VOTES,
+    MAX_FINALITY_TXS_PER_MSG,
+    Blocks,
     CommittedBlock,
-    EvidenceMessage,
-    FinalTxMessage,
-    HeartbeatMessage,
-    ProofRequest,
-    ProposalMessage,
-    ReportMessage,
-    ReportsRequest,
-    SimMessage,
-    SyncRequest,
-    SyncResponse,
-    TxAnnounceMessage,
-    TxMessage,
-    TxRequest,
-    TxVotesMessage,
-    VoteMessage,
+    EpochReportMsg,
+    EvidenceMsg,
+    FinalityTx,
+    FinalityTxs,
+    GetBlocks,
+    GetEpochReports,
+    GetFinalityTxs,
+    HeartbeatMsg,
+    Message,
+    ProposalMsg,
+    Txs,
+    TxVotesMsg,
+    VoteMsg,
     decode_message,
     encode_message,
 )
+from timecoin.sim.disk import SimDisk
 from timecoin.types import (
     ZERO_HASH,
     AttestedHeartbeat,
@@ -161,9 +159,6 @@ MAX_HELD_PROPOSALS: Final = 8
 MAX_FINAL_BODIES: Final = 20_000
 """Bound of the final-but-unblocked transaction bodies a node serves."""
 
-MAX_FUTURE_VOTE_BATCHES: Final = 4_096
-"""Vote batches of the next epoch a node keeps until it enters that epoch."""
-
 MAX_TX_BODIES: Final = 20_000
 """Bound of the valid transaction bodies a node keeps for the epoch's last
 block (reported transactions) until a block spends their inputs."""
@@ -224,7 +219,6 @@ class SimNode:
         self._own_heartbeat: _PendingHeartbeat | None = None
         self._held: dict[tuple[int, int, bytes], tuple[int, Proposal, Block]] = {}
         self._ticks: set[int] = set()
-        self._future_votes: list[tuple[TxVoteBatch, list[VoteLeaf]]] = []
         self.evidence_pool: dict[bytes, Evidence] = {}
         self._prevotes: dict[tuple[int, int, bytes], dict[bytes, Vote]] = {}
         self._prevote_count = 0
@@ -278,7 +272,6 @@ class SimNode:
         self._own_heartbeat = None
         self._held = {}
         self._ticks = set()
-        self._future_votes = []
         self.machine = None
         self._last_marker = None
         self.last_commit_ms = sim.queue.now_ms
@@ -452,21 +445,16 @@ class SimNode:
                 self.mempool.mark_voted(leaf.txid)
         elif isinstance(effect, TransactionFinal):
             self._on_final(effect.txid, effect.tx, effect.proof)
-        elif isinstance(effect, RequestProof):
-            self.send_to([self._random_member()], ProofRequest(txids=[effect.txid]))
-        elif isinstance(effect, RequestTransaction):
-            self.send_to([self._random_member()], TxRequest(txid=effect.txid))
+        elif isinstance(effect, RequestProof | RequestTransaction):
+            self.send_to([self._random_member()], GetFinalityTxs(txids=[effect.txid]))
         elif isinstance(effect, BroadcastReport):
-            self.send_to(sim.finality_targets(self), ReportMessage(report=effect.report))
+            self.send_to(sim.finality_targets(self), EpochReportMsg(report=effect.report))
         elif isinstance(effect, RequestReports):
-            self.send_to(sim.finality_targets(self), ReportsRequest(epoch=effect.epoch))
+            self.send_to(sim.finality_targets(self), GetEpochReports(epoch=effect.epoch))
         elif isinstance(effect, Reannounce):
-            message: SimMessage
-            if effect.proof is not None:
-                message = FinalTxMessage(transaction=effect.tx, proof=effect.proof)
-            else:
-                message = TxAnnounceMessage(transaction=effect.tx, votes=list(effect.votes))
-            self.send_to(sim.finality_targets(self), message)
+            votes = [] if effect.proof is not None else list(effect.votes[:MAX_FINALITY_TX_VOTES])
+            item = FinalityTx(tx=effect.tx, proof=effect.proof, votes=votes)
+            self.send_to(sim.finality_targets(self), FinalityTxs(items=[item]))
         else:
             self._schedule_finality_tick(effect.at_ms)
 
@@ -475,7 +463,7 @@ class SimNode:
         finality = self.finality
         if finality is not None:
             self.sim.recorder.on_tx_votes_sent(self, finality.voting_set, batch, leaves)
-        self.send_to(self.sim.finality_targets(self), TxVotesMessage(batch=batch, leaves=leaves))
+        self.send_to(self.sim.finality_targets(self), TxVotesMsg(batch=batch, leaves=leaves))
 
     def _on_final(self, txid: bytes, tx: Transaction, proof: FinalityProof) -> None:
         """A transaction became final here: store it durably, protect it in the
@@ -549,14 +537,14 @@ class SimNode:
         if isinstance(message, Proposal):
             block = as_block(effect.block_value)
             self.sim.recorder.on_proposal_sent(message, self.sim.queue.now_ms)
-            self.send_to(targets, ProposalMessage(proposal=message, block=block))
+            self.send_to(targets, ProposalMsg(proposal=message, block=block))
             if message.pol_round >= 0:
                 key = (message.height, message.pol_round, message.block_hash)
                 for vote in list(self._prevotes.get(key, {}).values()):
-                    self.send_to(targets, VoteMessage(vote=vote))
+                    self.send_to(targets, VoteMsg(votes=[vote]))
             return
         self._keep_prevote(message)
-        self.send_to(targets, VoteMessage(vote=message))
+        self.send_to(targets, VoteMsg(votes=[message]))
 
     def _keep_prevote(self, vote: Vote) -> None:
         """Keep a verified prevote of the current height (bounded) for proofs of lock."""
@@ -569,8 +557,9 @@ class SimNode:
             votes[vote.voter] = vote
             self._prevote_count += 1
 
-    def send_to(self, targets: list[int], message: SimMessage) -> None:
-        """Encode `message` once and send it to every node of `targets` but this one."""
+    def send_to(self, targets: list[int], message: Message) -> None:
+        """Encode `message` once (the p2p codec, as on the wire) and send it
+        to every node of `targets` but this one."""
         data = encode_message(message)
         for target in targets:
             if target != self.node_id:
@@ -703,11 +692,6 @@ class SimNode:
         }
         self.final_view = FinalUtxoView(self.utxo, finality.get_final_transactions(), height)
         self._execute(effects)
-        if self._future_votes and self.finality is finality:
-            pending, self._future_votes = self._future_votes, []
-            for batch, leaves in pending:
-                if batch.epoch >= finality.epoch:
-                    self._on_tx_votes(batch, leaves)
 
     def _prune_pools(self, block: Block) -> None:
         self.mempool.remove_block(block.transactions)
@@ -767,7 +751,7 @@ class SimNode:
         if not self.up:
             return
         self.receive_transaction(tx, None)
-        self.send_to(self.sim.finality_targets(self), TxMessage(transaction=tx))
+        self.send_to(self.sim.finality_targets(self), Txs(transactions=[tx]))
 
     def receive_transaction(self, tx: Transaction, src: int | None) -> bool:
         """Admit `tx` to the pool against the final view and give it to the
@@ -843,15 +827,10 @@ class SimNode:
             self._execute(effects)
 
     def _on_tx_votes(self, batch: TxVoteBatch, leaves: list[VoteLeaf]) -> None:
-        """A vote batch: counted, or kept when it is of the next epoch (this node
-        has not committed the previous epoch's last block yet) and counted on
-        entering that epoch, as consensus votes of the next height are."""
+        """A vote batch for the machine (which keeps one of the next epoch
+        until it enters that epoch)."""
         finality = self.finality
         if finality is None:
-            return
-        if batch.epoch == finality.epoch + 1:
-            if len(self._future_votes) < MAX_FUTURE_VOTE_BATCHES:
-                self._future_votes.append((batch, leaves))
             return
         try:
             effects = finality.on_tx_votes(batch, leaves, self.local_now_ms())
@@ -860,15 +839,33 @@ class SimNode:
             return
         self._execute(effects)
 
-    def _on_proof_request(self, src: int, txids: list[bytes]) -> None:
+    def request_finality_txs(self, targets: list[int], txids: list[bytes]) -> None:
+        """Ask `targets` for these transactions with their proofs or votes
+        (`GetFinalityTxs`, at most MAX_FINALITY_TXS_PER_MSG txids each)."""
+        for start in range(0, len(txids), MAX_FINALITY_TXS_PER_MSG):
+            chunk = txids[start : start + MAX_FINALITY_TXS_PER_MSG]
+            self.send_to(targets, GetFinalityTxs(txids=chunk))
+
+    def _on_get_finality_txs(self, src: int, txids: list[bytes]) -> None:
+        """Answer with each transaction known here: with its proof once final,
+        else with the votes held for it (as the node's `answer`)."""
         finality = self.finality
         if finality is None:
             return
+        items: list[FinalityTx] = []
         for txid in txids:
             proof = finality.get_proof(txid)
-            tx = self.final_bodies.get(txid)
-            if proof is not None and tx is not None:
-                self.send_to([src], FinalTxMessage(transaction=tx, proof=proof))
+            tx = self.final_bodies.get(txid) if proof is not None else None
+            if tx is None:
+                entry = self.mempool.get(txid)
+                tx = entry.tx if entry is not None else self.tx_bodies.get(txid)
+                proof = None
+            if tx is None:
+                continue
+            votes = [] if proof is not None else finality.get_votes(txid)[:MAX_FINALITY_TX_VOTES]
+            items.append(FinalityTx(tx=tx, proof=proof, votes=votes))
+        if items:
+            self.send_to([src], FinalityTxs(items=items))
 
     def _request_report_bodies(self, reports: list[EpochReport]) -> None:
         """Ask the members for the bodies the `reports` name that this node
@@ -881,16 +878,8 @@ class SimNode:
             for entry in report.entries
             if entry.txid not in self.tx_bodies and self.utxo.get_coin(entry.outpoint) is not None
         }
-        for txid in sorted(missing):
-            self.send_to(self.sim.finality_targets(self), TxRequest(txid=txid))
-
-    def _on_tx_request(self, src: int, txid: bytes) -> None:
-        entry = self.mempool.get(txid)
-        tx = entry.tx if entry is not None else self.final_bodies.get(txid)
-        if tx is None:
-            tx = self.tx_bodies.get(txid)
-        if tx is not None:
-            self.send_to([src], TxMessage(transaction=tx))
+        if missing:
+            self.request_finality_txs(self.sim.finality_targets(self), sorted(missing))
 
     def add_evidence(self, evidence: Evidence, *, gossip: bool) -> None:
         """Pool `evidence` (bounded) and, when `gossip`, send it to the members."""
@@ -901,7 +890,7 @@ class SimNode:
             return
         self.evidence_pool[key] = evidence
         if gossip:
-            self.send_to(self._current_members(), EvidenceMessage(evidence=evidence))
+            self.send_to(self._current_members(), EvidenceMsg(evidence=evidence))
 
     def _current_members(self) -> list[int]:
         voting_set = voting_set_at(self.state, self.state.height + 1)
@@ -910,7 +899,9 @@ class SimNode:
     # ------------------------------------------------------------- receive
 
     def deliver(self, src: int, data: bytes) -> None:
-        """Receive bytes from node `src`: decode, then handle the message.
+        """Receive bytes from node `src`: decode with the p2p decoder and its
+        limits (`decode_message`, the frame limit of the chain's parameters),
+        then handle the message.
 
         Bytes that do not decode are counted and dropped (DecodeError); a
         message the consensus machine refuses is counted and dropped
@@ -919,46 +910,62 @@ class SimNode:
         if not self.up:
             return
         try:
-            message = decode_message(data)
+            message = decode_message(data, self.params.sizes.max_frame_bytes)
         except DecodeError:
             self.decode_rejects += 1
             return
-        if isinstance(message, VoteMessage):
-            self._on_vote(src, message.vote)
-        elif isinstance(message, ProposalMessage):
+        if isinstance(message, VoteMsg):
+            for vote in message.votes:
+                self._on_vote(src, vote)
+        elif isinstance(message, ProposalMsg):
             self._on_proposal(src, message.proposal, message.block)
-        elif isinstance(message, TxMessage):
-            self.receive_transaction(message.transaction, src)
-        elif isinstance(message, TxVotesMessage):
+        elif isinstance(message, Txs):
+            for tx in message.transactions:
+                self.receive_transaction(tx, src)
+        elif isinstance(message, TxVotesMsg):
             self._on_tx_votes(message.batch, message.leaves)
-        elif isinstance(message, FinalTxMessage):
-            self._on_final_tx(src, message.transaction, message.proof)
-        elif isinstance(message, TxAnnounceMessage):
-            self._on_announce(src, message.transaction, message.votes)
-        elif isinstance(message, ReportMessage):
+        elif isinstance(message, FinalityTxs):
+            for item in message.items:
+                if item.proof is not None:
+                    self._on_final_tx(src, item.tx, item.proof)
+                else:
+                    self._on_announce(src, item.tx, item.votes)
+        elif isinstance(message, EpochReportMsg):
             self._on_report(message)
-        elif isinstance(message, ReportsRequest):
+        elif isinstance(message, GetEpochReports):
             if self.finality is not None:
                 for report in self.finality.get_reports(message.epoch):
-                    self.send_to([src], ReportMessage(report=report))
-        elif isinstance(message, ProofRequest):
-            self._on_proof_request(src, message.txids)
-        elif isinstance(message, TxRequest):
-            self._on_tx_request(src, message.txid)
-        elif isinstance(message, HeartbeatMessage):
-            self._on_heartbeat(src, message.heartbeat)
-        elif isinstance(message, AttestationMessage):
-            self._on_attestation(message.heartbeat, message.attestation)
-        elif isinstance(message, AttestedHeartbeatMessage):
-            self._on_attested(message.attested)
-        elif isinstance(message, EvidenceMessage):
+                    self.send_to([src], EpochReportMsg(report=report))
+        elif isinstance(message, GetFinalityTxs):
+            self._on_get_finality_txs(src, message.txids)
+        elif isinstance(message, HeartbeatMsg):
+            for attested in message.heartbeats:
+                self._on_heartbeat_msg(src, attested)
+        elif isinstance(message, EvidenceMsg):
             self.add_evidence(message.evidence, gossip=False)
-        elif isinstance(message, SyncRequest):
-            self._on_sync_request(src, message)
-        else:
+        elif isinstance(message, GetBlocks):
+            self._send_blocks(src, message.from_height, message.count)
+        elif isinstance(message, Blocks):
             self._on_sync_response(message)
+        # Other messages (PEX, inventory, headers-first sync) are the p2p
+        # layer's and the node's; the simulated network does not carry them.
 
-    def _on_report(self, message: ReportMessage) -> None:
+    def _on_heartbeat_msg(self, src: int, attested: AttestedHeartbeat) -> None:
+        """One heartbeat of a `HeartbeatMsg`: a masternode asking this witness
+        to attest (no attestations yet), attestations of this node's own
+        pending heartbeat coming back, or an attested heartbeat gossiped to
+        the block builders."""
+        heartbeat = attested.heartbeat
+        pending = self._own_heartbeat
+        if not attested.attestations:
+            self._on_heartbeat(src, heartbeat)
+        elif pending is not None and pending.heartbeat == heartbeat:
+            for attestation in attested.attestations:
+                self._on_attestation(heartbeat, attestation)
+        else:
+            self._on_attested(attested)
+
+    def _on_report(self, message: EpochReportMsg) -> None:
         finality = self.finality
         if finality is None:
             return
@@ -1013,7 +1020,7 @@ class SimNode:
                     proposal,
                     block,
                 )
-                self.send_to([src], ProofRequest(txids=missing[:MAX_REQUESTED_TXIDS]))
+                self.request_finality_txs([src], missing)
                 return
         self._give_proposal(src, proposal, block)
 
@@ -1030,9 +1037,9 @@ class SimNode:
     def _request_held_proofs(self) -> None:
         """Ask again for the proofs held proposals wait for (requests get lost)."""
         for src, _, block in list(self._held.values()):
-            missing = self.missing_proofs(block)[:MAX_REQUESTED_TXIDS]
+            missing = self.missing_proofs(block)
             if missing:
-                self.send_to([src, self._random_member()], ProofRequest(txids=missing))
+                self.request_finality_txs([src, self._random_member()], missing)
 
     def _give_proposal(self, src: int, proposal: Proposal, block: Block) -> None:
         machine = self.machine
@@ -1058,7 +1065,7 @@ class SimNode:
             now_ms = self.sim.queue.now_ms
             if self._helped_until_ms.get(src, -1) <= now_ms:
                 self._helped_until_ms[src] = now_ms + HELP_INTERVAL_MS
-                self._send_blocks(src, height, MAX_SYNC_BLOCKS)
+                self._send_blocks(src, height, MAX_BLOCKS_PER_MSG)
 
     def request_sync(self, peer: int) -> None:
         """Ask `peer` for the committed blocks after the tip (rate-limited)."""
@@ -1066,11 +1073,8 @@ class SimNode:
         if now_ms < self._sync_wait_until_ms or peer == self.node_id:
             return
         self._sync_wait_until_ms = now_ms + SYNC_RETRY_MS
-        request = SyncRequest(from_height=self.state.height + 1, max_blocks=MAX_SYNC_BLOCKS)
+        request = GetBlocks(from_height=self.state.height + 1, count=MAX_BLOCKS_PER_MSG)
         self.sim.send(self.node_id, peer, encode_message(request))
-
-    def _on_sync_request(self, src: int, request: SyncRequest) -> None:
-        self._send_blocks(src, request.from_height, min(request.max_blocks, MAX_SYNC_BLOCKS))
 
     def _send_blocks(self, dst: int, from_height: int, count: int) -> None:
         blocks = [
@@ -1078,9 +1082,9 @@ class SimNode:
             for block, certificate in self.disk.blocks[from_height - 1 : from_height - 1 + count]
         ]
         if blocks and from_height >= 1:
-            self.sim.send(self.node_id, dst, encode_message(SyncResponse(blocks=blocks)))
+            self.sim.send(self.node_id, dst, encode_message(Blocks(blocks=blocks)))
 
-    def _on_sync_response(self, response: SyncResponse) -> None:
+    def _on_sync_response(self, response: Blocks) -> None:
         for committed in response.blocks:
             if not self.up or self.halted:
                 return
@@ -1177,7 +1181,7 @@ class SimNode:
             return
         own = [r for r in finality.get_reports(epoch) if r.voter == self.public_key]
         if own:
-            self.send_to(self._current_members(), ReportMessage(report=own[0]))
+            self.send_to(self._current_members(), EpochReportMsg(report=own[0]))
 
     # ----------------------------------------------------------- heartbeats
 
@@ -1221,7 +1225,7 @@ class SimNode:
         targets = [
             node for node in (sim.node_of_key(key) for key in sorted(keys)) if node is not None
         ]
-        self.send_to(targets, HeartbeatMessage(heartbeat=heartbeat))
+        self.send_to(targets, HeartbeatMsg(heartbeats=[AttestedHeartbeat(heartbeat, [])]))
 
     def _on_heartbeat(self, src: int, heartbeat: Heartbeat) -> None:
         """As a witness: check the heartbeat and send back an attestation."""
@@ -1239,7 +1243,7 @@ class SimNode:
             self.invalid_messages += 1
             return
         attestation = sign_attestation(self.key, self.params.chain_id, heartbeat, window, seed)
-        self.send_to([src], AttestationMessage(heartbeat=heartbeat, attestation=attestation))
+        self.send_to([src], HeartbeatMsg(heartbeats=[AttestedHeartbeat(heartbeat, [attestation])]))
 
     def _on_attestation(self, heartbeat: Heartbeat, attestation: WitnessSignature) -> None:
         pending = self._own_heartbeat
@@ -1262,7 +1266,7 @@ class SimNode:
             attestations=[pending.attestations[key] for key in sorted(pending.attestations)],
         )
         if self._on_attested(attested):
-            self.send_to(self._current_members(), AttestedHeartbeatMessage(attested=attested))
+            self.send_to(self._current_members(), HeartbeatMsg(heartbeats=[attested]))
 
     def _on_attested(self, attested: AttestedHeartbeat) -> bool:
         """Keep an attested heartbeat the next block may carry; False when it may not."""
