@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Final, TypeVar
 
 from timecoin import __version__
 from timecoin.masternode import RegistryState
+from timecoin.node.wallet_api import WalletApiMixin
 from timecoin.node.walletstate import rescan_blocks
 from timecoin.p2p import BanKind
 from timecoin.p2p.addrbook import normalize_host
@@ -52,7 +53,6 @@ from timecoin.rpc.api import (
     UtxoSetInfo,
     WalletBalance,
     WalletCoin,
-    WalletUnavailableError,
     WarmingUpError,
 )
 from timecoin.storage import StoreCorruptError
@@ -70,7 +70,7 @@ from timecoin.storage.indexes import (
     get_tx_location,
 )
 from timecoin.types import Block, BlockHeader, Coin, OutPoint, Transaction, compute_txid
-from timecoin.wallet import Wallet
+from timecoin.wallet import FeePolicy, Wallet
 from timecoin.wallet.masternode import (
     RegistrationRequest,
     UpdateRequest,
@@ -99,8 +99,8 @@ def _version_number() -> int:
     return 10_000 * parts[0] + 100 * parts[1] + parts[2]
 
 
-class NodeApiImpl:
-    """The node operations behind the RPC methods."""
+class NodeApiImpl(WalletApiMixin):
+    """The node operations behind the RPC methods (the wallet's in `WalletApiMixin`)."""
 
     def __init__(self, node: Node) -> None:
         """The API of `node` (usable once it is started)."""
@@ -130,12 +130,6 @@ class NodeApiImpl:
         if chain is None:
             raise WarmingUpError("the node is starting")
         return chain
-
-    def _wallet(self) -> Wallet:
-        wallet = self._node.wallet
-        if wallet is None:
-            raise WalletUnavailableError("this node runs without a wallet")
-        return wallet
 
     async def _io(self, func: Callable[[], T]) -> T:
         """Run a store read on the RPC thread; a damaged record is an error
@@ -633,12 +627,15 @@ class NodeApiImpl:
             for o, c in wallet.coins()
         ]
 
-    async def wallet_send_to_address(self, address: bytes, amount_units: int) -> bytes:
+    async def wallet_send_to_address(
+        self, address: bytes, amount_units: int, *, fee_per_kb_units: int = 0
+    ) -> bytes:
         """Build, sign and submit a payment; return its txid."""
         wallet = self._wallet()
         collaterals = live_collaterals(self._driver().state.registry)
+        policy = FeePolicy(fee_per_kb=fee_per_kb_units)
         tx = await self._io(
-            lambda: wallet.build_and_sign(address, amount_units, exclude=collaterals)
+            lambda: wallet.build_and_sign(address, amount_units, policy, exclude=collaterals)
         )
         return await self._submit_signed(wallet, tx)
 

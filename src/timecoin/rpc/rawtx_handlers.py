@@ -1,0 +1,353 @@
+"""bitcoind's raw-transaction and fee methods: createrawtransaction,
+fundrawtransaction, signrawtransactionwithwallet, estimatesmartfee,
+getmempoolentry, getchaintips.
+
+A TimeCoin input names its public key (the txid covers it) and carries a
+signature apart (docs/spec/ledger.md). `createrawtransaction` leaves the
+key empty (32 zero bytes); `fundrawtransaction` and
+`signrawtransactionwithwallet` fill in the wallet's keys. docs/rpc.md
+documents each method and how it differs from bitcoind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
+from typing import Any, Final
+
+from timecoin.encoding import encode
+from timecoin.params import MAX_MONEY
+from timecoin.rpc.arguments import (
+    Method,
+    Param,
+    decode_transaction,
+    int_in_range,
+    parse_address,
+    to_amount_units,
+    to_bool,
+    to_fee_rate_units,
+    to_hash,
+    to_str,
+)
+from timecoin.rpc.errors import (
+    RPC_INVALID_ADDRESS_OR_KEY,
+    RPC_INVALID_PARAMETER,
+    RPC_TYPE_ERROR,
+    RpcError,
+)
+from timecoin.rpc.jsonshape import JsonObject, amount_json, mempool_entry_json
+from timecoin.rpc.wallet_api import WalletNodeApi
+from timecoin.types import TX_VERSION, OutPoint, Transaction, TxInput, TxOutput
+from timecoin.wallet.wallet import PLACEHOLDER_PUBLIC_KEY
+
+MAX_LOCK_TIME: Final = 2**63 - 1
+MAX_RAW_INPUTS: Final = 10_000
+MAX_RAW_OUTPUTS: Final = 10_000
+MIN_CONF_TARGET: Final = 1
+MAX_CONF_TARGET: Final = 1_008
+ESTIMATE_MODES: Final = ("unset", "economical", "conservative")
+SIGHASH_TYPES: Final = ("DEFAULT", "ALL")
+FEE_RATE_DECIMALS: Final = 3
+"""`fee_rate` is in base units per byte with up to 3 decimals (bitcoind: sat/vB)."""
+
+
+def to_fee_rate_per_byte(value: object, name: str) -> int:
+    """A fee rate in base units per byte (bitcoind's sat/vB), as units per kB."""
+    if isinstance(value, bool) or not isinstance(value, int | Decimal | str):
+        raise RpcError(RPC_TYPE_ERROR, f"{name}: expected a number")
+    try:
+        rate = Decimal(value.strip()) if isinstance(value, str) else Decimal(value)
+    except InvalidOperation:
+        raise RpcError(RPC_TYPE_ERROR, f"{name}: invalid number") from None
+    if not rate.is_finite() or rate < 0:
+        raise RpcError(RPC_INVALID_PARAMETER, f"{name}: must be a number 0 or more")
+    per_kb = rate * 1000
+    if per_kb != per_kb.to_integral_value():
+        raise RpcError(RPC_INVALID_PARAMETER, f"{name}: at most {FEE_RATE_DECIMALS} decimals")
+    if per_kb > MAX_MONEY:
+        raise RpcError(RPC_INVALID_PARAMETER, f"{name}: out of range")
+    return int(per_kb)
+
+
+# ---------------------------------------------------------------- createrawtransaction
+
+
+def _to_inputs(value: object, name: str) -> list[OutPoint]:
+    if not isinstance(value, list):
+        raise RpcError(RPC_TYPE_ERROR, f"{name}: expected an array of objects")
+    if len(value) > MAX_RAW_INPUTS:
+        raise RpcError(RPC_INVALID_PARAMETER, f"{name}: at most {MAX_RAW_INPUTS} inputs")
+    result: list[OutPoint] = []
+    for item in value:
+        if not isinstance(item, dict):
+            raise RpcError(RPC_TYPE_ERROR, f"{name}: expected an array of objects")
+        txid = to_hash(item.get("txid"), "txid")
+        vout = item.get("vout")
+        if vout is None:
+            raise RpcError(RPC_INVALID_PARAMETER, "Invalid parameter, missing vout key")
+        if isinstance(vout, bool) or not isinstance(vout, int):
+            raise RpcError(RPC_INVALID_PARAMETER, "Invalid parameter, vout must be a number")
+        if vout < 0:
+            raise RpcError(RPC_INVALID_PARAMETER, "Invalid parameter, vout cannot be negative")
+        if vout > 0xFFFF_FFFF:
+            raise RpcError(RPC_INVALID_PARAMETER, "Invalid parameter, vout out of range")
+        result.append(OutPoint(txid, vout))
+    if len(set(result)) != len(result):
+        raise RpcError(RPC_INVALID_PARAMETER, "Invalid parameter, duplicated input")
+    return result
+
+
+def _to_outputs(value: object, name: str) -> list[tuple[str, Any]]:
+    """bitcoind's outputs: an object {address: amount} or an array of one-key objects."""
+    pairs: list[tuple[str, Any]] = []
+    if isinstance(value, dict):
+        pairs = list(value.items())
+    elif isinstance(value, list):
+        for item in value:
+            if not isinstance(item, dict):
+                raise RpcError(RPC_TYPE_ERROR, f"{name}: expected objects of address: amount")
+            pairs.extend(item.items())
+    else:
+        raise RpcError(RPC_TYPE_ERROR, f"{name}: expected an object or an array")
+    if not pairs:
+        raise RpcError(RPC_INVALID_PARAMETER, "Invalid parameter, output argument must be non-null")
+    if len(pairs) > MAX_RAW_OUTPUTS:
+        raise RpcError(RPC_INVALID_PARAMETER, f"{name}: at most {MAX_RAW_OUTPUTS} outputs")
+    seen: set[str] = set()
+    for address, _ in pairs:
+        if address == "data":
+            raise RpcError(
+                RPC_INVALID_PARAMETER, "Invalid parameter, data outputs are not supported"
+            )
+        if address in seen:
+            raise RpcError(
+                RPC_INVALID_PARAMETER, f"Invalid parameter, duplicated address: {address}"
+            )
+        seen.add(address)
+    return pairs
+
+
+def _build_outputs(api: WalletNodeApi, pairs: list[tuple[str, Any]]) -> list[TxOutput]:
+    params = api.params
+    return [
+        TxOutput(to_amount_units(amount, "amount"), parse_address(address, params))
+        for address, amount in pairs
+    ]
+
+
+async def createrawtransaction(
+    api: WalletNodeApi,
+    inputs: list[OutPoint],
+    outputs: list[tuple[str, Any]],
+    locktime: int,
+    replaceable: bool,
+) -> object:
+    """An unsigned transaction spending `inputs` and paying `outputs`, as hex."""
+    tx = Transaction(
+        version=TX_VERSION,
+        inputs=[TxInput(outpoint, PLACEHOLDER_PUBLIC_KEY) for outpoint in inputs],
+        outputs=_build_outputs(api, outputs),
+        lock_time=locktime,
+        payload=None,
+        signatures=[],
+        owner_signature=None,
+    )
+    return encode(tx).hex()
+
+
+# ---------------------------------------------------------------- fund and sign
+
+_FUND_OPTIONS: Final = frozenset(
+    {"feeRate", "fee_rate", "changePosition", "lockUnspents", "subtractFeeFromOutputs"}
+)
+
+
+def _to_options(value: object, name: str) -> dict[str, object]:
+    if not isinstance(value, dict):
+        raise RpcError(RPC_TYPE_ERROR, f"{name}: expected an object")
+    unknown = sorted(set(value) - _FUND_OPTIONS)
+    if unknown:
+        raise RpcError(RPC_INVALID_PARAMETER, f"Invalid parameter, unknown option: {unknown[0]}")
+    return dict(value)
+
+
+def _fee_per_kb(options: Mapping[str, object]) -> int:
+    if "feeRate" in options and "fee_rate" in options:
+        raise RpcError(
+            RPC_INVALID_PARAMETER, "Cannot specify both fee_rate (unit/B) and feeRate (TIME/kB)"
+        )
+    if options.get("feeRate") is not None:
+        return to_fee_rate_units(options["feeRate"], "feeRate")
+    if options.get("fee_rate") is not None:
+        return to_fee_rate_per_byte(options["fee_rate"], "fee_rate")
+    return 0
+
+
+async def fundrawtransaction(
+    api: WalletNodeApi, hexstring: str, options: dict[str, object], iswitness: bool | None
+) -> object:
+    """Add inputs from the wallet and a change output (last) to a transaction
+    without inputs; its hex, the fee and the change position (-1: none)."""
+    tx, _ = decode_transaction(hexstring, api.params)
+    if tx.inputs:
+        raise RpcError(
+            RPC_INVALID_PARAMETER,
+            "Funding a transaction that already has inputs is not supported",
+        )
+    if options.get("subtractFeeFromOutputs"):
+        raise RpcError(RPC_INVALID_PARAMETER, "subtractFeeFromOutputs is not supported")
+    position = options.get("changePosition", -1)
+    if position not in (-1, len(tx.outputs)) or isinstance(position, bool):
+        raise RpcError(
+            RPC_INVALID_PARAMETER, "changePosition: the change output can only go last (-1)"
+        )
+    funded = await api.wallet_fund(tx.outputs, _fee_per_kb(options), tx.lock_time)
+    return {
+        "hex": encode(funded.tx).hex(),
+        "fee": amount_json(funded.fee_units),
+        "changepos": funded.change_index,
+    }
+
+
+async def signrawtransactionwithwallet(
+    api: WalletNodeApi, hexstring: str, prevtxs: list[object] | None, sighashtype: str
+) -> object:
+    """Sign the inputs of a transaction that spend the wallet's coins; its hex,
+    whether it is complete, and an error per input left unsigned."""
+    if sighashtype not in SIGHASH_TYPES:
+        raise RpcError(RPC_INVALID_PARAMETER, f"Invalid sighash param: {sighashtype[:20]}")
+    if prevtxs:
+        raise RpcError(
+            RPC_INVALID_PARAMETER, "prevtxs is not supported: the wallet signs its own coins"
+        )
+    tx, _ = decode_transaction(hexstring, api.params)
+    outcome = await api.wallet_sign(tx)
+    result: JsonObject = {"hex": encode(outcome.tx).hex(), "complete": outcome.is_complete}
+    if outcome.errors:
+        result["errors"] = [
+            {
+                "txid": tx.inputs[index].prevout.txid.hex(),
+                "vout": tx.inputs[index].prevout.index,
+                "witness": [],
+                "scriptSig": "",
+                "sequence": 0xFFFF_FFFF,
+                "error": message,
+            }
+            for index, message in outcome.errors
+        ]
+    return result
+
+
+def _to_prevtxs(value: object, name: str) -> list[object]:
+    if not isinstance(value, list):
+        raise RpcError(RPC_TYPE_ERROR, f"{name}: expected an array")
+    return value
+
+
+def _to_iswitness(value: object, name: str) -> bool:
+    return to_bool(value, name)
+
+
+# ---------------------------------------------------------------- fees and mempool
+
+
+async def estimatesmartfee(api: WalletNodeApi, conf_target: int, estimate_mode: str) -> object:
+    """The fee rate (TIME/kB) a transaction needs to be admitted now and fit
+    in a block within `conf_target` blocks (docs/rpc.md: finality does not
+    wait for a block, so this is about admission and block space)."""
+    if estimate_mode.lower() not in ESTIMATE_MODES:
+        raise RpcError(
+            RPC_INVALID_PARAMETER,
+            'Invalid estimate_mode parameter, must be one of: "unset", "economical", '
+            '"conservative"',
+        )
+    info = await api.get_mempool_info()
+    rate = max(info.min_fee_per_kb_units, info.min_relay_fee_per_kb_units)
+    entries = sorted(
+        (e for e in await api.get_mempool_entries() if not e.is_final),
+        key=lambda e: e.fee_units * 1000 // max(e.size_bytes, 1),
+        reverse=True,
+    )
+    room_bytes = conf_target * api.params.sizes.max_block_bytes
+    for entry in entries:
+        room_bytes -= entry.size_bytes
+        if room_bytes < 0:
+            # The pool holds more than `conf_target` blocks of better-paying
+            # transactions: outbid the one that no longer fits.
+            rate = max(rate, entry.fee_units * 1000 // max(entry.size_bytes, 1) + 1)
+            break
+    return {"feerate": amount_json(rate), "blocks": conf_target}
+
+
+async def getmempoolentry(api: WalletNodeApi, txid: bytes) -> object:
+    """One pooled transaction: size, time, fee, dependencies, finality."""
+    for entry in await api.get_mempool_entries():
+        if entry.txid == txid:
+            return mempool_entry_json(entry)
+    raise RpcError(RPC_INVALID_ADDRESS_OR_KEY, "Transaction not in mempool")
+
+
+async def getchaintips(api: WalletNodeApi) -> object:
+    """The active tip: a committed block is final, so there are no other branches."""
+    state = await api.get_chain_state()
+    return [
+        {
+            "height": state.tip_height,
+            "hash": state.tip_hash.hex(),
+            "branchlen": 0,
+            "status": "active",
+        }
+    ]
+
+
+# ---------------------------------------------------------------- the table
+
+_HEXTX = Param("hexstring", to_str, is_text=True, help="the encoded transaction in hex")
+
+
+def _method(category: str, handler: Any, *params: Param) -> Method:
+    summary = " ".join((handler.__doc__ or "").split())
+    return Method(handler.__name__, handler, params, category, summary)
+
+
+RAWTX_METHODS: Final[tuple[Method, ...]] = (
+    _method(
+        "Rawtransactions",
+        createrawtransaction,
+        Param("inputs", _to_inputs, help='[{"txid": hex, "vout": n}, ...]'),
+        Param("outputs", _to_outputs, help='{"address": amount, ...} or an array of them'),
+        Param("locktime", int_in_range(0, MAX_LOCK_TIME), 0, help="lock time"),
+        Param("replaceable", to_bool, False, help="accepted; nothing is replaceable"),
+    ),
+    _method(
+        "Rawtransactions",
+        fundrawtransaction,
+        _HEXTX,
+        Param("options", _to_options, {}, help="feeRate (TIME/kB) or fee_rate (unit/B)"),
+        Param("iswitness", _to_iswitness, None, help="accepted, unused"),
+    ),
+    _method(
+        "Rawtransactions",
+        signrawtransactionwithwallet,
+        _HEXTX,
+        Param("prevtxs", _to_prevtxs, None, help="not supported (must be empty)"),
+        Param("sighashtype", to_str, "DEFAULT", is_text=True, help="DEFAULT or ALL"),
+    ),
+    _method(
+        "Util",
+        estimatesmartfee,
+        Param(
+            "conf_target",
+            int_in_range(MIN_CONF_TARGET, MAX_CONF_TARGET),
+            help="blocks, 1 to 1008",
+        ),
+        Param("estimate_mode", to_str, "economical", is_text=True, help="accepted"),
+    ),
+    _method(
+        "Blockchain",
+        getmempoolentry,
+        Param("txid", to_hash, is_text=True, help="transaction id, 64 hex digits"),
+    ),
+    _method("Blockchain", getchaintips),
+)
+"""The raw-transaction and fee methods, merged into the method table by `handlers`."""
