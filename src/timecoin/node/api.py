@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Final, TypeVar
 
 from timecoin import __version__
 from timecoin.masternode import RegistryState
+from timecoin.node.lookups import RECENT_BLOCKS, find_transaction
 from timecoin.node.wallet_api import WalletApiMixin
 from timecoin.node.walletstate import rescan_blocks
 from timecoin.p2p import BanKind
@@ -88,7 +89,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-TX_LOOKUP_BLOCKS: Final = 1_000
+TX_LOOKUP_BLOCKS: Final = RECENT_BLOCKS
 """How many recent blocks `get_transaction` searches (there is no tx index yet)."""
 _STEP_NAMES: Final[dict[int, ConsensusStep]] = {1: "propose", 2: "prevote", 3: "precommit"}
 
@@ -705,15 +706,10 @@ def _find_in_chain(chain: ChainStore, txid: bytes, tip_height: int) -> Transacti
 def _find_in_blocks(
     chain: ChainStore, txid: bytes, tip_height: int, depth: int = TX_LOOKUP_BLOCKS
 ) -> TransactionLookup | None:
-    for height in range(tip_height, max(-1, tip_height - depth), -1):
-        block_hash = chain.get_block_hash(height)
-        block = None if block_hash is None else chain.get_block(block_hash)
-        if block is None or block_hash is None:
-            continue
-        for tx in block.transactions:
-            if compute_txid(tx) == txid:
-                return TransactionLookup(tx=tx, block_hash=block_hash, is_final=True)
-    return None
+    found = find_transaction(chain, txid, tip_height, depth)
+    if found is None:
+        return None
+    return TransactionLookup(tx=found.tx, block_hash=found.block_hash, is_final=True)
 
 
 def _dir_size(path: str) -> int:

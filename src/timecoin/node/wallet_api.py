@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final, TypeVar
 
 from timecoin.crypto import address_from_public_key
+from timecoin.node.lookups import RECENT_BLOCKS
 from timecoin.rpc.api import WalletUnavailableError, WarmingUpError
 from timecoin.rpc.wallet_api import (
     NotAbandonableError,
@@ -41,7 +42,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-WALLET_HISTORY_BLOCKS: Final = 1_000
+WALLET_HISTORY_BLOCKS: Final = RECENT_BLOCKS
 """How many recent blocks the wallet history covers (there is no address index yet)."""
 
 _BlockMatches = tuple[tuple[int, Transaction, bytes], ...]

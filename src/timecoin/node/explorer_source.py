@@ -1,0 +1,326 @@
+"""`NodeExplorerSource`: the REST API's `ExplorerSource` over a running `Node`.
+
+Store reads run in the node's RPC thread pool. Transactions, spends and
+address histories come from `node.lookups` (the last RECENT_BLOCKS blocks)
+plus the pool and the final backlog; the coins a block's transactions spent
+come from the block's undo data, so fees and prevouts need no index.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Final, TypeVar
+
+from timecoin.crypto import address_from_public_key
+from timecoin.encoding import encode
+from timecoin.explorer.source import (
+    Finality,
+    FoundTransaction,
+    Placement,
+    PooledTransaction,
+    SourceUnavailableError,
+    Spend,
+    SubmitRejectedError,
+)
+from timecoin.masternode import RegistryState
+from timecoin.node.lookups import (
+    RECENT_BLOCKS,
+    BlockTx,
+    find_block_transactions,
+    find_transaction,
+    iter_recent_blocks,
+)
+from timecoin.params import ChainParams
+from timecoin.rpc.api import WarmingUpError
+from timecoin.types import Block, Coin, OutPoint, TimecoinError, Transaction, compute_txid
+
+if TYPE_CHECKING:
+    from timecoin.node.api import NodeApiImpl
+    from timecoin.node.finality import FinalityService
+    from timecoin.node.node import Node
+    from timecoin.storage import ChainStore
+
+T = TypeVar("T")
+
+UNDO_CACHE_BLOCKS: Final = 64
+MAX_ADDRESS_TRANSACTIONS: Final = 10_000
+"""The most transactions an address lookup returns (newest kept)."""
+
+
+def _placed(found: BlockTx) -> FoundTransaction:
+    return FoundTransaction(
+        found.tx,
+        found.txid,
+        Placement(found.block_hash, found.height, found.index, found.block_time_ms, True),
+    )
+
+
+def _touches(tx: Transaction, address: bytes) -> bool:
+    return any(out.address == address for out in tx.outputs) or any(
+        address_from_public_key(txin.public_key) == address for txin in tx.inputs
+    )
+
+
+class NodeExplorerSource:
+    """The node reads behind the REST API."""
+
+    def __init__(self, node: Node, api: NodeApiImpl) -> None:
+        """Read `node`; submit through `api` (the RPC's checks and errors)."""
+        self._node = node
+        self._api = api
+        self._undo: OrderedDict[bytes, dict[OutPoint, Coin]] = OrderedDict()
+
+    @property
+    def params(self) -> ChainParams:
+        """The chain parameters."""
+        return self._node.params
+
+    @property
+    def history_depth_blocks(self) -> int | None:
+        """Lookups reach back RECENT_BLOCKS blocks."""
+        return RECENT_BLOCKS
+
+    async def _io(self, func: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._node.rpc_executor, func)
+
+    def _chain(self) -> ChainStore:
+        chain = self._node.chain
+        if chain is None or not self._node.ready:
+            raise SourceUnavailableError("the node is starting")
+        return chain
+
+    def _finality(self) -> FinalityService:
+        finality = self._node.finality
+        if finality is None or finality.machine is None:
+            raise SourceUnavailableError("the node is starting")
+        return finality
+
+    def _tip_height(self) -> int:
+        driver = self._node.driver
+        if driver is None:
+            raise SourceUnavailableError("the node is starting")
+        return driver.state.height
+
+    async def get_tip(self) -> tuple[int, bytes]:
+        """(height, hash) of the last committed block."""
+        driver = self._node.driver
+        if driver is None or not self._node.ready:
+            raise SourceUnavailableError("the node is starting")
+        return driver.state.height, driver.state.block_hash
+
+    async def get_block_hash(self, height: int) -> bytes | None:
+        """The block hash at `height`."""
+        chain = self._chain()
+        return await self._io(lambda: chain.get_block_hash(height))
+
+    async def get_block(self, block_hash: bytes) -> Block | None:
+        """The stored block."""
+        chain = self._chain()
+        return await self._io(lambda: chain.get_block(block_hash))
+
+    async def get_transaction(self, txid: bytes) -> FoundTransaction | None:
+        """From the pool or final backlog, else from the recent blocks."""
+        finality = self._finality()
+        known = finality.get_transaction(txid)
+        if known is not None:
+            entry = finality.mempool.get(txid)
+            return FoundTransaction(
+                known[0],
+                txid,
+                Placement(None, None, None, None, known[1]),
+                None if entry is None else entry.time_ms,
+            )
+        chain, tip = self._chain(), self._tip_height()
+        found = await self._io(lambda: find_transaction(chain, txid, tip))
+        return None if found is None else _placed(found)
+
+    def _undo_coins(self, chain: ChainStore, block_hash: bytes) -> dict[OutPoint, Coin]:
+        coins = self._undo.get(block_hash)
+        if coins is None:
+            undo = chain.get_undo(block_hash)
+            coins = {} if undo is None else {s.outpoint: s.coin for s in undo.spent}
+            self._undo[block_hash] = coins
+            if len(self._undo) > UNDO_CACHE_BLOCKS:
+                self._undo.popitem(last=False)
+        return coins
+
+    async def get_prevouts(self, found: FoundTransaction) -> list[Coin | None]:
+        """A block's transaction: its block's undo data (or an output of an
+        earlier transaction of the block); otherwise the UTXO set or the pool."""
+        tx = found.tx
+        if not tx.inputs:
+            return []
+        chain = self._chain()
+        block_hash = found.placement.block_hash
+        if block_hash is not None:
+            return await self._io(lambda: self._block_prevouts(chain, block_hash, tx))
+        mempool = self._finality().mempool
+        tip = self._tip_height()
+
+        def read() -> list[Coin | None]:
+            coins: list[Coin | None] = []
+            for txin in tx.inputs:
+                coin = chain.get_coin(txin.prevout)
+                entry = mempool.get(txin.prevout.txid)
+                if coin is None and entry is not None:
+                    outputs = entry.tx.outputs
+                    if txin.prevout.index < len(outputs):
+                        out = outputs[txin.prevout.index]
+                        coin = Coin(out.amount, out.address, tip + 1)
+                coins.append(coin)
+            return coins
+
+        return await self._io(read)
+
+    def _block_prevouts(
+        self, chain: ChainStore, block_hash: bytes, tx: Transaction
+    ) -> list[Coin | None]:
+        spent = self._undo_coins(chain, block_hash)
+        coins: list[Coin | None] = [spent.get(txin.prevout) for txin in tx.inputs]
+        if all(coin is not None for coin in coins):
+            return coins
+        block = chain.get_block(block_hash)
+        if block is None:
+            return coins
+        created = {compute_txid(other): other for other in block.transactions}
+        for position, txin in enumerate(tx.inputs):
+            parent = created.get(txin.prevout.txid)
+            index = txin.prevout.index
+            if coins[position] is None and parent is not None and index < len(parent.outputs):
+                out = parent.outputs[index]
+                coins[position] = Coin(out.amount, out.address, block.header.height)
+        return coins
+
+    async def get_spend(self, outpoint: OutPoint) -> Spend | None:
+        """The pool's or final backlog's spender, else one in the recent blocks."""
+        finality = self._finality()
+        for txid in sorted(finality.mempool.spenders_of(outpoint)):
+            entry = finality.mempool.get(txid)
+            if entry is not None:
+                return self._spend_of(
+                    entry.tx,
+                    txid,
+                    outpoint,
+                    Placement(None, None, None, None, entry.final or finality.has_proof(txid)),
+                )
+        for tx in finality.final_transactions():
+            if any(txin.prevout == outpoint for txin in tx.inputs):
+                return self._spend_of(
+                    tx, compute_txid(tx), outpoint, Placement(None, None, None, None, True)
+                )
+        chain, tip = self._chain(), self._tip_height()
+
+        def scan() -> BlockTx | None:
+            if chain.get_coin(outpoint) is not None:
+                return None
+            for height, block_hash, block in iter_recent_blocks(chain, tip):
+                if outpoint not in self._undo_coins(chain, block_hash):
+                    continue
+                for index, tx in enumerate(block.transactions):
+                    if any(txin.prevout == outpoint for txin in tx.inputs):
+                        time_ms = block.header.timestamp_ms
+                        return BlockTx(tx, compute_txid(tx), block_hash, height, index, time_ms)
+            return None
+
+        found = await self._io(scan)
+        if found is None:
+            return None
+        return self._spend_of(found.tx, found.txid, outpoint, _placed(found).placement)
+
+    @staticmethod
+    def _spend_of(tx: Transaction, txid: bytes, outpoint: OutPoint, placement: Placement) -> Spend:
+        vin = next(i for i, txin in enumerate(tx.inputs) if txin.prevout == outpoint)
+        return Spend(txid, vin, placement)
+
+    async def get_address_transactions(self, address: bytes) -> list[FoundTransaction]:
+        """Pool and final backlog first (newest first), then the recent blocks."""
+        finality = self._finality()
+        outside: list[FoundTransaction] = []
+        pooled = set()
+        for entry in finality.mempool.entries():
+            pooled.add(entry.txid)
+            if _touches(entry.tx, address):
+                final = entry.final or finality.has_proof(entry.txid)
+                outside.append(
+                    FoundTransaction(
+                        entry.tx,
+                        entry.txid,
+                        Placement(None, None, None, None, final),
+                        entry.time_ms,
+                    )
+                )
+        outside.sort(key=lambda f: f.first_seen_ms or 0, reverse=True)
+        for tx in finality.final_transactions():
+            txid = compute_txid(tx)
+            if txid not in pooled and _touches(tx, address):
+                outside.append(FoundTransaction(tx, txid, Placement(None, None, None, None, True)))
+        chain, tip = self._chain(), self._tip_height()
+        in_blocks = await self._io(
+            lambda: find_block_transactions(
+                chain, tip, lambda tx: _touches(tx, address), limit=MAX_ADDRESS_TRANSACTIONS
+            )
+        )
+        confirmed = {found.txid for found in in_blocks}
+        outside = [found for found in outside if found.txid not in confirmed]
+        return outside + [_placed(found) for found in in_blocks]
+
+    async def get_mempool(self) -> list[PooledTransaction]:
+        """Every pooled transaction."""
+        finality = self._finality()
+        return [
+            PooledTransaction(e.tx, e.txid, e.size_bytes, e.fee, e.time_ms, e.final)
+            for e in finality.mempool.entries()
+        ]
+
+    async def get_min_fee_per_kb(self) -> int:
+        """The configured minimum relay fee rate."""
+        return self.params.min_fee_per_kb
+
+    async def get_finality(self, txid: bytes) -> Finality:
+        """The node's finality status, with the proof's voters' operator keys."""
+        try:
+            status = await self._api.get_transaction_finality(txid)
+        except WarmingUpError as exc:
+            raise SourceUnavailableError(str(exc)) from None
+        proof = status.proof
+        voters: tuple[bytes, ...] = ()
+        encoded = None
+        if proof is not None:
+            encoded = encode(proof)
+            driver = self._node.driver
+            voting_set = None if driver is None else driver.voting_set_of_epoch(proof.epoch)
+            if voting_set is not None:
+                keys = [voter.operator_key for voter in voting_set.voters]
+                voters = tuple(
+                    keys[vote.voter_index] for vote in proof.votes if vote.voter_index < len(keys)
+                )
+        return Finality(
+            status=status.status,
+            epoch=status.epoch,
+            vote_weight_units=status.vote_weight_units,
+            quorum_weight_units=status.quorum_weight_units,
+            total_weight_units=status.total_weight_units,
+            proof=encoded,
+            proof_epoch=None if proof is None else proof.epoch,
+            proof_voters=voters,
+            block_hash=status.block_hash,
+            height=status.height,
+        )
+
+    async def get_registry(self) -> RegistryState:
+        """The masternode registry after the tip."""
+        driver = self._node.driver
+        if driver is None:
+            raise SourceUnavailableError("the node is starting")
+        return driver.state.registry
+
+    async def submit(self, tx: Transaction) -> bytes:
+        """Submit through the RPC path (same checks, same reject codes)."""
+        try:
+            return await self._api.submit_transaction(tx)
+        except WarmingUpError as exc:
+            raise SourceUnavailableError(str(exc)) from None
+        except TimecoinError as exc:
+            raise SubmitRejectedError(exc.reject_code, str(exc)) from None
