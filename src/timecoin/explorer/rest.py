@@ -443,16 +443,20 @@ class RestServer:
         config: RestConfig,
         *,
         extra_routes: list[tuple[str, str, Handler]] | None = None,
+        streaming_paths: frozenset[str] = frozenset(),
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """Serve `source` as `config` says; `extra_routes` (absolute paths)
-        are served beside the API with the same limits."""
+        are served beside the API with the same limits, except that
+        `streaming_paths` (event streams, bounded by their handler) run
+        without the request timeout and outside the concurrency count."""
         self.api = RestApi(source)
         self.config = config
         self._clock = clock
         self._limiter = ClientLimiter(config.requests_per_s, config.burst)
         self._in_flight = 0
         self._extra_routes = extra_routes or []
+        self._streaming_paths = streaming_paths
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
         self.throttled_count = 0
@@ -487,12 +491,15 @@ class RestServer:
         if not self._limiter.allow(client, self._clock()):
             self.throttled_count += 1
             return text_response("Too many requests", status=429)
-        if self._in_flight >= self.config.max_concurrent:
+        streaming = request.path in self._streaming_paths
+        if not streaming and self._in_flight >= self.config.max_concurrent:
             return text_response("Server busy, retry", status=503)
-        self._in_flight += 1
+        self._in_flight += 0 if streaming else 1
         try:
-            async with asyncio.timeout(self.config.request_timeout_s):
+            async with asyncio.timeout(None if streaming else self.config.request_timeout_s):
                 return await handler(request)
+        except web.HTTPRedirection:
+            raise
         except BadRequest as exc:
             return text_response(str(exc)[:300], status=400)
         except NotFound as exc:
@@ -505,7 +512,7 @@ class RestServer:
             _log.exception("REST %s %s failed", request.method, request.path[:200])
             return text_response("Internal error", status=500)
         finally:
-            self._in_flight -= 1
+            self._in_flight -= 0 if streaming else 1
 
     async def start(self) -> None:
         """Listen on the configured address (port 0: a free one, see `port`)."""

@@ -162,3 +162,9 @@ class ExplorerSource(Protocol):
     async def submit(self, tx: Transaction) -> bytes:
         """Validate, pool and announce `tx`; its txid. Raises SubmitRejectedError."""
         ...
+
+    async def wait_for_change(self, seen: int, timeout_s: float) -> int:
+        """The change counter, bumped whenever a block commits or a transaction
+        becomes final: at once when it differs from `seen`, else when it
+        changes or after `timeout_s` (then equal to `seen`)."""
+        ...

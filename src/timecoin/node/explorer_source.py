@@ -71,6 +71,44 @@ class NodeExplorerSource:
         self._node = node
         self._api = api
         self._undo: OrderedDict[bytes, dict[OutPoint, Coin]] = OrderedDict()
+        self._version = 0
+        self._changed: asyncio.Event | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def attach(self) -> None:
+        """Follow the node's commits and final transactions (for `wait_for_change`);
+        call on the event loop once the driver and finality service exist."""
+        self._loop = asyncio.get_running_loop()
+        self._changed = asyncio.Event()
+        driver, finality = self._node.driver, self._node.finality
+        if driver is not None:
+            driver.listeners.append(lambda *_: self._notify())
+        if finality is not None:
+            finality.final_listeners.append(lambda *_: self._notify())
+
+    def _notify(self) -> None:
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._bump)
+
+    def _bump(self) -> None:
+        self._version += 1
+        changed = self._changed
+        if changed is not None:
+            changed.set()
+            self._changed = asyncio.Event()
+
+    async def wait_for_change(self, seen: int, timeout_s: float) -> int:
+        """The change counter once it differs from `seen`, or after `timeout_s`."""
+        changed = self._changed
+        if self._version != seen or changed is None:
+            return self._version
+        try:
+            async with asyncio.timeout(timeout_s):
+                await changed.wait()
+        except TimeoutError:
+            pass
+        return self._version
 
     @property
     def params(self) -> ChainParams:

@@ -30,6 +30,7 @@ from timecoin.crypto import SigningKey, verify
 from timecoin.crypto.batch import BatchVerifier
 from timecoin.encoding import DecodeError, decode
 from timecoin.explorer.rest import RestConfig, RestServer
+from timecoin.explorer.web import EVENTS_PATH, explorer_routes
 from timecoin.mempool import MempoolPolicy
 from timecoin.node import faults as fault_policy
 from timecoin.node.api import NodeApiImpl
@@ -441,7 +442,14 @@ class Node:
         config = RestConfig(
             host=rest.host, port=rest.port, requests_per_s=rest.requests_per_s, burst=rest.burst
         )
-        server = RestServer(NodeExplorerSource(self, self.api), config)
+        source = NodeExplorerSource(self, self.api)
+        source.attach()
+        server = RestServer(
+            source,
+            config,
+            extra_routes=explorer_routes(source),
+            streaming_paths=frozenset({EVENTS_PATH}),
+        )
         await server.start()
         self.rest = server
 

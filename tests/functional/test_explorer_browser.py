@@ -1,0 +1,140 @@
+"""The web explorer in a real browser (Debian's Chromium driven by Playwright)
+on a running testnet: every page renders, search finds a block, and a
+payment becomes final on its transaction page without a reload.
+
+Chromium is installed with apt-get when it is missing and the test runs as
+root; otherwise the test is skipped with the reason. Screenshots go to
+build/test-artifacts/explorer (or $TIMECOIN_ARTIFACTS_DIR).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from functional_framework import Testnet
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+APT_TIMEOUT_S = 900
+PAGE_TIMEOUT_MS = 30_000
+ARTIFACTS = Path(
+    os.environ.get(
+        "TIMECOIN_ARTIFACTS_DIR",
+        Path(__file__).resolve().parents[2] / "build" / "test-artifacts" / "explorer",
+    )
+)
+
+
+def _ensure_chromium() -> None:
+    if CHROMIUM.exists():
+        return
+    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+        pytest.skip(f"{CHROMIUM} is missing and apt-get cannot install it (not root)")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for command in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "chromium"]):
+        result = subprocess.run(
+            command, env=env, capture_output=True, timeout=APT_TIMEOUT_S, check=False
+        )
+        if result.returncode != 0:
+            pytest.skip(f"{' '.join(command)} failed: {result.stderr.decode()[-300:]}")
+
+
+@pytest.fixture(scope="module")
+def browser_context(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    _ensure_chromium()
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    profile = tmp_path_factory.mktemp("chromium-profile")
+    with sync_api.sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(profile),
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport={"width": 412, "height": 915},  # a phone's screen
+        )
+        context.set_default_timeout(PAGE_TIMEOUT_MS)
+        try:
+            yield context
+        finally:
+            context.close()
+
+
+def _shot(page: Any, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def test_pages_render_and_a_payment_turns_final_live(
+    testnet: Testnet, browser_context: Any
+) -> None:
+    from playwright.sync_api import expect
+
+    testnet.wait_for_height(2)
+    explorer = testnet.description["nodes"][0]["explorer_url"].rstrip("/")
+    page = browser_context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+
+    page.goto(explorer + "/")
+    expect(page.locator("#tip-height")).to_have_text(re.compile(r"^\d+$"))
+    expect(page.locator("#masternodes")).to_contain_text("4")
+    expect(page.locator("#live")).to_contain_text("live")
+    _shot(page, "home")
+
+    page.fill("#search", "1")
+    page.click("header button")
+    expect(page.locator("h1")).to_have_text("Block 1")
+    _shot(page, "block")
+
+    page.goto(explorer + "/masternodes")
+    expect(page.locator("tbody tr")).to_have_count(4)
+    expect(page.locator("tbody .badge.enabled")).to_have_count(4)
+    _shot(page, "masternodes")
+
+    sender, receiver = testnet.nodes[0], testnet.nodes[1]
+    address = receiver.rpc("getnewaddress")
+    txid = sender.rpc("sendtoaddress", address, "4.5")
+    page.goto(f"{explorer}/tx/{txid}")
+    expect(page.locator("#txid")).to_have_text(txid)
+    page.evaluate("window.loadedOnce = true")
+    expect(page.locator("#finality-status")).to_have_text(re.compile(r"^(final|confirmed)$"))
+    expect(page.locator("#finality-status")).to_have_text("confirmed")
+    assert page.evaluate("window.loadedOnce") is True, "the page was reloaded"
+    expect(page.locator("main")).to_contain_text(address)
+    _shot(page, "transaction")
+
+    page.goto(f"{explorer}/address/{address}")
+    expect(page.locator("#balance")).to_have_text("4.50000000 TIME")
+    expect(page.locator("main")).to_contain_text(txid)
+    _shot(page, "address")
+    assert errors == [], errors
+
+
+def test_crafted_input_is_shown_as_text(testnet: Testnet, browser_context: Any) -> None:
+    explorer = testnet.description["nodes"][1]["explorer_url"].rstrip("/")
+    page = browser_context.new_page()
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    response = page.goto(explorer + "/address/%3Cimg%20src=x%20onerror=alert(1)%3E")
+    assert response is not None and response.status == 400
+    assert page.locator("img").count() == 0
+    response = page.goto(explorer + "/search?q=%3Cscript%3Ealert(1)%3C/script%3E")
+    assert response is not None and response.status == 400
+    assert page.locator("script").count() == 0
+    assert dialogs == []
