@@ -567,11 +567,13 @@ def format_status(sample: StatusSample, tx_per_s: float, stalled_s: float | None
 
 
 def format_start_banner(datadir: Path, nodes: list[TestnetNode]) -> list[str]:
-    """What a testnet prints once its nodes are started: each node's RPC URL
-    and the commands to try next."""
+    """What a testnet prints once its nodes are started: each node's RPC URL,
+    the explorer and REST API, and the commands to try next."""
     lines = [f"{node.name}  rpc {node.rpc_url}  datadir {node.datadir}" for node in nodes]
     if nodes:
         first = nodes[0].datadir
+        if nodes[0].explorer_url is not None:
+            lines.append(f"explorer: {nodes[0].explorer_url}  (REST API: {nodes[0].rest_url})")
         lines += [
             f"try:  timecoin rpc --datadir {first} getblockchaininfo",
             f"      timecoin masternode --datadir {first} list",
