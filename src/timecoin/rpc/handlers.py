@@ -84,6 +84,7 @@ from timecoin.rpc.jsonshape import (
 )
 from timecoin.rpc.masternode_handlers import MASTERNODE_METHODS
 from timecoin.rpc.peer_methods import PEER_METHODS
+from timecoin.rpc.proof_handlers import PROOF_METHODS
 from timecoin.rpc.rawtx_handlers import RAWTX_METHODS, to_fee_rate_per_byte
 from timecoin.rpc.wallet_handlers import WALLET_METHODS
 from timecoin.types import (
@@ -811,6 +812,7 @@ METHODS: Final[Mapping[str, Method]] = {
         ),
         *WALLET_METHODS,
         *RAWTX_METHODS,
+        *PROOF_METHODS,
     )
 }
 """Every RPC method by name."""
