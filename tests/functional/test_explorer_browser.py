@@ -119,6 +119,10 @@ def test_pages_render_and_a_payment_turns_final_live(
     expect(page.locator("main")).to_contain_text(address)
     _shot(page, "transaction")
 
+    page.goto(explorer + "/")
+    expect(page.locator("#finality-latency")).to_have_text(re.compile(r"^\d+ ms / \d+ ms$"))
+    expect(page.locator("#finalized-per-second")).to_have_text(re.compile(r"^\d+\.\d\d$"))
+
     page.goto(f"{explorer}/address/{address}")
     expect(page.locator("#balance")).to_have_text("4.50000000 TIME")
     expect(page.locator("main")).to_contain_text(txid)

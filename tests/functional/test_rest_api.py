@@ -198,6 +198,12 @@ def test_mempool_fees_masternodes_and_broadcast(testnet: Testnet) -> None:
     assert isinstance(rest.json("/mempool/recent"), list)
     fees = rest.json("/fee-estimates")
     assert set(fees) >= ESPLORA_FEE_TARGETS and all(v > 0 for v in fees.values())
+    stats = rest.json("/stats")
+    assert stats["finalized_total"] >= 0 and set(stats["finality_latency_ms"]) == {
+        "p50",
+        "p99",
+        "samples",
+    }
     masternodes = rest.json("/masternodes")
     assert len(masternodes) == 4 and all(m["status"] == "enabled" for m in masternodes)
 

@@ -384,6 +384,19 @@ class RestApi:
         rate = await self.source.get_min_fee_per_kb() / 1000
         return json_response({str(target): rate for target in FEE_TARGETS})
 
+    async def stats(self, request: web.Request) -> web.StreamResponse:
+        activity = await self.source.get_finality_activity()
+        return json_response(
+            {
+                "finalized_total": activity.finalized_total,
+                "finality_latency_ms": {
+                    "p50": activity.latency_p50_ms,
+                    "p99": activity.latency_p99_ms,
+                    "samples": activity.samples,
+                },
+            }
+        )
+
     async def masternodes(self, request: web.Request) -> web.StreamResponse:
         registry = await self.source.get_registry()
         return json_response(esplora.masternodes_json(registry, self.params))
@@ -423,6 +436,7 @@ class RestApi:
             ("GET", "/mempool/recent", self.mempool_recent),
             ("GET", "/fee-estimates", self.fee_estimates),
             ("GET", "/masternodes", self.masternodes),
+            ("GET", "/stats", self.stats),
         ]
 
 

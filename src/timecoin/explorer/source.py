@@ -101,6 +101,18 @@ class Finality:
     height: int | None
 
 
+@dataclass(frozen=True, slots=True)
+class FinalityActivity:
+    """How this node sees finality: transactions found final since it
+    started, and the latency from first seeing a transaction to holding its
+    proof, over the last `samples` transactions it saw first-hand."""
+
+    finalized_total: int
+    latency_p50_ms: float | None
+    latency_p99_ms: float | None
+    samples: int
+
+
 class ExplorerSource(Protocol):
     """The node reads behind the REST API and the explorer."""
 
@@ -161,6 +173,10 @@ class ExplorerSource(Protocol):
 
     async def submit(self, tx: Transaction) -> bytes:
         """Validate, pool and announce `tx`; its txid. Raises SubmitRejectedError."""
+        ...
+
+    async def get_finality_activity(self) -> FinalityActivity:
+        """Finality counters and recent latencies."""
         ...
 
     async def wait_for_change(self, seen: int, timeout_s: float) -> int:

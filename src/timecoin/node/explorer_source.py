@@ -17,6 +17,7 @@ from timecoin.crypto import address_from_public_key
 from timecoin.encoding import encode
 from timecoin.explorer.source import (
     Finality,
+    FinalityActivity,
     FoundTransaction,
     Placement,
     PooledTransaction,
@@ -45,6 +46,8 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 UNDO_CACHE_BLOCKS: Final = 64
+RECENT_LATENCIES: Final = 200
+"""Finality latencies the explorer's figures cover (the last ones this node saw)."""
 MAX_ADDRESS_TRANSACTIONS: Final = 10_000
 """The most transactions an address lookup returns (newest kept)."""
 
@@ -346,6 +349,16 @@ class NodeExplorerSource:
             block_hash=status.block_hash,
             height=status.height,
         )
+
+    async def get_finality_activity(self) -> FinalityActivity:
+        """The finality service's counter and its last RECENT_LATENCIES latencies."""
+        finality = self._finality()
+        recent = sorted(finality.final_latencies_ms[-RECENT_LATENCIES:])
+
+        def rank(p: float) -> float | None:
+            return recent[min(len(recent) - 1, int(p * len(recent)))] if recent else None
+
+        return FinalityActivity(finality.finalized, rank(0.5), rank(0.99), len(recent))
 
     async def get_registry(self) -> RegistryState:
         """The masternode registry after the tip."""

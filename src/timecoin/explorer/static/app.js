@@ -77,10 +77,23 @@ function show(...nodes) {
 
 // ------------------------------------------------------------------ pages
 
+// (time, finalized total) samples of the last FINAL_WINDOW_MS, for the live rate.
+const FINAL_WINDOW_MS = 10000;
+const finalSamples = [];
+
+function finalizedPerSecond(total) {
+  const now = Date.now();
+  finalSamples.push([now, total]);
+  while (finalSamples.length > 2 && now - finalSamples[0][0] > FINAL_WINDOW_MS) finalSamples.shift();
+  const [then, before] = finalSamples[0];
+  return now - then >= 1000 ? ((total - before) * 1000 / (now - then)).toFixed(2) : "…";
+}
+
 async function renderHome() {
-  const [blocks, pool, masternodes] = await Promise.all([
-    api("/blocks"), api("/mempool"), api("/masternodes"),
+  const [blocks, pool, masternodes, stats] = await Promise.all([
+    api("/blocks"), api("/mempool"), api("/masternodes"), api("/stats"),
   ]);
+  const latency = stats.finality_latency_ms;
   const tip = blocks[0];
   let perMinute = "", perSecond = "";
   if (blocks.length > 1) {
@@ -95,6 +108,9 @@ async function renderHome() {
     card("Tip height", tip ? tip.height : "", "tip-height"),
     card("Blocks per minute", perMinute, "blocks-per-minute"),
     card("Payments per second (recent blocks)", perSecond, "tps"),
+    card("Finalized per second (live)", finalizedPerSecond(stats.finalized_total), "finalized-per-second"),
+    card("Finality latency p50 / p99", latency.p50 === null ? "no sample yet"
+      : `${Math.round(latency.p50)} ms / ${Math.round(latency.p99)} ms`, "finality-latency"),
     card("Mempool (final)", `${pool.count} (${pool.final_count})`, "mempool"),
     card("Masternodes (weight)", `${enabled.length} (${weight})`, "masternodes"));
   const rows = blocks.map((b) => [
