@@ -1,6 +1,7 @@
 """`NodeExplorerSource`: the REST API's `ExplorerSource` over a running `Node`.
 
-Store reads run in the node's RPC thread pool. Transactions, spends and
+Store reads run in a thread of their own (`REST_IO_THREADS`), so a client
+asking for costly scans never delays the node's RPC reads. Transactions, spends and
 address histories come from `node.lookups` (the last RECENT_BLOCKS blocks)
 plus the pool and the final backlog; the coins a block's transactions spent
 come from the block's undo data, so fees and prevouts need no index.
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Final, TypeVar
 
 from timecoin.crypto import address_from_public_key
@@ -45,6 +47,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
+REST_IO_THREADS: Final = 1
 UNDO_CACHE_BLOCKS: Final = 64
 RECENT_LATENCIES: Final = 200
 """Finality latencies the explorer's figures cover (the last ones this node saw)."""
@@ -74,6 +77,7 @@ class NodeExplorerSource:
         self._node = node
         self._api = api
         self._undo: OrderedDict[bytes, dict[OutPoint, Coin]] = OrderedDict()
+        self._executor = ThreadPoolExecutor(REST_IO_THREADS, thread_name_prefix="rest-io")
         self._version = 0
         self._changed: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -124,7 +128,11 @@ class NodeExplorerSource:
         return RECENT_BLOCKS
 
     async def _io(self, func: Callable[[], T]) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._node.rpc_executor, func)
+        return await asyncio.get_running_loop().run_in_executor(self._executor, func)
+
+    def close(self) -> None:
+        """Stop the reader thread once its reads are done (after the server stopped)."""
+        self._executor.shutdown(wait=True, cancel_futures=True)
 
     def _chain(self) -> ChainStore:
         chain = self._node.chain

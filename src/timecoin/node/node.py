@@ -191,6 +191,7 @@ class Node:
         self.metrics: NodeMetrics | None = None
         self.rpc: RpcServer | None = None
         self.rest: RestServer | None = None
+        self._rest_source: NodeExplorerSource | None = None
         self.api = NodeApiImpl(self)
         self.stop_requested = asyncio.Event()
         self.ready = False
@@ -444,6 +445,7 @@ class Node:
         )
         source = NodeExplorerSource(self, self.api)
         source.attach()
+        self._rest_source = source
         server = RestServer(
             source,
             config,
@@ -471,6 +473,9 @@ class Node:
         rest, self.rest = self.rest, None
         if rest is not None:
             await rest.stop()
+        source, self._rest_source = self._rest_source, None
+        if source is not None:
+            await asyncio.get_running_loop().run_in_executor(None, source.close)
         if self.heartbeats is not None:
             await self.heartbeats.stop()
         if self.driver is not None:
