@@ -121,6 +121,13 @@ def test_blocks_and_chain(testnet: Testnet) -> None:
     assert [t["txid"] for t in txs] == txids[:25]
     assert all("status" not in t and set(t) >= ESPLORA_TX - {"status"} for t in txs)
     assert rest.json(f"/block/{block_hash}/status")["in_best_chain"] is True
+    assert rest.text(f"/block/{block_hash}/txid/0") == txids[0]
+    assert rest.status(f"/block/{block_hash}/txid/{len(txids)}") == 404
+    header_hex = rest.text(f"/block/{block_hash}/header")
+    assert header_hex == node.rpc("getblockheader", block_hash, False)
+    status, raw, headers = rest.request(f"/block/{block_hash}/raw")
+    assert status == 200 and raw.hex() == node.rpc("getblock", block_hash, 0)
+    assert headers["Content-Type"] == "application/octet-stream"
 
     page = rest.json("/blocks")
     assert 1 <= len(page) <= 10
@@ -152,6 +159,7 @@ def test_a_payment_through_the_api(testnet: Testnet) -> None:
     assert tx["vout"][0]["scriptpubkey_address"] == address
     assert tx["vout"][0]["value"] == 325_000_000
     assert rest.text(f"/tx/{txid}/hex") == sender.rpc("getrawtransaction", txid)
+    assert rest.request(f"/tx/{txid}/raw")[1].hex() == sender.rpc("getrawtransaction", txid)
     finality = rest.json(f"/tx/{txid}/finality")
     assert finality["status"] in ("final", "confirmed")
 

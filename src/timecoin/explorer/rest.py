@@ -204,6 +204,25 @@ class RestApi:
         _, block = await self.lookup_block(request)
         return json_response([compute_txid(tx).hex() for tx in block.transactions])
 
+    async def block_header(self, request: web.Request) -> web.StreamResponse:
+        _, block = await self.lookup_block(request)
+        return text_response(encode(block.header).hex())
+
+    async def block_raw(self, request: web.Request) -> web.StreamResponse:
+        _, block = await self.lookup_block(request)
+        return web.Response(body=encode(block), content_type="application/octet-stream")
+
+    async def block_txid(self, request: web.Request) -> web.StreamResponse:
+        _, block = await self.lookup_block(request)
+        index = parse_int(request.match_info["index"], "index", MAX_VOUT)
+        if index >= len(block.transactions):
+            raise NotFound("Transaction index out of range")
+        return text_response(compute_txid(block.transactions[index]).hex())
+
+    async def tx_raw(self, request: web.Request) -> web.StreamResponse:
+        found = await self.lookup_tx(request)
+        return web.Response(body=encode(found.tx), content_type="application/octet-stream")
+
     async def block_txs(self, request: web.Request) -> web.StreamResponse:
         block_hash, block = await self.lookup_block(request)
         start = parse_int(request.match_info.get("start", "0") or "0", "start index", MAX_HEIGHT)
@@ -414,12 +433,16 @@ class RestApi:
             ("GET", f"/block/{hash_}", self.block),
             ("GET", f"/block/{hash_}/status", self.block_status),
             ("GET", f"/block/{hash_}/txids", self.block_txids),
+            ("GET", f"/block/{hash_}/header", self.block_header),
+            ("GET", f"/block/{hash_}/raw", self.block_raw),
+            ("GET", f"/block/{hash_}/txid/{{index:[^/]+}}", self.block_txid),
             ("GET", f"/block/{hash_}/txs", self.block_txs),
             ("GET", f"/block/{hash_}/txs/{{start:[^/]+}}", self.block_txs),
             ("GET", "/block-height/{height:[^/]+}", self.block_height),
             ("GET", f"/tx/{txid}", self.tx),
             ("GET", f"/tx/{txid}/status", self.tx_status),
             ("GET", f"/tx/{txid}/hex", self.tx_hex),
+            ("GET", f"/tx/{txid}/raw", self.tx_raw),
             ("GET", f"/tx/{txid}/merkle-proof", self.tx_merkle_proof),
             ("GET", f"/tx/{txid}/outspend/{{vout:[^/]+}}", self.tx_outspend),
             ("GET", f"/tx/{txid}/outspends", self.tx_outspends),
