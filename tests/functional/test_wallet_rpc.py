@@ -72,7 +72,12 @@ def test_fee_rate_abandon_and_backup(testnet: Testnet, tmp_path: Path) -> None:
     sender, receiver = testnet.nodes[2], testnet.nodes[3]
     testnet.wait_for_height(1)
     address = receiver.rpc("getnewaddress")
-    txid = _named(sender, "sendtoaddress", {"address": address, "amount": 1, "fee_rate": 300})
+    status = _named(
+        sender, "sendtoaddress", {"address": address, "amount": 1, "fee_rate": 300, "wait": 20}
+    )
+    # Final: its change is spendable, so the wallet can fund the next one.
+    assert status["status"] in ("final", "confirmed"), status
+    txid = status["txid"]
     size = len(sender.rpc("getrawtransaction", txid)) // 2
     fee = -sender.rpc("gettransaction", txid)["fee"]
     assert fee * 100_000_000 >= 300 * size

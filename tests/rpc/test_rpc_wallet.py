@@ -22,6 +22,8 @@ from timecoin.crypto import encode_address
 from timecoin.encoding import decode, encode
 from timecoin.ledger import compute_tx_size
 from timecoin.params import COIN
+from timecoin.rpc.api import MempoolEntry
+from timecoin.rpc.rawtx_handlers import compute_smart_fee_per_kb
 from timecoin.types import Transaction, compute_txid
 
 ALLOCATION = Decimal(WALLET_ALLOCATION) / COIN
@@ -313,3 +315,15 @@ async def test_estimatesmartfee_getchaintips(
     assert await rpc.call("getchaintips") == [
         {"height": 1, "hash": chain.block1_hash.hex(), "branchlen": 0, "status": "active"}
     ]
+
+
+def test_smart_fee_outbids_the_cheapest_evictable_once_the_pool_is_full() -> None:
+    def entry(n: int, fee: int, size: int, final: bool = False) -> MempoolEntry:
+        return MempoolEntry(bytes([n]) * 32, size, fee, 0, 1, (), final)
+
+    pool = [entry(1, 50_000, 1_000), entry(2, 20_000, 1_000), entry(3, 900, 1_000, final=True)]
+    assert compute_smart_fee_per_kb(pool, 1_000, 890, 1_000) == 1_000, "room left: the minimum"
+    assert compute_smart_fee_per_kb(pool, 1_000, 900, 1_000) == 20_001, "full: outbid the cheapest"
+    assert compute_smart_fee_per_kb(pool, 30_000, 950, 1_000) == 30_000, "never below admission"
+    finals = [entry(4, 500, 1_000, final=True)]
+    assert compute_smart_fee_per_kb(finals, 1_000, 1_000, 1_000) == 1_000, "final ones stay"

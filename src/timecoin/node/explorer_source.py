@@ -37,6 +37,7 @@ from timecoin.node.lookups import (
 )
 from timecoin.params import ChainParams
 from timecoin.rpc.api import WarmingUpError
+from timecoin.rpc.rawtx_handlers import compute_smart_fee_per_kb
 from timecoin.types import Block, Coin, OutPoint, TimecoinError, Transaction, compute_txid
 
 if TYPE_CHECKING:
@@ -324,8 +325,14 @@ class NodeExplorerSource:
         ]
 
     async def get_min_fee_per_kb(self) -> int:
-        """The configured minimum relay fee rate."""
-        return self.params.min_fee_per_kb
+        """The pool's admission rate, as `estimatesmartfee` computes it."""
+        try:
+            info = await self._api.get_mempool_info()
+            entries = await self._api.get_mempool_entries()
+        except WarmingUpError as exc:
+            raise SourceUnavailableError(str(exc)) from None
+        admission = max(info.min_fee_per_kb_units, info.min_relay_fee_per_kb_units)
+        return compute_smart_fee_per_kb(entries, admission, info.usage_bytes, info.max_bytes)
 
     async def get_finality(self, txid: bytes) -> Finality:
         """The node's finality status, with the proof's voters' operator keys."""

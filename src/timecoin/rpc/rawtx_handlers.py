@@ -11,12 +11,13 @@ documents each method and how it differs from bitcoind.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
 from timecoin.encoding import encode
 from timecoin.params import MAX_MONEY
+from timecoin.rpc.api import MempoolEntry
 from timecoin.rpc.arguments import (
     Method,
     Param,
@@ -47,6 +48,8 @@ MIN_CONF_TARGET: Final = 1
 MAX_CONF_TARGET: Final = 1_008
 ESTIMATE_MODES: Final = ("unset", "economical", "conservative")
 SIGHASH_TYPES: Final = ("DEFAULT", "ALL")
+POOL_FULL_PERCENT: Final = 90
+"""From this share of its memory on, the pool is full enough that fees compete."""
 FEE_RATE_DECIMALS: Final = 3
 """`fee_rate` is in base units per byte with up to 3 decimals (bitcoind: sat/vB)."""
 
@@ -251,10 +254,25 @@ def _to_iswitness(value: object, name: str) -> bool:
 # ---------------------------------------------------------------- fees and mempool
 
 
+def compute_smart_fee_per_kb(
+    entries: Sequence[MempoolEntry], admission_per_kb: int, usage_bytes: int, max_bytes: int
+) -> int:
+    """The fee rate (units per 1000 bytes) a transaction needs to enter the
+    pool now: `admission_per_kb`, or, once the pool is POOL_FULL_PERCENT full,
+    one unit above the cheapest transaction it could evict (one not final:
+    a full pool evicts the lowest fee rate to admit a better one)."""
+    if usage_bytes * 100 < max_bytes * POOL_FULL_PERCENT:
+        return admission_per_kb
+    rates = [e.fee_units * 1000 // max(e.size_bytes, 1) for e in entries if not e.is_final]
+    if not rates:
+        return admission_per_kb
+    return max(admission_per_kb, min(rates) + 1)
+
+
 async def estimatesmartfee(api: WalletNodeApi, conf_target: int, estimate_mode: str) -> object:
-    """The fee rate (TIME/kB) a transaction needs to be admitted now and fit
-    in a block within `conf_target` blocks (docs/rpc.md: finality does not
-    wait for a block, so this is about admission and block space)."""
+    """The fee rate (TIME/kB) a transaction needs to enter the mempool now;
+    finality does not wait for blocks, so every `conf_target` gets the same
+    rate (docs/rpc.md)."""
     if estimate_mode.lower() not in ESTIMATE_MODES:
         raise RpcError(
             RPC_INVALID_PARAMETER,
@@ -262,20 +280,12 @@ async def estimatesmartfee(api: WalletNodeApi, conf_target: int, estimate_mode: 
             '"conservative"',
         )
     info = await api.get_mempool_info()
-    rate = max(info.min_fee_per_kb_units, info.min_relay_fee_per_kb_units)
-    entries = sorted(
-        (e for e in await api.get_mempool_entries() if not e.is_final),
-        key=lambda e: e.fee_units * 1000 // max(e.size_bytes, 1),
-        reverse=True,
+    rate = compute_smart_fee_per_kb(
+        await api.get_mempool_entries(),
+        max(info.min_fee_per_kb_units, info.min_relay_fee_per_kb_units),
+        info.usage_bytes,
+        info.max_bytes,
     )
-    room_bytes = conf_target * api.params.sizes.max_block_bytes
-    for entry in entries:
-        room_bytes -= entry.size_bytes
-        if room_bytes < 0:
-            # The pool holds more than `conf_target` blocks of better-paying
-            # transactions: outbid the one that no longer fits.
-            rate = max(rate, entry.fee_units * 1000 // max(entry.size_bytes, 1) + 1)
-            break
     return {"feerate": amount_json(rate), "blocks": conf_target}
 
 
