@@ -127,9 +127,24 @@ def test_finality_proof_verifies_offline_and_tampering_is_rejected(
     gap = msgspec.structs.replace(proof, headers=[*proof.headers[:3], *proof.headers[4:]])
     assert _reject(gap, 0, genesis_hash).reject_code == REJECT_HEADERS
 
+    current = node.rpc("getvotingset")
+    assert current["epoch"] >= finality.epoch and current["voters"]
+    proof_set = node.rpc("getvotingset", finality.epoch)
+    committing = proof.headers[finality.epoch * epoch_length - 2].header
+    assert committing.height == finality.epoch * epoch_length - 1
+    assert proof_set["epoch"] == finality.epoch
+    assert proof_set["hash"] == committing.next_voting_set_hash.hex()
+    with pytest.raises(RpcClientError, match="not known"):
+        node.rpc("getvotingset", 10**9)
+
     block1 = bytes.fromhex(node.rpc("getblockhash", 1))
     assert _reject(proof, 1, block1).reject_code == REJECT_CHECKPOINT
     assert _reject(proof, 0, block1).reject_code == REJECT_CHECKPOINT
+
+    past = (finality.epoch + 1) * epoch_length
+    testnet.wait_for_height(past, timeout_s=60.0)
+    with pytest.raises(RpcClientError, match="checkpoint is past"):
+        node.rpc("getfinalityproof", txid, past)
 
 
 def test_inclusion_proof_from_a_block(testnet: Testnet) -> None:
