@@ -142,3 +142,80 @@ def test_crafted_input_is_shown_as_text(testnet: Testnet, browser_context: Any) 
     assert response is not None and response.status == 400
     assert page.locator("script").count() == 0
     assert dialogs == []
+
+
+CRAFTED = b"<img src=x onerror=alert(1)>"
+
+
+def _register_crafted_masternode(testnet: Testnet) -> str:
+    """A Free-tier registration whose network address is markup; its id."""
+    import msgspec
+
+    from timecoin.crypto import SigningKey, address_from_public_key, encode_address
+    from timecoin.encoding import encode
+    from timecoin.ledger import compute_input_signing_message, compute_owner_signing_message
+    from timecoin.params import COIN, PRESETS
+    from timecoin.types import (
+        NO_COLLATERAL,
+        TX_VERSION,
+        MasternodeRegistration,
+        OutPoint,
+        Transaction,
+        TxInput,
+        TxOutput,
+        compute_txid,
+    )
+
+    node = testnet.nodes[0]
+    params = PRESETS[node.rpc("getblockchaininfo")["chain"]]
+    owner = SigningKey.from_seed(bytes([77]) * 32)
+    operator = SigningKey.from_seed(bytes([78]) * 32)
+    address = address_from_public_key(owner.public_key)
+    funded = node.rpc("sendtoaddress", encode_address(params.address_hrp, address), "5", 20)
+    assert funded["status"] in ("final", "confirmed"), funded
+    decoded = node.rpc("getrawtransaction", funded["txid"], True)
+    vout = next(o["n"] for o in decoded["vout"] if o["scriptPubKey"]["hex"] == address.hex())
+    unsigned = Transaction(
+        version=TX_VERSION,
+        inputs=[TxInput(OutPoint(bytes.fromhex(funded["txid"]), vout), owner.public_key)],
+        outputs=[TxOutput(5 * COIN - COIN // 100, address)],
+        lock_time=0,
+        payload=MasternodeRegistration(
+            tier=0,
+            collateral_index=NO_COLLATERAL,
+            owner_key=owner.public_key,
+            operator_key=operator.public_key,
+            reward_address=address,
+            network_address=CRAFTED,
+        ),
+        signatures=[],
+        owner_signature=None,
+    )
+    txid = compute_txid(unsigned)
+    signed = msgspec.structs.replace(
+        unsigned,
+        signatures=[owner.sign(compute_input_signing_message(params.chain_id, txid, 0))],
+        owner_signature=owner.sign(compute_owner_signing_message(params.chain_id, txid)),
+    )
+    node.rpc("sendrawtransaction", encode(signed).hex())
+    return txid.hex()
+
+
+def test_a_crafted_network_address_is_shown_as_text(testnet: Testnet, browser_context: Any) -> None:
+    from playwright.sync_api import expect
+
+    testnet.wait_for_height(1)
+    masternode_id = _register_crafted_masternode(testnet)
+    explorer = testnet.description["nodes"][0]["explorer_url"].rstrip("/")
+    page = browser_context.new_page()
+    page.set_viewport_size({"width": 1280, "height": 900})  # the address column shows
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.goto(explorer + "/masternodes")
+    expect(page.locator("tbody tr")).to_have_count(5)
+    cell = page.get_by_text(CRAFTED.decode(), exact=True)
+    expect(cell).to_be_visible()
+    assert page.locator("main img").count() == 0
+    expect(page.locator("main")).to_contain_text(masternode_id[:16])
+    _shot(page, "masternodes-crafted")
+    assert dialogs == []
