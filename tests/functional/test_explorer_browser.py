@@ -100,6 +100,7 @@ def test_pages_render_and_a_payment_turns_final_live(
     page.fill("#search", "1")
     page.click("header button")
     expect(page.locator("h1")).to_have_text("Block 1")
+    expect(page.locator("main h2")).to_have_text(re.compile(r"^Transactions 1 to \d+ of \d+$"))
     _shot(page, "block")
 
     page.goto(explorer + "/masternodes")
@@ -219,3 +220,50 @@ def test_a_crafted_network_address_is_shown_as_text(testnet: Testnet, browser_co
     expect(page.locator("main")).to_contain_text(masternode_id[:16])
     _shot(page, "masternodes-crafted")
     assert dialogs == []
+
+
+def test_a_large_block_pages_its_transactions(testnet: Testnet, browser_context: Any) -> None:
+    import json
+    import sys
+    import urllib.request
+
+    from playwright.sync_api import expect
+
+    testnet.wait_for_height(1)
+    completed = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "timecoin.cli",
+            "loadgen",
+            "--testnet",
+            str(testnet.datadir),
+            "--tps",
+            "150",
+            "--duration",
+            "2",
+            "--drain-timeout",
+            "30",
+            "--json",
+            "--quiet",
+        ],
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    assert completed.returncode == 0, completed.stderr.decode()
+    rest = testnet.description["nodes"][0]["rest_url"]
+    with urllib.request.urlopen(rest + "/blocks", timeout=10) as response:
+        blocks = json.loads(response.read())
+    large = [b for b in blocks if b["tx_count"] > 26]
+    assert large, [b["tx_count"] for b in blocks]
+    block = large[0]
+    explorer = testnet.description["nodes"][0]["explorer_url"].rstrip("/")
+    page = browser_context.new_page()
+    page.goto(f"{explorer}/block/{block['id']}")
+    heading = page.locator("main h2")
+    expect(heading).to_have_text(f"Transactions 1 to 25 of {block['tx_count']}")
+    expect(page.locator("tbody tr")).to_have_count(25)
+    page.click("#pager >> text=next »")
+    expect(heading).to_have_text(re.compile(rf"^Transactions 26 to \d+ of {block['tx_count']}$"))
+    _shot(page, "block-page-2")

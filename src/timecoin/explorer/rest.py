@@ -230,16 +230,11 @@ class RestApi:
             raise BadRequest(f"Invalid start index: must be a multiple of {PAGE_TXS}")
         if start >= len(block.transactions) and start > 0:
             raise NotFound("start index out of range")
-        placement = Placement(
-            block_hash, block.header.height, None, block.header.timestamp_ms, True
-        )
+        height, time_ms = block.header.height, block.header.timestamp_ms
         result = []
         for index, tx in enumerate(block.transactions[start : start + PAGE_TXS], start=start):
-            found = FoundTransaction(
-                tx,
-                compute_txid(tx),
-                Placement(block_hash, placement.height, index, placement.block_time_ms, True),
-            )
+            placement = Placement(block_hash, height, index, time_ms, True)
+            found = FoundTransaction(tx, compute_txid(tx), placement)
             result.append(await self.found_json(found, with_status=False))
         return json_response(result)
 

@@ -124,23 +124,29 @@ function card(title, value, id) {
   return el("div", { class: "card" }, el("div", { class: "muted" }, title), el("div", { class: "value", id: id }, value));
 }
 
+const PAGE_TXS = 25;
+
 async function renderBlock() {
-  const [block, status, txs] = await Promise.all([
-    api(`/block/${subject}`), api(`/block/${subject}/status`), api(`/block/${subject}/txs`),
-  ]);
+  const start = Math.max(0, Math.floor(Number(new URLSearchParams(location.search).get("start")) / PAGE_TXS) * PAGE_TXS || 0);
+  const [block, status] = await Promise.all([api(`/block/${subject}`), api(`/block/${subject}/status`)]);
+  const first = Math.min(start, Math.max(0, Math.floor((block.tx_count - 1) / PAGE_TXS) * PAGE_TXS));
+  const txs = await api(`/block/${subject}/txs/${first}`);
   const prev = block.previousblockhash ? link(`/block/${block.previousblockhash}`, block.previousblockhash) : "none";
   const next = status.next_best ? link(`/block/${status.next_best}`, status.next_best) : "none yet";
   const rows = txs.map((tx) => [
     link(`/tx/${tx.txid}`, tx.txid), String(tx.vin.length), String(tx.vout.length),
     amount(tx.vout.reduce((n, o) => n + o.value, 0)),
   ]);
+  const pager = el("p", { id: "pager" });
+  if (first > 0) pager.append(link(`/block/${subject}?start=${first - PAGE_TXS}`, "« previous", ""), " ");
+  if (first + PAGE_TXS < block.tx_count) pager.append(link(`/block/${subject}?start=${first + PAGE_TXS}`, "next »", ""));
   show(el("h1", {}, `Block ${block.height}`),
     facts([["Hash", el("span", { class: "mono" }, block.id)], ["Time", when(block.timestamp)],
       ["Epoch", String(block.epoch)], ["Transactions", String(block.tx_count)],
       ["Size", `${block.size} bytes`], ["Merkle root", el("span", { class: "mono" }, block.merkle_root)],
       ["Previous", prev], ["Next", next], ["In best chain", status.in_best_chain ? "yes" : "no"]]),
-    el("h2", {}, "Transactions" + (block.tx_count > txs.length ? ` (first ${txs.length})` : "")),
-    table(["Txid", "Inputs", "Outputs", "Value"], rows, [1, 2]));
+    el("h2", {}, `Transactions ${first + 1} to ${first + txs.length} of ${block.tx_count}`),
+    table(["Txid", "Inputs", "Outputs", "Value"], rows, [1, 2]), pager);
 }
 
 async function renderTx() {
