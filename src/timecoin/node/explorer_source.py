@@ -10,12 +10,12 @@ come from the block's undo data, so fees and prevouts need no index.
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Final, TypeVar
 
-from timecoin.crypto import address_from_public_key
 from timecoin.encoding import encode
 from timecoin.explorer.source import (
     Finality,
@@ -34,6 +34,7 @@ from timecoin.node.lookups import (
     find_block_transactions,
     find_transaction,
     iter_recent_blocks,
+    touches_addresses,
 )
 from timecoin.params import ChainParams
 from timecoin.rpc.api import WarmingUpError
@@ -49,6 +50,7 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 REST_IO_THREADS: Final = 1
+MAX_PENDING_READS: Final = 8
 UNDO_CACHE_BLOCKS: Final = 64
 RECENT_LATENCIES: Final = 200
 """Finality latencies the explorer's figures cover (the last ones this node saw)."""
@@ -65,9 +67,7 @@ def _placed(found: BlockTx) -> FoundTransaction:
 
 
 def _touches(tx: Transaction, address: bytes) -> bool:
-    return any(out.address == address for out in tx.outputs) or any(
-        address_from_public_key(txin.public_key) == address for txin in tx.inputs
-    )
+    return touches_addresses(tx, frozenset((address,)))
 
 
 class NodeExplorerSource:
@@ -79,6 +79,8 @@ class NodeExplorerSource:
         self._api = api
         self._undo: OrderedDict[bytes, dict[OutPoint, Coin]] = OrderedDict()
         self._executor = ThreadPoolExecutor(REST_IO_THREADS, thread_name_prefix="rest-io")
+        self._pending_reads = 0
+        self._pending_lock = threading.Lock()
         self._version = 0
         self._changed: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -129,7 +131,20 @@ class NodeExplorerSource:
         return RECENT_BLOCKS
 
     async def _io(self, func: Callable[[], T]) -> T:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, func)
+        """Run a store read in the reader thread. A read keeps running when
+        its request times out, so at most MAX_PENDING_READS may be queued or
+        running; beyond, the request is refused (503) instead of queued."""
+        with self._pending_lock:
+            if self._pending_reads >= MAX_PENDING_READS:
+                raise SourceUnavailableError("the explorer's reads are saturated")
+            self._pending_reads += 1
+        future = self._executor.submit(func)
+        future.add_done_callback(self._read_done)
+        return await asyncio.wrap_future(future)
+
+    def _read_done(self, _: object) -> None:
+        with self._pending_lock:
+            self._pending_reads -= 1
 
     def close(self) -> None:
         """Stop the reader thread once its reads are done (after the server stopped)."""

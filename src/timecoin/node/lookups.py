@@ -9,10 +9,12 @@ thread pool, never on the event loop.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
+from timecoin.crypto import address_from_public_key
 from timecoin.types import Block, Transaction, compute_txid
 
 if TYPE_CHECKING:
@@ -20,6 +22,21 @@ if TYPE_CHECKING:
 
 RECENT_BLOCKS: Final = 1_000
 """How many recent blocks a lookup reads (there is no index yet)."""
+KEY_ADDRESS_CACHE: Final = 65_536
+"""Public keys whose address is remembered (scans meet the same inputs again)."""
+
+
+@functools.lru_cache(maxsize=KEY_ADDRESS_CACHE)
+def key_address(public_key: bytes) -> bytes:
+    """The address a public key spends from (memoized)."""
+    return address_from_public_key(public_key)
+
+
+def touches_addresses(tx: Transaction, addresses: frozenset[bytes]) -> bool:
+    """Whether `tx` pays one of `addresses` or spends with one of their keys."""
+    return any(out.address in addresses for out in tx.outputs) or any(
+        key_address(txin.public_key) in addresses for txin in tx.inputs
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,8 +16,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Final, TypeVar
 
-from timecoin.crypto import address_from_public_key
-from timecoin.node.lookups import RECENT_BLOCKS
+from timecoin.node.lookups import RECENT_BLOCKS, touches_addresses
 from timecoin.rpc.api import WalletUnavailableError, WarmingUpError
 from timecoin.rpc.wallet_api import (
     NotAbandonableError,
@@ -50,9 +49,7 @@ _BlockMatches = tuple[tuple[int, Transaction, bytes], ...]
 
 def is_wallet_transaction(tx: Transaction, addresses: frozenset[bytes]) -> bool:
     """Whether `tx` pays one of `addresses` or spends with one of their keys."""
-    return any(out.address in addresses for out in tx.outputs) or any(
-        address_from_public_key(txin.public_key) in addresses for txin in tx.inputs
-    )
+    return touches_addresses(tx, addresses)
 
 
 def _scan_blocks(
