@@ -69,6 +69,7 @@ def test_finality_proof_verifies_offline_and_tampering_is_rejected(
     assert status["status"] == "final", status
     reply = node.rpc("getfinalityproof", txid)
     assert reply["checkpoint"] == checkpoint and reply["finalepoch"] >= 1
+    assert reply["votingset"]["epoch"] == reply["finalepoch"]
     proof = decode_light_proof(bytes.fromhex(reply["proof"]))
     verdict = verify_light_proof(proof, 0, genesis_hash)
     assert verdict.txid.hex() == txid and verdict.final_epoch == reply["finalepoch"]
@@ -134,6 +135,7 @@ def test_finality_proof_verifies_offline_and_tampering_is_rejected(
     assert committing.height == finality.epoch * epoch_length - 1
     assert proof_set["epoch"] == finality.epoch
     assert proof_set["hash"] == committing.next_voting_set_hash.hex()
+    assert reply["votingset"] == proof_set
     with pytest.raises(RpcClientError, match="not known"):
         node.rpc("getvotingset", 10**9)
 

@@ -87,10 +87,14 @@ async def getfinalityproof(api: ProofNodeApi, txid: bytes, checkpoint_height: in
     except ProofUnavailableError as exc:
         raise RpcError(RPC_INVALID_ADDRESS_OR_KEY, str(exc)) from None
     checkpoint_hash = await api.get_block_hash(checkpoint_height)
+    voting_set = None
+    if info.final_epoch is not None:
+        voting_set = await api.get_voting_set(info.final_epoch)
     return {
         "txid": txid.hex(),
         "proof": info.data.hex(),
         "finalepoch": info.final_epoch,
+        "votingset": None if voting_set is None else voting_set_json(voting_set),
         "includedheight": info.included_height,
         "checkpoint": f"{checkpoint_height}:{checkpoint_hash.hex() if checkpoint_hash else ''}",
         "headers": info.header_count,
