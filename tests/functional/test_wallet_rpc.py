@@ -97,6 +97,13 @@ def test_fee_rate_abandon_and_backup(testnet: Testnet, tmp_path: Path) -> None:
     else:
         raise AssertionError("a sent payment was abandoned")
 
+    second = receiver.rpc("getnewaddress")
+    many = sender.rpc("sendmany", "", {address: "1.25", second: 2})
+    assert sender.rpc("gettransaction", many)["amount"] == Decimal("-3.25")
+    assert sender.rpc("getbalances")["mine"]["trusted"] >= 0
+    assert receiver.rpc("getaddressinfo", second)["ismine"] is True
+    assert sender.rpc("getaddressinfo", second)["ismine"] is False
+
     target = tmp_path / "backup.json"
     assert sender.rpc("backupwallet", str(target)) is None
     assert target.is_file() and target.with_name("backup.json.journal").is_file()

@@ -327,3 +327,62 @@ def test_smart_fee_outbids_the_cheapest_evictable_once_the_pool_is_full() -> Non
     assert compute_smart_fee_per_kb(pool, 30_000, 950, 1_000) == 30_000, "never below admission"
     finals = [entry(4, 500, 1_000, final=True)]
     assert compute_smart_fee_per_kb(finals, 1_000, 1_000, 1_000) == 1_000, "final ones stay"
+
+
+async def test_sendmany_pays_every_address_in_one_transaction(
+    rpc: RpcHttp, node: MemoryNode
+) -> None:
+    payee, other = _addr(node, address_of(PAYEE)), _addr(node, address_of(PAYER))
+    txid = await rpc.call("sendmany", "", {payee: 2, other: "0.5"})
+    tx = node.mempool[bytes.fromhex(txid)].tx
+    assert [(o.address, o.amount) for o in tx.outputs[:2]] == [
+        (address_of(PAYEE), 2 * COIN),
+        (address_of(PAYER), COIN // 2),
+    ]
+    sent = await rpc.call("gettransaction", txid)
+    assert sent["amount"] == Decimal("-2.5") and len(sent["details"]) == 2
+    assert (await rpc.error("sendmany", "x", {payee: 1}))["code"] == -8
+    assert (await rpc.error("sendmany", "", {}))["code"] == -8
+    assert (await rpc.error("sendmany", "", {payee: 1}, 0, "", [payee]))["code"] == -8
+    assert (await rpc.error("sendmany", "", {payee: 10_000}))["code"] == -6
+    assert (await rpc.error("sendmany", "", [{payee: 1}]))["code"] == -3
+
+
+async def test_sendmany_verbose_and_fee_rate(rpc: RpcHttp, node: MemoryNode) -> None:
+    payee = _addr(node, address_of(PAYEE))
+    verbose = await rpc.call("sendmany", "", {payee: 1}, 0, "", [], False, None, "unset", 200, True)
+    assert set(verbose) == {"txid", "fee_reason"}
+    tx = node.mempool[bytes.fromhex(verbose["txid"])].tx
+    fee_units = WALLET_ALLOCATION - sum(out.amount for out in tx.outputs)
+    assert fee_units >= 200 * compute_tx_size(tx)
+
+
+async def test_getbalances_getaddressinfo_listreceivedbyaddress(
+    rpc: RpcHttp, node: MemoryNode, chain: ChainFacts
+) -> None:
+    balances = await rpc.call("getbalances")
+    assert balances["mine"]["trusted"] == ALLOCATION
+    assert balances["mine"]["untrusted_pending"] == 0 and balances["mine"]["immature"] == 0
+    assert balances["lastprocessedblock"]["height"] == 1
+    mine = _addr(node, chain.wallet_address)
+    info = await rpc.call("getaddressinfo", mine)
+    assert info["ismine"] is True and info["scriptPubKey"] == chain.wallet_address.hex()
+    assert (await rpc.call("getaddressinfo", _addr(node, address_of(PAYER))))["ismine"] is False
+    assert (await rpc.error("getaddressinfo", "nope"))["code"] == -5
+    received = await rpc.call("listreceivedbyaddress")
+    assert received == [
+        {
+            "address": mine,
+            "amount": ALLOCATION,
+            "confirmations": 2,
+            "label": "",
+            "txids": [_allocation_txid(node, chain)],
+        }
+    ]
+    fresh = await rpc.call("getnewaddress")
+    keys = (await rpc.call("getwalletinfo"))["keycount"]
+    assert len(await rpc.call("listreceivedbyaddress", 1, True)) == keys
+    assert await rpc.call("listreceivedbyaddress", 3) == []
+    assert [
+        r["address"] for r in await rpc.call("listreceivedbyaddress", 0, True, False, fresh)
+    ] == [fresh]

@@ -15,7 +15,6 @@ from typing import Any, Final
 
 from timecoin.crypto import AddressError, decode_address
 from timecoin.encoding import encode
-from timecoin.ledger.errors import REJECT_MISSING_INPUT
 from timecoin.params import COIN
 from timecoin.rpc.api import (
     InvalidPeerAddressError,
@@ -24,7 +23,6 @@ from timecoin.rpc.api import (
     PeerAlreadyAddedError,
     PeerNotAddedError,
     StoreDamagedError,
-    TransactionAlreadyInChainError,
     TransactionFinality,
     TransactionLookup,
     WalletUnavailableError,
@@ -54,9 +52,7 @@ from timecoin.rpc.errors import (
     RPC_METHOD_NOT_FOUND,
     RPC_MISC_ERROR,
     RPC_TYPE_ERROR,
-    RPC_VERIFY_ALREADY_IN_CHAIN,
     RPC_VERIFY_ERROR,
-    RPC_VERIFY_REJECTED,
     RPC_WALLET_ERROR,
     RPC_WALLET_INSUFFICIENT_FUNDS,
     RPC_WALLET_NOT_FOUND,
@@ -86,6 +82,7 @@ from timecoin.rpc.masternode_handlers import MASTERNODE_METHODS
 from timecoin.rpc.peer_methods import PEER_METHODS
 from timecoin.rpc.proof_handlers import PROOF_METHODS
 from timecoin.rpc.rawtx_handlers import RAWTX_METHODS, to_fee_rate_per_byte
+from timecoin.rpc.rejects import reject_error
 from timecoin.rpc.wallet_handlers import WALLET_METHODS
 from timecoin.types import (
     BlockHeader,
@@ -159,14 +156,8 @@ def _decode_transaction(text: str, api: NodeApi) -> tuple[Transaction, int]:
 
 
 def _reject_error(exc: TimecoinError) -> RpcError:
-    """The reply for a transaction the node refused: -25 for missing inputs
-    (bitcoind's "bad-txns-inputs-missingorspent"), -27 when already in a
-    block, else -26; the message starts with the reject code."""
-    if isinstance(exc, TransactionAlreadyInChainError):
-        return RpcError(RPC_VERIFY_ALREADY_IN_CHAIN, f"Transaction already in block chain: {exc}")
-    if exc.reject_code == REJECT_MISSING_INPUT:
-        return RpcError(RPC_VERIFY_ERROR, str(exc))
-    return RpcError(RPC_VERIFY_REJECTED, str(exc))
+    """The reply for a transaction the node refused (see `rejects.reject_error`)."""
+    return reject_error(exc)
 
 
 async def _median_time_ms(api: NodeApi, header: BlockHeader) -> int:

@@ -1,6 +1,6 @@
 """bitcoind's raw-transaction and fee methods: createrawtransaction,
-fundrawtransaction, signrawtransactionwithwallet, estimatesmartfee,
-getmempoolentry, getchaintips.
+fundrawtransaction, signrawtransactionwithwallet, sendmany (the same three
+steps and a submission), estimatesmartfee, getmempoolentry, getchaintips.
 
 A TimeCoin input names its public key (the txid covers it) and carries a
 signature apart (docs/spec/ledger.md). `createrawtransaction` leaves the
@@ -11,13 +11,14 @@ documents each method and how it differs from bitcoind.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
 from timecoin.encoding import encode
 from timecoin.params import MAX_MONEY
-from timecoin.rpc.api import MempoolEntry
+from timecoin.rpc.api import MempoolEntry, NodeApiError
 from timecoin.rpc.arguments import (
     Method,
     Param,
@@ -34,11 +35,21 @@ from timecoin.rpc.errors import (
     RPC_INVALID_ADDRESS_OR_KEY,
     RPC_INVALID_PARAMETER,
     RPC_TYPE_ERROR,
+    RPC_WALLET_ERROR,
     RpcError,
 )
 from timecoin.rpc.jsonshape import JsonObject, amount_json, mempool_entry_json
+from timecoin.rpc.rejects import reject_error
 from timecoin.rpc.wallet_api import WalletNodeApi
-from timecoin.types import TX_VERSION, OutPoint, Transaction, TxInput, TxOutput
+from timecoin.types import (
+    TX_VERSION,
+    OutPoint,
+    TimecoinError,
+    Transaction,
+    TxInput,
+    TxOutput,
+    compute_txid,
+)
 from timecoin.wallet.wallet import PLACEHOLDER_PUBLIC_KEY
 
 MAX_LOCK_TIME: Final = 2**63 - 1
@@ -241,6 +252,53 @@ async def signrawtransactionwithwallet(
     return result
 
 
+async def sendmany(
+    api: WalletNodeApi,
+    dummy: str,
+    amounts: list[tuple[str, Any]],
+    minconf: int,
+    comment: str,
+    subtractfeefrom: list[object] | None,
+    replaceable: bool,
+    conf_target: int | None,
+    estimate_mode: str,
+    fee_rate_per_kb: int,
+    verbose: bool,
+) -> object:
+    """Pay several addresses in one transaction from the wallet; its txid.
+    `fee_rate` is in base units per byte (bitcoind's sat/vB)."""
+    if dummy != "":
+        raise RpcError(RPC_INVALID_PARAMETER, 'Dummy value must be set to ""')
+    if subtractfeefrom:
+        raise RpcError(RPC_INVALID_PARAMETER, "subtractfeefrom is not supported")
+    funded = await api.wallet_fund(_build_outputs(api, amounts), fee_rate_per_kb, 0)
+    outcome = await api.wallet_sign(funded.tx)
+    if not outcome.is_complete:
+        raise RpcError(RPC_WALLET_ERROR, "Signing the wallet's own inputs failed")
+    try:
+        txid = await api.submit_transaction(outcome.tx)
+    except TimecoinError as exc:
+        # Refused: nothing can spend these coins but this wallet, so they are free again.
+        with contextlib.suppress(NodeApiError):
+            await api.wallet_abandon(compute_txid(outcome.tx))
+        raise reject_error(exc) from None
+    if verbose:
+        return {"txid": txid.hex(), "fee_reason": "Fallback fee"}
+    return txid.hex()
+
+
+def _to_amounts(value: object, name: str) -> list[tuple[str, Any]]:
+    if not isinstance(value, dict):
+        raise RpcError(RPC_TYPE_ERROR, f"{name}: expected an object of address: amount")
+    return _to_outputs(value, name)
+
+
+def _to_address_array(value: object, name: str) -> list[object]:
+    if not isinstance(value, list):
+        raise RpcError(RPC_TYPE_ERROR, f"{name}: expected an array of addresses")
+    return value
+
+
 def _to_prevtxs(value: object, name: str) -> list[object]:
     if not isinstance(value, list):
         raise RpcError(RPC_TYPE_ERROR, f"{name}: expected an array")
@@ -342,6 +400,20 @@ RAWTX_METHODS: Final[tuple[Method, ...]] = (
         _HEXTX,
         Param("prevtxs", _to_prevtxs, None, help="not supported (must be empty)"),
         Param("sighashtype", to_str, "DEFAULT", is_text=True, help="DEFAULT or ALL"),
+    ),
+    _method(
+        "Wallet",
+        sendmany,
+        Param("dummy", to_str, is_text=True, help='must be ""'),
+        Param("amounts", _to_amounts, help='{"address": amount, ...}'),
+        Param("minconf", int_in_range(0, 9_999_999), 0, help="accepted"),
+        Param("comment", to_str, "", is_text=True, help="accepted, not stored"),
+        Param("subtractfeefrom", _to_address_array, None, help="not supported (empty)"),
+        Param("replaceable", to_bool, False, help="accepted; nothing is replaceable"),
+        Param("conf_target", int_in_range(1, MAX_CONF_TARGET), None, help="accepted"),
+        Param("estimate_mode", to_str, "unset", is_text=True, help="accepted"),
+        Param("fee_rate", to_fee_rate_per_byte, 0, help="base units per byte (sat/vB)"),
+        Param("verbose", to_bool, False, help="an object with the txid"),
     ),
     _method(
         "Util",

@@ -350,6 +350,77 @@ async def getwalletinfo(api: WalletNodeApi) -> object:
     }
 
 
+async def getbalances(api: WalletNodeApi) -> object:
+    """The wallet's balances in bitcoind's shape: `mine.trusted` is what it
+    may spend (final or in a block), nothing is pending or immature."""
+    balance = await api.wallet_get_balance()
+    state = await api.get_chain_state()
+    return {
+        "mine": {
+            "trusted": amount_json(balance.spendable_units),
+            "untrusted_pending": amount_json(0),
+            "immature": amount_json(0),
+            "locked": amount_json(balance.locked_units),
+        },
+        "lastprocessedblock": {"hash": state.tip_hash.hex(), "height": state.tip_height},
+    }
+
+
+async def getaddressinfo(api: WalletNodeApi, address: str) -> object:
+    """Whether the wallet owns `address`, and its script (the address payload)."""
+    payload = parse_address(address, api.params)
+    mine = payload in await api.wallet_addresses()
+    return {
+        "address": address_text(payload, api.params),
+        "scriptPubKey": payload.hex(),
+        "ismine": mine,
+        "solvable": mine,
+        "iswatchonly": False,
+        "isscript": False,
+        "iswitness": False,
+        "ischange": False,
+        "labels": [""] if mine else [],
+    }
+
+
+async def listreceivedbyaddress(
+    api: WalletNodeApi,
+    minconf: int,
+    include_empty: bool,
+    include_watchonly: bool,
+    address_filter: str,
+    include_immature_coinbase: bool,
+) -> object:
+    """Per wallet address: the total received in transactions with at least
+    `minconf` confirmations, the fewest confirmations among them, and their txids."""
+    wanted = parse_address(address_filter, api.params) if address_filter else None
+    transactions, addresses, _, tip_height = await _history(api)
+    received: dict[bytes, tuple[int, int, list[str]]] = {}
+    for wtx in transactions:
+        confirmations = _confirmations(wtx, tip_height)
+        if confirmations < minconf:
+            continue
+        for out in wtx.tx.outputs:
+            if out.address not in addresses:
+                continue
+            total, fewest, txids = received.get(out.address, (0, MAX_TARGET_CONFIRMATIONS, []))
+            if wtx.txid.hex() not in txids:
+                txids.append(wtx.txid.hex())
+            received[out.address] = (total + out.amount, min(fewest, confirmations), txids)
+    shown = sorted(addresses) if include_empty else sorted(received)
+    return [
+        {
+            "address": address_text(address, api.params),
+            "amount": amount_json(received.get(address, (0, 0, []))[0]),
+            "confirmations": received.get(address, (0, 0, []))[1],
+            "label": "",
+            "txids": received.get(address, (0, 0, []))[2],
+        }
+        for address in shown
+        if wanted is None or address == wanted
+    ]
+
+
 async def abandontransaction(api: WalletNodeApi, txid: bytes) -> object:
     """Release the coins of a signed transaction the network does not hold."""
     try:
@@ -424,6 +495,16 @@ WALLET_METHODS: Final[tuple[Method, ...]] = (
         Param("include_immature_coinbase", to_bool, False, help="accepted; no maturity rule"),
     ),
     _method(getwalletinfo),
+    _method(getbalances),
+    _method(getaddressinfo, Param("address", to_str, is_text=True, help="any address")),
+    _method(
+        listreceivedbyaddress,
+        Param("minconf", int_in_range(0, MAX_TARGET_CONFIRMATIONS), 1, help="least confirmations"),
+        Param("include_empty", to_bool, False, help="list addresses that received nothing"),
+        _WATCHONLY,
+        Param("address_filter", to_str, "", is_text=True, help="only this address"),
+        Param("include_immature_coinbase", to_bool, False, help="accepted; no maturity rule"),
+    ),
     _method(abandontransaction, _TXID),
     _method(
         backupwallet,
