@@ -267,3 +267,19 @@ def test_a_large_block_pages_its_transactions(testnet: Testnet, browser_context:
     page.click("#pager >> text=next »")
     expect(heading).to_have_text(re.compile(rf"^Transactions 26 to \d+ of {block['tx_count']}$"))
     _shot(page, "block-page-2")
+
+
+def test_a_closed_page_ends_its_event_stream_quietly(
+    testnet: Testnet, browser_context: Any
+) -> None:
+    from playwright.sync_api import expect
+
+    node = testnet.nodes[3]
+    explorer = testnet.description["nodes"][3]["explorer_url"].rstrip("/")
+    page = browser_context.new_page()
+    page.goto(explorer + "/")
+    expect(page.locator("#live")).to_contain_text("live: height")
+    page.close()
+    testnet.wait_until_height(node, node.height() + 3)
+    log_text = (node.datadir / "node.log").read_text(encoding="utf-8", errors="replace")
+    assert "REST GET /events failed" not in log_text

@@ -126,16 +126,19 @@ class ExplorerPages:
             loop = asyncio.get_running_loop()
             ends_at = loop.time() + EVENT_STREAM_MAX_S
             seen = await self.source.wait_for_change(-1, 0.0)
-            await response.write(b"retry: 1000\n\n")
-            while loop.time() < ends_at:
-                version = await self.source.wait_for_change(seen, EVENT_KEEPALIVE_S)
-                if version == seen:
-                    await response.write(b": keepalive\n\n")
-                    continue
-                seen = version
-                height, _ = await self.source.get_tip()
-                data = json.dumps({"version": version, "height": height})
-                await response.write(f"event: change\ndata: {data}\n\n".encode())
+            try:
+                await response.write(b"retry: 1000\n\n")
+                while loop.time() < ends_at:
+                    version = await self.source.wait_for_change(seen, EVENT_KEEPALIVE_S)
+                    if version == seen:
+                        await response.write(b": keepalive\n\n")
+                        continue
+                    seen = version
+                    height, _ = await self.source.get_tip()
+                    data = json.dumps({"version": version, "height": height})
+                    await response.write(f"event: change\ndata: {data}\n\n".encode())
+            except ConnectionError:
+                pass  # the browser left (closed the page or reconnects)
             return response
         finally:
             self._streams -= 1
