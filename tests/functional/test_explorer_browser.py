@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from functional_framework import Testnet
+from functional_framework import Testnet, wait_until
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -283,3 +283,29 @@ def test_a_closed_page_ends_its_event_stream_quietly(
     testnet.wait_until_height(node, node.height() + 3)
     log_text = (node.datadir / "node.log").read_text(encoding="utf-8", errors="replace")
     assert "REST GET /events failed" not in log_text
+
+
+def test_a_node_stops_promptly_after_pages_came_and_went(
+    testnet: Testnet, browser_context: Any
+) -> None:
+    """Last in this module: it stops node 2 with one page open and one closed."""
+    from playwright.sync_api import expect
+
+    node = testnet.nodes[2]
+    explorer = testnet.description["nodes"][2]["explorer_url"].rstrip("/")
+    pages = [browser_context.new_page() for _ in range(2)]
+    for page in pages:
+        page.goto(explorer + "/")
+        expect(page.locator("#live")).to_contain_text("live: height")
+    pages[0].close()
+    page = pages[1]
+    assert node.rpc("stop") == "TimeCoin server stopping"
+    log = node.datadir / "node.log"
+
+    def stopped() -> str | None:
+        text = log.read_text(encoding="utf-8", errors="replace")
+        return text if "node stopped" in text or "shutdown took longer" in text else None
+
+    text = wait_until(stopped, 20.0, "node 2 to stop")
+    assert "shutdown took longer" not in text
+    page.close()

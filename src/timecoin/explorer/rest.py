@@ -46,6 +46,8 @@ BLOCKS_PER_PAGE: Final = 10
 MAX_HEIGHT: Final = 2**31 - 1
 MAX_VOUT: Final = 0xFFFF_FFFF
 MAX_CLIENTS_TRACKED: Final = 10_000
+SHUTDOWN_TIMEOUT_S: Final = 2.0
+"""How long stopping waits for requests in flight before cancelling them."""
 FEE_TARGETS: Final = (1, 2, 3, 4, 5, 6, 10, 20, 25, 144, 504, 1008)
 _HEX: Final = frozenset("0123456789abcdefABCDEF")
 _ENCODER: Final = msgspec.json.Encoder()
@@ -548,7 +550,9 @@ class RestServer:
 
     async def start(self) -> None:
         """Listen on the configured address (port 0: a free one, see `port`)."""
-        runner = web.AppRunner(self.build_app(), access_log=None)
+        runner = web.AppRunner(
+            self.build_app(), access_log=None, shutdown_timeout=SHUTDOWN_TIMEOUT_S
+        )
         await runner.setup()
         try:
             site = web.TCPSite(runner, self.config.host, self.config.port)
