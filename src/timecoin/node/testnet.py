@@ -305,13 +305,14 @@ def add_testnet_node(datadir: Path) -> TestnetNode:
         raise TestnetError(f"{datadir} already holds {MAX_NODES} nodes")
     base = load_config(first / CONFIG_FILENAME)
     genesis_bytes = (first / GENESIS_FILENAME).read_bytes()
-    rpc_port, p2p_port, metrics_port = find_free_ports(PORTS_PER_NODE)
+    rpc_port, p2p_port, metrics_port, rest_port = find_free_ports(PORTS_PER_NODE)
     node = TestnetNode(
         f"node{len(existing)}",
         datadir / f"node{len(existing)}",
         rpc_port=rpc_port,
         p2p_port=p2p_port,
         metrics_port=metrics_port,
+        rest_port=rest_port,
     )
     node.datadir.mkdir(parents=True)
     load_or_create_key(node.datadir / "operator.key")
@@ -329,6 +330,7 @@ def add_testnet_node(datadir: Path) -> TestnetNode:
         ),
         rpc=RpcSection(host="127.0.0.1", port=rpc_port),
         metrics=MetricsSection(enabled=True, host="127.0.0.1", port=metrics_port),
+        rest=RestSection(enabled=True, host="127.0.0.1", port=rest_port),
     )
     (node.datadir / CONFIG_FILENAME).write_text(render_config(config), encoding="utf-8")
     (node.datadir / JOINED_MARKER).write_text("added after genesis\n", encoding="utf-8")
