@@ -31,14 +31,15 @@ from timecoin.masternode import RegistryState
 from timecoin.node.lookups import (
     RECENT_BLOCKS,
     BlockTx,
-    find_block_transactions,
+    find_address_transactions,
+    find_spender,
     find_transaction,
-    iter_recent_blocks,
     touches_addresses,
 )
 from timecoin.params import ChainParams
 from timecoin.rpc.api import WarmingUpError
 from timecoin.rpc.rawtx_handlers import compute_smart_fee_per_kb
+from timecoin.storage.indexes import ADDRESSINDEX, SPENTINDEX, TXINDEX
 from timecoin.types import Block, Coin, OutPoint, TimecoinError, Transaction, compute_txid
 
 if TYPE_CHECKING:
@@ -127,7 +128,10 @@ class NodeExplorerSource:
 
     @property
     def history_depth_blocks(self) -> int | None:
-        """Lookups reach back RECENT_BLOCKS blocks."""
+        """Lookups reach any depth with the store's indexes, else RECENT_BLOCKS blocks."""
+        chain = self._node.chain
+        if chain is not None and {TXINDEX, SPENTINDEX, ADDRESSINDEX} <= chain.indexes:
+            return None
         return RECENT_BLOCKS
 
     async def _io(self, func: Callable[[], T]) -> T:
@@ -276,23 +280,11 @@ class NodeExplorerSource:
                     tx, compute_txid(tx), outpoint, Placement(None, None, None, None, True)
                 )
         chain, tip = self._chain(), self._tip_height()
-
-        def scan() -> BlockTx | None:
-            if chain.get_coin(outpoint) is not None:
-                return None
-            for height, block_hash, block in iter_recent_blocks(chain, tip):
-                if outpoint not in self._undo_coins(chain, block_hash):
-                    continue
-                for index, tx in enumerate(block.transactions):
-                    if any(txin.prevout == outpoint for txin in tx.inputs):
-                        time_ms = block.header.timestamp_ms
-                        return BlockTx(tx, compute_txid(tx), block_hash, height, index, time_ms)
-            return None
-
-        found = await self._io(scan)
+        found = await self._io(lambda: find_spender(chain, outpoint, tip))
         if found is None:
             return None
-        return self._spend_of(found.tx, found.txid, outpoint, _placed(found).placement)
+        block_tx, vin = found
+        return Spend(block_tx.txid, vin, _placed(block_tx).placement)
 
     @staticmethod
     def _spend_of(tx: Transaction, txid: bytes, outpoint: OutPoint, placement: Placement) -> Spend:
@@ -323,8 +315,8 @@ class NodeExplorerSource:
                 outside.append(FoundTransaction(tx, txid, Placement(None, None, None, None, True)))
         chain, tip = self._chain(), self._tip_height()
         in_blocks = await self._io(
-            lambda: find_block_transactions(
-                chain, tip, lambda tx: _touches(tx, address), limit=MAX_ADDRESS_TRANSACTIONS
+            lambda: find_address_transactions(
+                chain, tip, frozenset((address,)), MAX_ADDRESS_TRANSACTIONS
             )
         )
         confirmed = {found.txid for found in in_blocks}

@@ -1,9 +1,10 @@
 """The wallet half of the node's RPC API: `WalletApiMixin` (see `WalletNodeApi`).
 
-The chain has no transaction or address index yet, so the wallet's history
-is what the node can look up: the last `WALLET_HISTORY_BLOCKS` blocks,
-scanned for transactions that pay a wallet address or spend with a wallet
-key, plus the pooled and final-but-unblocked transactions. The matches of
+The wallet's history comes from the store's address index when the node
+keeps it (`[index] addressindex = true`, any depth); otherwise from the last
+`WALLET_HISTORY_BLOCKS` blocks, scanned for transactions that pay a wallet
+address or spend with a wallet key. The pooled and final-but-unblocked
+transactions are added either way. The matches of
 each scanned block are remembered (by block hash, until the wallet derives
 a new key), so a call reads only the blocks committed since the last one.
 """
@@ -25,6 +26,7 @@ from timecoin.rpc.wallet_api import (
     WalletInfo,
     WalletTransaction,
 )
+from timecoin.storage.indexes import ADDRESSINDEX
 from timecoin.types import Transaction, TxOutput, compute_txid
 from timecoin.wallet import (
     MAX_KEYS,
@@ -42,6 +44,8 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 WALLET_HISTORY_BLOCKS: Final = RECENT_BLOCKS
+MAX_WALLET_TRANSACTIONS: Final = 10_000
+"""The most block transactions the wallet history lists (newest kept)."""
 """How many recent blocks the wallet history covers (there is no address index yet)."""
 
 _BlockMatches = tuple[tuple[int, Transaction, bytes], ...]
@@ -153,7 +157,9 @@ class WalletApiMixin:
             key_count=count,
             keys_left=MAX_KEYS - count,
             pending_txids=tuple(sorted(wallet.pending_transactions())),
-            history_depth_blocks=WALLET_HISTORY_BLOCKS,
+            history_depth_blocks=-1
+            if self._node.chain is not None and ADDRESSINDEX in self._node.chain.indexes
+            else WALLET_HISTORY_BLOCKS,
         )
 
     async def wallet_abandon(self, txid: bytes) -> None:
