@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Final, TypeVar
 
 from timecoin import __version__
 from timecoin.masternode import RegistryState
+from timecoin.node.explorer_source import RestServiceMixin
 from timecoin.node.lookups import RECENT_BLOCKS, find_transaction
 from timecoin.node.proofs import ProofApiMixin
 from timecoin.node.wallet_api import WalletApiMixin
@@ -101,7 +102,7 @@ def _version_number() -> int:
     return 10_000 * parts[0] + 100 * parts[1] + parts[2]
 
 
-class NodeApiImpl(WalletApiMixin, ProofApiMixin):
+class NodeApiImpl(WalletApiMixin, ProofApiMixin, RestServiceMixin):
     """The node operations behind the RPC methods (the wallet's in `WalletApiMixin`)."""
 
     def __init__(self, node: Node) -> None:

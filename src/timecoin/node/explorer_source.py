@@ -14,9 +14,10 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TYPE_CHECKING, Final, TypeVar
+from typing import TYPE_CHECKING, Final, TypeVar, cast
 
 from timecoin.encoding import encode
+from timecoin.explorer.rest import RestConfig, RestServer
 from timecoin.explorer.source import (
     Finality,
     FinalityActivity,
@@ -27,6 +28,7 @@ from timecoin.explorer.source import (
     Spend,
     SubmitRejectedError,
 )
+from timecoin.explorer.web import EVENTS_PATH, explorer_routes
 from timecoin.masternode import RegistryState
 from timecoin.node.lookups import (
     RECENT_BLOCKS,
@@ -397,3 +399,44 @@ class NodeExplorerSource:
             raise SourceUnavailableError(str(exc)) from None
         except TimecoinError as exc:
             raise SubmitRejectedError(exc.reject_code, str(exc)) from None
+
+
+class RestServiceMixin:
+    """Starts and stops the REST API and explorer of a running `Node` when
+    its configuration turns them on (mixed into `NodeApiImpl`, so the
+    composition root stays one call each way)."""
+
+    _node: Node
+    _rest: tuple[RestServer, NodeExplorerSource] | None = None
+
+    async def start_rest(self) -> None:
+        """Serve `[rest]` if enabled: the REST API under /api, the explorer at /."""
+        rest = self._node.config.rest
+        if not rest.enabled:
+            return
+        config = RestConfig(
+            host=rest.host, port=rest.port, requests_per_s=rest.requests_per_s, burst=rest.burst
+        )
+        source = NodeExplorerSource(self._node, cast("NodeApiImpl", self))
+        source.attach()
+        server = RestServer(
+            source,
+            config,
+            extra_routes=explorer_routes(source),
+            streaming_paths=frozenset({EVENTS_PATH}),
+        )
+        await server.start()
+        self._rest = (server, source)
+
+    @property
+    def rest_server(self) -> RestServer | None:
+        """The running REST server, or None."""
+        return None if self._rest is None else self._rest[0]
+
+    async def stop_rest(self) -> None:
+        """Stop the REST server, then its reader thread (idempotent)."""
+        started, self._rest = self._rest, None
+        if started is not None:
+            server, source = started
+            await server.stop()
+            await asyncio.get_running_loop().run_in_executor(None, source.close)

@@ -29,8 +29,6 @@ from timecoin.chain import AppliedBlock, ChainState, chain_state_from_genesis
 from timecoin.crypto import SigningKey, verify
 from timecoin.crypto.batch import BatchVerifier
 from timecoin.encoding import DecodeError, decode
-from timecoin.explorer.rest import RestConfig, RestServer
-from timecoin.explorer.web import EVENTS_PATH, explorer_routes
 from timecoin.mempool import MempoolPolicy
 from timecoin.node import faults as fault_policy
 from timecoin.node.api import NodeApiImpl
@@ -45,7 +43,6 @@ from timecoin.node.chainload import (
 )
 from timecoin.node.config import NodeConfig, parse_checkpoint
 from timecoin.node.driver import ConsensusDriver
-from timecoin.node.explorer_source import NodeExplorerSource
 from timecoin.node.finality import CountingSignatureCache, FinalityNetwork, FinalityService
 from timecoin.node.heartbeats import HeartbeatService
 from timecoin.node.keys import load_or_create_key
@@ -190,8 +187,6 @@ class Node:
         self._progress_shown = False
         self.metrics: NodeMetrics | None = None
         self.rpc: RpcServer | None = None
-        self.rest: RestServer | None = None
-        self._rest_source: NodeExplorerSource | None = None
         self.api = NodeApiImpl(self)
         self.stop_requested = asyncio.Event()
         self.ready = False
@@ -388,8 +383,7 @@ class Node:
             self.metrics.start_probe()
         if self.config.rpc.enabled:
             await self._start_rpc()
-        if self.config.rest.enabled:
-            await self._start_rest()
+        await self.api.start_rest()
         if self.wallet is not None:
             self.finality.final_listeners.append(self._on_final_transaction)
         await self.finality.start()
@@ -438,23 +432,6 @@ class Node:
         await server.start()
         self.rpc = server
 
-    async def _start_rest(self) -> None:
-        rest = self.config.rest
-        config = RestConfig(
-            host=rest.host, port=rest.port, requests_per_s=rest.requests_per_s, burst=rest.burst
-        )
-        source = NodeExplorerSource(self, self.api)
-        source.attach()
-        self._rest_source = source
-        server = RestServer(
-            source,
-            config,
-            extra_routes=explorer_routes(source),
-            streaming_paths=frozenset({EVENTS_PATH}),
-        )
-        await server.start()
-        self.rest = server
-
     # ------------------------------------------------------------ shutdown
 
     async def stop(self) -> None:
@@ -470,12 +447,7 @@ class Node:
         rpc = self.rpc
         if rpc is not None:
             await rpc.stop()
-        rest, self.rest = self.rest, None
-        if rest is not None:
-            await rest.stop()
-        source, self._rest_source = self._rest_source, None
-        if source is not None:
-            await asyncio.get_running_loop().run_in_executor(None, source.close)
+        await self.api.stop_rest()
         if self.heartbeats is not None:
             await self.heartbeats.stop()
         if self.driver is not None:
