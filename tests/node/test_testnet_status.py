@@ -27,5 +27,6 @@ def test_banner_gives_rpc_urls_and_next_commands(tmp_path: Path) -> None:
     assert lines[0] == f"node0  rpc {nodes[0].rpc_url}  datadir {nodes[0].datadir}"
     assert f"try:  timecoin rpc --datadir {nodes[0].datadir} getblockchaininfo" in lines
     assert f"      timecoin testnet add-node --datadir {tmp_path / 'net'}" in lines
+    assert f"explorer: {nodes[0].explorer_url}  (REST API: {nodes[0].rest_url})" in lines
     assert compute_stall_after_s(nodes) == 8.0
     assert compute_stall_after_s([]) == 10.0

@@ -13,6 +13,7 @@ import asyncio
 import base64
 import json
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -32,6 +33,7 @@ from timecoin.ledger import (
     validate_transaction,
 )
 from timecoin.masternode import RegistryState, registry_from_genesis
+from timecoin.node.wallet_api import is_wallet_transaction
 from timecoin.params import COIN, MINIMAL, ChainParams, Tier
 from timecoin.rpc.api import (
     AddNodeCommand,
@@ -56,6 +58,13 @@ from timecoin.rpc.api import (
     WalletUnavailableError,
     WarmingUpError,
 )
+from timecoin.rpc.wallet_api import (
+    NotAbandonableError,
+    UnknownWalletTransactionError,
+    WalletBackupError,
+    WalletInfo,
+    WalletTransaction,
+)
 from timecoin.storage.indexes import AddressEvent, IndexState, Spender
 from timecoin.types import (
     BLOCK_VERSION,
@@ -75,7 +84,15 @@ from timecoin.types import (
     compute_tx_roots,
     compute_txid,
 )
-from timecoin.wallet import KdfParams, Wallet
+from timecoin.wallet import (
+    MAX_KEYS,
+    FeePolicy,
+    FundedTransaction,
+    KdfParams,
+    SignOutcome,
+    Wallet,
+    WalletExistsError,
+)
 from timecoin.wallet.masternode import (
     RegistrationRequest,
     UpdateRequest,
@@ -457,10 +474,13 @@ class MemoryNode:
             for op, coin in wallet.coins()
         ]
 
-    async def wallet_send_to_address(self, address: bytes, amount_units: int) -> bytes:
+    async def wallet_send_to_address(
+        self, address: bytes, amount_units: int, *, fee_per_kb_units: int = 0
+    ) -> bytes:
         await self._ready()
+        policy = FeePolicy(fee_per_kb=fee_per_kb_units)
         tx = self._wallet().build_and_sign(
-            address, amount_units, exclude=live_collaterals(self.registry)
+            address, amount_units, policy, exclude=live_collaterals(self.registry)
         )
         return await self.submit_transaction(tx)
 
@@ -485,6 +505,75 @@ class MemoryNode:
         await self._ready()
         tx = build_unlock(self._wallet(), self.registry, collateral)
         return await self._submit_signed(tx)
+
+    # ------------------------------------------------------------ wallet history (WalletNodeApi)
+
+    async def wallet_addresses(self) -> frozenset[bytes]:
+        await self._ready()
+        return frozenset(self._wallet().addresses())
+
+    async def wallet_transactions(self) -> list[WalletTransaction]:
+        addresses = await self.wallet_addresses()
+        found: list[WalletTransaction] = []
+        for height, block_hash in enumerate(self.hashes):
+            block = self.blocks[block_hash]
+            time_ms = block.header.timestamp_ms
+            for index, tx in enumerate(block.transactions):
+                if is_wallet_transaction(tx, addresses):
+                    txid = compute_txid(tx)
+                    found.append(
+                        WalletTransaction(
+                            tx, txid, block_hash, height, index, time_ms, time_ms, True
+                        )
+                    )
+        for txid, pooled in self.mempool.items():
+            if is_wallet_transaction(pooled.tx, addresses):
+                entry = pooled.entry
+                found.append(
+                    WalletTransaction(
+                        pooled.tx, txid, None, None, None, None, entry.time_ms, entry.is_final
+                    )
+                )
+        return found
+
+    async def wallet_info(self) -> WalletInfo:
+        await self._ready()
+        wallet = self._wallet()
+        return WalletInfo(
+            name=wallet.path.name,
+            fingerprint=wallet.fingerprint,
+            key_count=wallet.key_count(),
+            keys_left=MAX_KEYS - wallet.key_count(),
+            pending_txids=tuple(sorted(wallet.pending_transactions())),
+            history_depth_blocks=-1,
+        )
+
+    async def wallet_abandon(self, txid: bytes) -> None:
+        await self._ready()
+        wallet = self._wallet()
+        if txid not in wallet.pending_transactions():
+            raise UnknownWalletTransactionError(txid.hex())
+        if txid in self.mempool or txid in self.tx_index:
+            raise NotAbandonableError(txid.hex())
+        wallet.release(txid)
+
+    async def wallet_backup(self, destination: str) -> None:
+        await self._ready()
+        try:
+            self._wallet().backup(destination)
+        except (WalletExistsError, OSError) as exc:
+            raise WalletBackupError(str(exc)) from None
+
+    async def wallet_fund(
+        self, outputs: Sequence[TxOutput], fee_per_kb_units: int, lock_time: int
+    ) -> FundedTransaction:
+        await self._ready()
+        policy = FeePolicy(fee_per_kb=fee_per_kb_units)
+        return self._wallet().fund_transaction(outputs, policy, lock_time=lock_time)
+
+    async def wallet_sign(self, tx: Transaction) -> SignOutcome:
+        await self._ready()
+        return self._wallet().sign_transaction(tx)
 
     # ------------------------------------------------------------ control
 

@@ -520,7 +520,8 @@ async def test_uptime_stop_help(rpc: RpcHttp, node: MemoryNode) -> None:
     text = await rpc.call("help")
     assert "== Blockchain ==" in text and 'getblock "blockhash" ( verbosity )' in text
     one = await rpc.call("help", "sendtoaddress")
-    assert one.startswith('sendtoaddress "address" amount ( wait )\n\nPay')
+    assert one.startswith('sendtoaddress "address" amount ( wait "comment" ')
+    assert "fee_rate )\n\nPay" in one
     assert (await rpc.error("help", "nosuch"))["code"] == -1
     assert await rpc.call("stop") == "TimeCoin server stopping"
     assert node.stop_requested

@@ -14,6 +14,7 @@ from timecoin.cli.node_cmd import node_cmd
 from timecoin.cli.rpc_cmd import rpc_cmd
 from timecoin.cli.sim_cmd import sim_cmd
 from timecoin.cli.testnet_cmd import testnet_cmd
+from timecoin.cli.verify_proof_cmd import verify_proof_cmd
 from timecoin.cli.wallet_cmd import wallet_group
 
 
@@ -53,6 +54,7 @@ cli.add_command(testnet_cmd)
 cli.add_command(loadgen_cmd)
 cli.add_command(masternode_group)
 cli.add_command(genesis_group)
+cli.add_command(verify_proof_cmd)
 
 
 def main() -> None:

@@ -20,6 +20,10 @@ from typing import TYPE_CHECKING, Final, TypeVar
 
 from timecoin import __version__
 from timecoin.masternode import RegistryState
+from timecoin.node.explorer_source import RestServiceMixin
+from timecoin.node.lookups import RECENT_BLOCKS, find_transaction
+from timecoin.node.proofs import ProofApiMixin
+from timecoin.node.wallet_api import WalletApiMixin
 from timecoin.node.walletstate import rescan_blocks
 from timecoin.p2p import BanKind
 from timecoin.p2p.addrbook import normalize_host
@@ -52,7 +56,6 @@ from timecoin.rpc.api import (
     UtxoSetInfo,
     WalletBalance,
     WalletCoin,
-    WalletUnavailableError,
     WarmingUpError,
 )
 from timecoin.storage import StoreCorruptError
@@ -70,7 +73,7 @@ from timecoin.storage.indexes import (
     get_tx_location,
 )
 from timecoin.types import Block, BlockHeader, Coin, OutPoint, Transaction, compute_txid
-from timecoin.wallet import Wallet
+from timecoin.wallet import FeePolicy, Wallet
 from timecoin.wallet.masternode import (
     RegistrationRequest,
     UpdateRequest,
@@ -88,7 +91,7 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-TX_LOOKUP_BLOCKS: Final = 1_000
+TX_LOOKUP_BLOCKS: Final = RECENT_BLOCKS
 """How many recent blocks `get_transaction` searches (there is no tx index yet)."""
 _STEP_NAMES: Final[dict[int, ConsensusStep]] = {1: "propose", 2: "prevote", 3: "precommit"}
 
@@ -99,8 +102,8 @@ def _version_number() -> int:
     return 10_000 * parts[0] + 100 * parts[1] + parts[2]
 
 
-class NodeApiImpl:
-    """The node operations behind the RPC methods."""
+class NodeApiImpl(WalletApiMixin, ProofApiMixin, RestServiceMixin):
+    """The node operations behind the RPC methods (the wallet's in `WalletApiMixin`)."""
 
     def __init__(self, node: Node) -> None:
         """The API of `node` (usable once it is started)."""
@@ -130,12 +133,6 @@ class NodeApiImpl:
         if chain is None:
             raise WarmingUpError("the node is starting")
         return chain
-
-    def _wallet(self) -> Wallet:
-        wallet = self._node.wallet
-        if wallet is None:
-            raise WalletUnavailableError("this node runs without a wallet")
-        return wallet
 
     async def _io(self, func: Callable[[], T]) -> T:
         """Run a store read on the RPC thread; a damaged record is an error
@@ -633,12 +630,15 @@ class NodeApiImpl:
             for o, c in wallet.coins()
         ]
 
-    async def wallet_send_to_address(self, address: bytes, amount_units: int) -> bytes:
+    async def wallet_send_to_address(
+        self, address: bytes, amount_units: int, *, fee_per_kb_units: int = 0
+    ) -> bytes:
         """Build, sign and submit a payment; return its txid."""
         wallet = self._wallet()
         collaterals = live_collaterals(self._driver().state.registry)
+        policy = FeePolicy(fee_per_kb=fee_per_kb_units)
         tx = await self._io(
-            lambda: wallet.build_and_sign(address, amount_units, exclude=collaterals)
+            lambda: wallet.build_and_sign(address, amount_units, policy, exclude=collaterals)
         )
         return await self._submit_signed(wallet, tx)
 
@@ -708,15 +708,10 @@ def _find_in_chain(chain: ChainStore, txid: bytes, tip_height: int) -> Transacti
 def _find_in_blocks(
     chain: ChainStore, txid: bytes, tip_height: int, depth: int = TX_LOOKUP_BLOCKS
 ) -> TransactionLookup | None:
-    for height in range(tip_height, max(-1, tip_height - depth), -1):
-        block_hash = chain.get_block_hash(height)
-        block = None if block_hash is None else chain.get_block(block_hash)
-        if block is None or block_hash is None:
-            continue
-        for tx in block.transactions:
-            if compute_txid(tx) == txid:
-                return TransactionLookup(tx=tx, block_hash=block_hash, is_final=True)
-    return None
+    found = find_transaction(chain, txid, tip_height, depth)
+    if found is None:
+        return None
+    return TransactionLookup(tx=found.tx, block_hash=found.block_hash, is_final=True)
 
 
 def _dir_size(path: str) -> int:

@@ -67,6 +67,19 @@ class MetricsSection:
 
 
 @dataclass(frozen=True, slots=True)
+class RestSection:
+    """`[rest]`: the read-only REST API and web explorer (off by default;
+    `port` 0 picks a free port). Each client address may make
+    `requests_per_s` requests a second, in bursts of `burst`."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = 24_110
+    requests_per_s: int = 50
+    burst: int = 100
+
+
+@dataclass(frozen=True, slots=True)
 class MempoolSection:
     """`[mempool]`: the bounds of the transaction pool."""
 
@@ -133,6 +146,7 @@ class NodeConfig:
     p2p: P2PSection = field(default_factory=P2PSection)
     rpc: RpcSection = field(default_factory=RpcSection)
     metrics: MetricsSection = field(default_factory=MetricsSection)
+    rest: RestSection = field(default_factory=RestSection)
     mempool: MempoolSection = field(default_factory=MempoolSection)
     sync: SyncSection = field(default_factory=SyncSection)
     index: IndexSection = field(default_factory=IndexSection)
@@ -164,6 +178,7 @@ _SECTIONS: Final[dict[str, type[Any]]] = {
     "p2p": P2PSection,
     "rpc": RpcSection,
     "metrics": MetricsSection,
+    "rest": RestSection,
     "mempool": MempoolSection,
     "sync": SyncSection,
     "index": IndexSection,
@@ -317,6 +332,10 @@ def _check(config: NodeConfig, source: str) -> None:
     _check_port("p2p.port", config.p2p.port, source)
     _check_port("rpc.port", config.rpc.port, source)
     _check_port("metrics.port", config.metrics.port, source)
+    _check_host("rest.host", config.rest.host, source)
+    _check_port("rest.port", config.rest.port, source)
+    if not 1 <= config.rest.requests_per_s <= 1_000_000 or not 1 <= config.rest.burst <= 1_000_000:
+        raise ConfigError(f"{source}: rest.requests_per_s and rest.burst must be in 1..1000000")
     for seed in config.p2p.seeds:
         host, sep, port = seed.rpartition(":")
         if not sep or not host or not port.isdigit() or not 1 <= int(port) <= MAX_PORT:

@@ -383,6 +383,7 @@ class Node:
             self.metrics.start_probe()
         if self.config.rpc.enabled:
             await self._start_rpc()
+        await self.api.start_rest()
         if self.wallet is not None:
             self.finality.final_listeners.append(self._on_final_transaction)
         await self.finality.start()
@@ -446,6 +447,7 @@ class Node:
         rpc = self.rpc
         if rpc is not None:
             await rpc.stop()
+        await self.api.stop_rest()
         if self.heartbeats is not None:
             await self.heartbeats.stop()
         if self.driver is not None:

@@ -41,6 +41,7 @@ from timecoin.node.config import (
     MetricsSection,
     NodeConfig,
     P2PSection,
+    RestSection,
     RpcSection,
     load_config,
     render_config,
@@ -70,8 +71,8 @@ MAX_RESTART_BACKOFF_S: Final = 60.0
 STOP_TIMEOUT_S: Final = 8.0
 MAX_NODES: Final = 64
 MAX_GENESIS_BYTES: Final = 16_000_000
-PORTS_PER_NODE: Final = 3
-"""RPC, p2p and metrics."""
+PORTS_PER_NODE: Final = 4
+"""RPC, p2p, metrics and REST."""
 
 
 class TestnetError(Exception):
@@ -88,6 +89,8 @@ class TestnetNode:
     p2p_port: int
     metrics_port: int | None = None
     """None when the node serves no metrics (a testnet built by an older version)."""
+    rest_port: int | None = None
+    """None when the node serves no REST API and explorer."""
 
     @property
     def rpc_url(self) -> str:
@@ -100,6 +103,20 @@ class TestnetNode:
         if self.metrics_port is None:
             return None
         return f"http://127.0.0.1:{self.metrics_port}/metrics"
+
+    @property
+    def rest_url(self) -> str | None:
+        """The base of the node's REST API, or None."""
+        if self.rest_port is None:
+            return None
+        return f"http://127.0.0.1:{self.rest_port}/api"
+
+    @property
+    def explorer_url(self) -> str | None:
+        """The node's web explorer, or None."""
+        if self.rest_port is None:
+            return None
+        return f"http://127.0.0.1:{self.rest_port}/"
 
     @property
     def p2p(self) -> str:
@@ -183,6 +200,7 @@ def init_testnet(
             rpc_port=ports[PORTS_PER_NODE * i],
             p2p_port=ports[PORTS_PER_NODE * i + 1],
             metrics_port=ports[PORTS_PER_NODE * i + 2],
+            rest_port=ports[PORTS_PER_NODE * i + 3],
         )
         for i, name in enumerate(names)
     ]
@@ -239,6 +257,11 @@ def init_testnet(
                 host="127.0.0.1",
                 port=node.metrics_port or MetricsSection().port,
             ),
+            rest=RestSection(
+                enabled=node.rest_port is not None,
+                host="127.0.0.1",
+                port=node.rest_port or RestSection().port,
+            ),
         )
         (node.datadir / CONFIG_FILENAME).write_text(render_config(config), encoding="utf-8")
     return nodes
@@ -282,13 +305,14 @@ def add_testnet_node(datadir: Path) -> TestnetNode:
         raise TestnetError(f"{datadir} already holds {MAX_NODES} nodes")
     base = load_config(first / CONFIG_FILENAME)
     genesis_bytes = (first / GENESIS_FILENAME).read_bytes()
-    rpc_port, p2p_port, metrics_port = find_free_ports(PORTS_PER_NODE)
+    rpc_port, p2p_port, metrics_port, rest_port = find_free_ports(PORTS_PER_NODE)
     node = TestnetNode(
         f"node{len(existing)}",
         datadir / f"node{len(existing)}",
         rpc_port=rpc_port,
         p2p_port=p2p_port,
         metrics_port=metrics_port,
+        rest_port=rest_port,
     )
     node.datadir.mkdir(parents=True)
     load_or_create_key(node.datadir / "operator.key")
@@ -306,6 +330,7 @@ def add_testnet_node(datadir: Path) -> TestnetNode:
         ),
         rpc=RpcSection(host="127.0.0.1", port=rpc_port),
         metrics=MetricsSection(enabled=True, host="127.0.0.1", port=metrics_port),
+        rest=RestSection(enabled=True, host="127.0.0.1", port=rest_port),
     )
     (node.datadir / CONFIG_FILENAME).write_text(render_config(config), encoding="utf-8")
     (node.datadir / JOINED_MARKER).write_text("added after genesis\n", encoding="utf-8")
@@ -349,7 +374,10 @@ def _read_node(datadir: Path) -> TestnetNode:
     if config.rpc.port is None or config.p2p.port is None:
         raise TestnetError(f"{datadir / CONFIG_FILENAME}: a testnet node needs fixed ports")
     metrics_port = config.metrics.port if config.metrics.enabled else None
-    return TestnetNode(datadir.name, datadir, config.rpc.port, config.p2p.port, metrics_port)
+    rest_port = config.rest.port if config.rest.enabled else None
+    return TestnetNode(
+        datadir.name, datadir, config.rpc.port, config.p2p.port, metrics_port, rest_port
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -392,6 +420,8 @@ def describe(
             "rpc_url": node.rpc_url,
             "p2p": node.p2p,
             "metrics_url": node.metrics_url,
+            "rest_url": node.rest_url,
+            "explorer_url": node.explorer_url,
             "datadir": str(node.datadir),
             "cookie": str(node.cookie),
             "pid": pids.get(node.name),
@@ -539,11 +569,13 @@ def format_status(sample: StatusSample, tx_per_s: float, stalled_s: float | None
 
 
 def format_start_banner(datadir: Path, nodes: list[TestnetNode]) -> list[str]:
-    """What a testnet prints once its nodes are started: each node's RPC URL
-    and the commands to try next."""
+    """What a testnet prints once its nodes are started: each node's RPC URL,
+    the explorer and REST API, and the commands to try next."""
     lines = [f"{node.name}  rpc {node.rpc_url}  datadir {node.datadir}" for node in nodes]
     if nodes:
         first = nodes[0].datadir
+        if nodes[0].explorer_url is not None:
+            lines.append(f"explorer: {nodes[0].explorer_url}  (REST API: {nodes[0].rest_url})")
         lines += [
             f"try:  timecoin rpc --datadir {first} getblockchaininfo",
             f"      timecoin masternode --datadir {first} list",

@@ -554,8 +554,13 @@ class NodeApi(Protocol):
         """Every coin the wallet owns."""
         ...
 
-    async def wallet_send_to_address(self, address: bytes, amount_units: int) -> bytes:
+    async def wallet_send_to_address(
+        self, address: bytes, amount_units: int, *, fee_per_kb_units: int = 0
+    ) -> bytes:
         """Build, sign and submit a payment of `amount_units` to `address`; return its txid.
+
+        The fee is the chain's minimum, or `fee_per_kb_units` per 1000 bytes
+        when that is more.
 
         Raises the wallet's errors (InsufficientFundsError, ...) and, if the
         node rejects the signed transaction, the errors of `submit_transaction`.

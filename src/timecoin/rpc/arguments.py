@@ -22,14 +22,17 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Final
 
 from timecoin.crypto import AddressError, decode_address
+from timecoin.encoding import DecodeError, decode
 from timecoin.params import COIN, MAX_MONEY, ChainParams
 from timecoin.rpc.errors import (
+    RPC_DESERIALIZATION_ERROR,
     RPC_INVALID_ADDRESS_OR_KEY,
     RPC_INVALID_PARAMETER,
     RPC_INVALID_PARAMS,
     RPC_TYPE_ERROR,
     RpcError,
 )
+from timecoin.types import Transaction
 
 HASH_HEX_CHARS: Final = 64
 MAX_STRING_ARG_CHARS: Final = 1_000
@@ -260,3 +263,20 @@ def parse_address(text: str, params: ChainParams) -> bytes:
         return decode_address(text, params.address_hrp)
     except AddressError as exc:
         raise RpcError(RPC_INVALID_ADDRESS_OR_KEY, f"Invalid TimeCoin address: {exc}") from None
+
+
+def decode_transaction(text: str, params: ChainParams) -> tuple[Transaction, int]:
+    """The transaction in hex `text` and its size; -22 when it is not one."""
+    max_bytes = params.sizes.max_tx_bytes
+    if len(text) > 2 * max_bytes:
+        raise RpcError(
+            RPC_DESERIALIZATION_ERROR,
+            f"TX decode failed: {len(text) // 2} bytes, limit {max_bytes}",
+        )
+    if not is_hex(text):
+        raise RpcError(RPC_DESERIALIZATION_ERROR, "TX decode failed: not a hex string")
+    data = bytes.fromhex(text)
+    try:
+        return decode(data, Transaction, max_bytes), len(data)
+    except DecodeError as exc:
+        raise RpcError(RPC_DESERIALIZATION_ERROR, f"TX decode failed: {exc}") from None

@@ -14,8 +14,7 @@ from decimal import Decimal
 from typing import Any, Final
 
 from timecoin.crypto import AddressError, decode_address
-from timecoin.encoding import DecodeError, decode, encode
-from timecoin.ledger.errors import REJECT_MISSING_INPUT
+from timecoin.encoding import encode
 from timecoin.params import COIN
 from timecoin.rpc.api import (
     InvalidPeerAddressError,
@@ -24,7 +23,6 @@ from timecoin.rpc.api import (
     PeerAlreadyAddedError,
     PeerNotAddedError,
     StoreDamagedError,
-    TransactionAlreadyInChainError,
     TransactionFinality,
     TransactionLookup,
     WalletUnavailableError,
@@ -34,8 +32,8 @@ from timecoin.rpc.arguments import (
     Method,
     Param,
     bind_arguments,
+    decode_transaction,
     int_in_range,
-    is_hex,
     parse_address,
     to_amount_units,
     to_bool,
@@ -48,16 +46,13 @@ from timecoin.rpc.errors import (
     RPC_CLIENT_NODE_ALREADY_ADDED,
     RPC_CLIENT_NODE_NOT_ADDED,
     RPC_DATABASE_ERROR,
-    RPC_DESERIALIZATION_ERROR,
     RPC_IN_WARMUP,
     RPC_INVALID_ADDRESS_OR_KEY,
     RPC_INVALID_PARAMETER,
     RPC_METHOD_NOT_FOUND,
     RPC_MISC_ERROR,
     RPC_TYPE_ERROR,
-    RPC_VERIFY_ALREADY_IN_CHAIN,
     RPC_VERIFY_ERROR,
-    RPC_VERIFY_REJECTED,
     RPC_WALLET_ERROR,
     RPC_WALLET_INSUFFICIENT_FUNDS,
     RPC_WALLET_NOT_FOUND,
@@ -85,6 +80,10 @@ from timecoin.rpc.jsonshape import (
 )
 from timecoin.rpc.masternode_handlers import MASTERNODE_METHODS
 from timecoin.rpc.peer_methods import PEER_METHODS
+from timecoin.rpc.proof_handlers import PROOF_METHODS
+from timecoin.rpc.rawtx_handlers import RAWTX_METHODS, to_fee_rate_per_byte
+from timecoin.rpc.rejects import reject_error
+from timecoin.rpc.wallet_handlers import WALLET_METHODS
 from timecoin.types import (
     BlockHeader,
     OutPoint,
@@ -153,30 +152,12 @@ def _to_address_list(value: object, name: str) -> list[str]:
 
 def _decode_transaction(text: str, api: NodeApi) -> tuple[Transaction, int]:
     """The transaction in hex `text` and its size; -22 when it is not one."""
-    max_bytes = api.params.sizes.max_tx_bytes
-    if len(text) > 2 * max_bytes:
-        raise RpcError(
-            RPC_DESERIALIZATION_ERROR,
-            f"TX decode failed: {len(text) // 2} bytes, limit {max_bytes}",
-        )
-    if not is_hex(text):
-        raise RpcError(RPC_DESERIALIZATION_ERROR, "TX decode failed: not a hex string")
-    data = bytes.fromhex(text)
-    try:
-        return decode(data, Transaction, max_bytes), len(data)
-    except DecodeError as exc:
-        raise RpcError(RPC_DESERIALIZATION_ERROR, f"TX decode failed: {exc}") from None
+    return decode_transaction(text, api.params)
 
 
 def _reject_error(exc: TimecoinError) -> RpcError:
-    """The reply for a transaction the node refused: -25 for missing inputs
-    (bitcoind's "bad-txns-inputs-missingorspent"), -27 when already in a
-    block, else -26; the message starts with the reject code."""
-    if isinstance(exc, TransactionAlreadyInChainError):
-        return RpcError(RPC_VERIFY_ALREADY_IN_CHAIN, f"Transaction already in block chain: {exc}")
-    if exc.reject_code == REJECT_MISSING_INPUT:
-        return RpcError(RPC_VERIFY_ERROR, str(exc))
-    return RpcError(RPC_VERIFY_REJECTED, str(exc))
+    """The reply for a transaction the node refused (see `rejects.reject_error`)."""
+    return reject_error(exc)
 
 
 async def _median_time_ms(api: NodeApi, header: BlockHeader) -> int:
@@ -510,13 +491,29 @@ async def listunspent(
     return result
 
 
-async def sendtoaddress(api: NodeApi, address: str, amount: int, wait: int) -> object:
+async def sendtoaddress(
+    api: NodeApi,
+    address: str,
+    amount: int,
+    wait: int,
+    comment: str,
+    comment_to: str,
+    subtractfeefromamount: bool,
+    replaceable: bool,
+    conf_target: int | None,
+    estimate_mode: str,
+    avoid_reuse: bool,
+    fee_rate_per_kb: int,
+) -> object:
     """Pay `amount` TIME to `address` from the wallet; the txid, or with
     `wait` > 0 the finality status (as gettransactionfinality) once the
-    payment is final or conflicted, or after `wait` seconds."""
+    payment is final or conflicted, or after `wait` seconds. `fee_rate` is
+    in base units per byte (bitcoind's sat/vB)."""
     recipient = parse_address(address, api.params)
+    if subtractfeefromamount:
+        raise RpcError(RPC_INVALID_PARAMETER, "subtractfeefromamount is not supported")
     try:
-        txid = await api.wallet_send_to_address(recipient, amount)
+        txid = await api.wallet_send_to_address(recipient, amount, fee_per_kb_units=fee_rate_per_kb)
     except WalletError:
         raise
     except TimecoinError as exc:
@@ -773,6 +770,14 @@ METHODS: Final[Mapping[str, Method]] = {
                 0,
                 help="seconds to wait for finality (0: return the txid at once)",
             ),
+            Param("comment", to_str, "", is_text=True, help="accepted, not stored"),
+            Param("comment_to", to_str, "", is_text=True, help="accepted, not stored"),
+            Param("subtractfeefromamount", to_bool, False, help="not supported (false)"),
+            Param("replaceable", to_bool, False, help="accepted; nothing is replaceable"),
+            Param("conf_target", int_in_range(1, 1_008), None, help="accepted"),
+            Param("estimate_mode", to_str, "unset", is_text=True, help="accepted"),
+            Param("avoid_reuse", to_bool, False, help="accepted"),
+            Param("fee_rate", to_fee_rate_per_byte, 0, help="base units per byte (sat/vB)"),
         ),
         _method("Finality", gettransactionfinality, _TXID),
         _method(
@@ -796,6 +801,9 @@ METHODS: Final[Mapping[str, Method]] = {
             Param("command", to_str, "", is_text=True, help="a method name"),
             name="help",
         ),
+        *WALLET_METHODS,
+        *RAWTX_METHODS,
+        *PROOF_METHODS,
     )
 }
 """Every RPC method by name."""

@@ -13,6 +13,7 @@ from timecoin.wallet.coinselect import (
     select_coins,
 )
 from timecoin.wallet.errors import (
+    CoinAlreadySignedError,
     InsufficientFundsError,
     InvalidPaymentError,
     JournalCorruptError,
@@ -42,14 +43,16 @@ from timecoin.wallet.keys import (
     derive_key,
     generate_master_seed,
 )
-from timecoin.wallet.wallet import Wallet
+from timecoin.wallet.wallet import FundedTransaction, SignOutcome, Wallet
 
 __all__ = [
     "DEFAULT_FEE_POLICY",
     "DEFAULT_KDF",
     "DERIVATION_TAG",
     "MAX_KEYS",
+    "CoinAlreadySignedError",
     "FeePolicy",
+    "FundedTransaction",
     "InsufficientFundsError",
     "InvalidPaymentError",
     "JournalCorruptError",
@@ -62,6 +65,7 @@ __all__ = [
     "NetworkMismatchError",
     "NotMineError",
     "Selection",
+    "SignOutcome",
     "TransactionTooLargeError",
     "UnknownTransactionError",
     "Wallet",

@@ -96,14 +96,20 @@ def compute_min_output(params: ChainParams) -> int:
     return max(params.dust_limit, 1)
 
 
-def compute_signed_size(outpoints: Sequence[OutPoint], amount: int, with_change: bool) -> int:
-    """Encoded size of a signed payment spending `outpoints`, paying `amount`.
+def compute_signed_size(
+    outpoints: Sequence[OutPoint],
+    amount: int,
+    with_change: bool,
+    extra_outputs: Sequence[TxOutput] = (),
+) -> int:
+    """Encoded size of a signed payment spending `outpoints`, paying `amount`
+    (and `extra_outputs` after it).
 
     Public keys, signatures and addresses have fixed lengths, so
     zero-filled ones give their exact size; a change output is counted at the
     widest amount encoding, making the result an upper bound.
     """
-    outputs = [TxOutput(amount, _PLACEHOLDER_ADDRESS)]
+    outputs = [TxOutput(amount, _PLACEHOLDER_ADDRESS), *extra_outputs]
     if with_change:
         outputs.append(TxOutput(_WIDEST_AMOUNT, _PLACEHOLDER_ADDRESS))
     template = Transaction(
@@ -130,13 +136,23 @@ def _outpoint_key(item: tuple[OutPoint, Coin]) -> tuple[bytes, int]:
 class _Finisher:
     """Turns a candidate set of coins into a Selection, if it can pay."""
 
-    def __init__(self, amount: int, policy: FeePolicy, params: ChainParams) -> None:
+    def __init__(
+        self,
+        amount: int,
+        policy: FeePolicy,
+        params: ChainParams,
+        extra_outputs: Sequence[TxOutput] = (),
+    ) -> None:
         self.amount = amount
         self.policy = policy
         self.params = params
+        self.extra_outputs = extra_outputs
 
     def fee_without_change(self, chosen: Sequence[tuple[OutPoint, Coin]]) -> tuple[int, int]:
-        size = compute_signed_size([op for op, _ in chosen], self.amount, with_change=False)
+        outpoints = [op for op, _ in chosen]
+        size = compute_signed_size(
+            outpoints, self.amount, with_change=False, extra_outputs=self.extra_outputs
+        )
         return compute_required_fee(size, self.policy, self.params), size
 
     def finish(self, chosen: Sequence[tuple[OutPoint, Coin]], total: int) -> Selection | None:
@@ -147,7 +163,9 @@ class _Finisher:
         max_bytes = self.params.sizes.max_tx_bytes
         inputs = tuple(sorted(chosen, key=_outpoint_key))
         outpoints = [op for op, _ in inputs]
-        size_change = compute_signed_size(outpoints, self.amount, with_change=True)
+        size_change = compute_signed_size(
+            outpoints, self.amount, with_change=True, extra_outputs=self.extra_outputs
+        )
         fee_change = compute_required_fee(size_change, self.policy, self.params)
         change = total - self.amount - fee_change
         if change >= compute_min_output(self.params) and size_change <= max_bytes:
@@ -162,8 +180,15 @@ def select_coins(
     amount: int,
     policy: FeePolicy,
     params: ChainParams,
+    *,
+    extra_outputs: Sequence[TxOutput] = (),
 ) -> Selection:
     """Choose coins from `coins` to pay `amount` (see the module docstring).
+
+    `extra_outputs` are outputs the transaction carries besides the payment
+    (their amounts already counted in `amount`: a transaction with several
+    recipients passes their total as `amount` and all but the first here),
+    so the fee covers their bytes.
 
     Raises InvalidPaymentError for an amount below the dust limit or above
     MAX_MONEY, InsufficientFundsError when the coins cannot cover amount and
@@ -177,7 +202,7 @@ def select_coins(
         )
     ascending = sorted(coins, key=_sort_key)
     available = sum(coin.amount for _, coin in ascending)
-    finisher = _Finisher(amount, policy, params)
+    finisher = _Finisher(amount, policy, params, extra_outputs)
     lower_bound = amount + max(compute_min_fee(0, params), policy.min_fee)
 
     for item in ascending:

@@ -104,6 +104,13 @@ class UnknownTransactionError(WalletError):
     code = "unknown-transaction"
 
 
+class CoinAlreadySignedError(WalletError):
+    """A coin another pending transaction of the wallet already spends:
+    signing a second spend of it could lock it forever."""
+
+    code = "coin-already-signed"
+
+
 class InvalidPaymentError(WalletError):
     """A payment amount or address that no valid transaction can carry."""
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
@@ -47,6 +48,7 @@ from timecoin.types import (
 )
 from timecoin.wallet.coinselect import DEFAULT_FEE_POLICY, FeePolicy, Selection, select_coins
 from timecoin.wallet.errors import (
+    CoinAlreadySignedError,
     InsufficientFundsError,
     InvalidPaymentError,
     JournalMissingError,
@@ -59,12 +61,42 @@ from timecoin.wallet.errors import (
     WalletLockedError,
     WalletNotFoundError,
 )
-from timecoin.wallet.fileio import ExclusiveLock
+from timecoin.wallet.fileio import ExclusiveLock, create_file_atomic, read_file_limited
 from timecoin.wallet.journal import Journal, journal_path_for, lock_path_for
 from timecoin.wallet.keyfile import DEFAULT_KDF, KdfParams, KeyFile
 from timecoin.wallet.keys import KeyRing, WalletKey, compute_fingerprint
 
 ADDRESS_BYTES = 20
+MAX_BACKUP_FILE_BYTES = 64 << 20
+"""Largest key file or journal `backup` copies (both are far smaller)."""
+PLACEHOLDER_PUBLIC_KEY = bytes(32)
+"""The public key of an input not yet signed (`sign_transaction` fills it in)."""
+PLACEHOLDER_SIGNATURE = bytes(64)
+"""The signature slot of an input `sign_transaction` could not sign."""
+
+
+@dataclass(frozen=True, slots=True)
+class FundedTransaction:
+    """`fund_transaction`'s result: the transaction with its inputs and change
+    (unsigned), the fee it pays and the change output's index (-1: none)."""
+
+    tx: Transaction
+    fee_units: int
+    change_index: int
+
+
+@dataclass(frozen=True, slots=True)
+class SignOutcome:
+    """`sign_transaction`'s result: the transaction with every input the
+    wallet could sign signed, and per input it could not, its index and why."""
+
+    tx: Transaction
+    errors: tuple[tuple[int, str], ...]
+
+    @property
+    def is_complete(self) -> bool:
+        """True when every input is signed."""
+        return not self.errors
 
 
 def _acquire_lock(key_path: Path) -> ExclusiveLock:
@@ -563,6 +595,157 @@ class Wallet:
             validate_transaction(tx, txid, view, self._params, tx.lock_time, size_bytes=size_bytes)
             self._journal.record_sign(txid, [op for op, _ in ordered])
             return tx
+
+    def fund_transaction(
+        self,
+        outputs: Sequence[TxOutput],
+        fee_policy: FeePolicy | None = None,
+        *,
+        change_address: bytes | None = None,
+        lock_time: int = 0,
+    ) -> FundedTransaction:
+        """Add inputs from the unmarked coins and a change output to a
+        transaction paying `outputs`; nothing is signed or journaled.
+
+        The inputs carry the wallet's public keys (so the txid is fixed) and
+        empty signatures; the change (if any, at or above the dust limit)
+        goes last, to `change_address` (default key 0's). Raises
+        InvalidPaymentError for no outputs or an output below the dust limit,
+        InsufficientFundsError, TransactionTooLargeError, NotMineError.
+        """
+        with self._lock:
+            self._check_open()
+            if not outputs:
+                raise InvalidPaymentError("the transaction has no outputs to fund")
+            dust = max(self._params.dust_limit, 1)
+            for index, output in enumerate(outputs):
+                if output.amount < dust:
+                    raise InvalidPaymentError(
+                        f"output {index}: {output.amount} units, below the dust limit {dust}"
+                    )
+            total = sum(output.amount for output in outputs)
+            change_key = self._change_key(change_address)
+            policy = DEFAULT_FEE_POLICY if fee_policy is None else fee_policy
+            marks = self._journal.marks.marks
+            candidates = [(op, coin) for op, coin in self._coins.items() if op not in marks]
+            try:
+                selection = select_coins(
+                    candidates, total, policy, self._params, extra_outputs=outputs[1:]
+                )
+            except InsufficientFundsError as exc:
+                raise InsufficientFundsError(
+                    exc.needed_units, exc.available_units, self.locked_balance()
+                ) from None
+            all_outputs = list(outputs)
+            change_index = -1
+            if selection.change:
+                change_index = len(all_outputs)
+                all_outputs.append(TxOutput(selection.change, change_key.address))
+            inputs = []
+            for outpoint, coin in selection.inputs:
+                key = self._keyring.key_for_address(coin.address)
+                if key is None:
+                    raise AssertionError(f"coin {outpoint} of a foreign address was admitted")
+                inputs.append(TxInput(outpoint, key.public_key))
+            tx = Transaction(
+                version=TX_VERSION,
+                inputs=inputs,
+                outputs=all_outputs,
+                lock_time=lock_time,
+                payload=None,
+                signatures=[],
+                owner_signature=None,
+            )
+            return FundedTransaction(tx, selection.fee, change_index)
+
+    def sign_transaction(self, tx: Transaction) -> SignOutcome:
+        """Sign every input of `tx` that spends a known coin of the wallet,
+        journaling those coins first (as `build_and_sign` does).
+
+        An input with the placeholder public key gets the key of its coin.
+        Inputs the wallet cannot sign (unknown coin, another key) are listed
+        in the outcome's `errors` and keep their signature slot (zeros). When
+        an input of another owner still has no public key the txid is not
+        fixed yet: nothing is signed or journaled. Signing the same
+        transaction again returns the same signatures. Raises WalletError
+        when a coin is already spent by another pending transaction of the
+        wallet (signing would risk locking it forever).
+        """
+        with self._lock:
+            self._check_open()
+            self._journal.ensure_writable()
+            inputs: list[TxInput] = []
+            keys: list[WalletKey | None] = []
+            errors: list[tuple[int, str]] = []
+            for index, txin in enumerate(tx.inputs):
+                coin = self._coins.get(txin.prevout)
+                key = None if coin is None else self._keyring.key_for_address(coin.address)
+                if key is None:
+                    errors.append((index, "Input not found or already spent"))
+                elif txin.public_key not in (PLACEHOLDER_PUBLIC_KEY, key.public_key):
+                    errors.append((index, "Input's public key is not the key of its coin"))
+                    key = None
+                keys.append(key)
+                public_key = txin.public_key if key is None else key.public_key
+                inputs.append(TxInput(txin.prevout, public_key))
+            unsigned = msgspec.structs.replace(tx, inputs=inputs, signatures=[])
+            if any(txin.public_key == PLACEHOLDER_PUBLIC_KEY for txin in inputs) or not any(keys):
+                return SignOutcome(tx, tuple(errors))
+            txid = compute_txid(unsigned)
+            mine = [txin.prevout for txin, key in zip(inputs, keys, strict=True) if key]
+            pending = self._journal.marks.pending.get(txid)
+            if pending is None:
+                for outpoint in mine:
+                    other = self._journal.marks.marks.get(outpoint)
+                    if other is not None:
+                        raise CoinAlreadySignedError(
+                            f"{outpoint.txid.hex()}:{outpoint.index} is already spent by "
+                            f"pending transaction {other.hex()}; abandon that one first"
+                        )
+                self._journal.record_sign(txid, mine)
+            elif not set(mine) <= pending.outpoints:
+                raise AssertionError("a pending txid spends other coins than its transaction")
+            chain_id = self._params.chain_id
+            signatures = [
+                PLACEHOLDER_SIGNATURE
+                if key is None
+                else key.signing_key.sign(compute_input_signing_message(chain_id, txid, index))
+                for index, key in enumerate(keys)
+            ]
+            return SignOutcome(
+                msgspec.structs.replace(unsigned, signatures=signatures), tuple(errors)
+            )
+
+    def backup(self, destination: str | Path) -> tuple[Path, Path]:
+        """Copy the key file and its journal to `destination` and
+        `destination` + ".journal", durably; never overwrites.
+
+        Both copies are needed to restore: the journal is what keeps a
+        restored wallet from signing a second spend of a pending coin.
+        Raises WalletExistsError when either target exists, OSError when it
+        cannot be written.
+        """
+        target = Path(destination)
+        target_journal = journal_path_for(target)
+        with self._lock:
+            self._check_open()
+            for existing in (target, target_journal):
+                if existing.exists():
+                    raise WalletExistsError(f"{existing}: already exists; not overwriting")
+            copies = []
+            for source in (self._keyfile.path, journal_path_for(self._keyfile.path)):
+                data = read_file_limited(source, MAX_BACKUP_FILE_BYTES)
+                if data is None:
+                    raise OSError(f"{source}: larger than {MAX_BACKUP_FILE_BYTES} bytes")
+                copies.append(data)
+            create_file_atomic(target, copies[0])
+            create_file_atomic(target_journal, copies[1])
+            return target, target_journal
+
+    def key_count(self) -> int:
+        """How many keys (addresses) the wallet has derived."""
+        with self._lock:
+            return self._keyring.count
 
     def release(self, txid: bytes) -> None:
         """Unmark the coins of pending transaction `txid`, durably.
