@@ -35,7 +35,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 from msgspec.structs import replace
 
@@ -48,6 +48,7 @@ from timecoin.ledger import check_transaction, validate_transaction
 from timecoin.masternode import compute_voting_set_from_entries, is_last_height_of_epoch
 from timecoin.p2p.messages import Message, ProposalMsg, Txs, VoteMsg, encode_message
 from timecoin.sim.promise import compute_committee_share
+from timecoin.sim.view import StrategyNode, StrategyRun
 from timecoin.types import (
     ZERO_HASH,
     Block,
@@ -62,10 +63,6 @@ from timecoin.types import (
     compute_txid,
     compute_witness_hash,
 )
-
-if TYPE_CHECKING:
-    from timecoin.sim.node import SimNode
-    from timecoin.sim.simulator import Simulation
 
 STRATEGIES: Final = ("equivocate", "withhold", "invalid", "garbage", "doublevote", "grind")
 """Names of the Byzantine strategies."""
@@ -91,15 +88,15 @@ class ByzantineStrategy:
 
     name = "honest"
 
-    def on_broadcast(self, node: SimNode, effect: Broadcast) -> bool:
+    def on_broadcast(self, node: StrategyNode, effect: Broadcast) -> bool:
         """Handle a send the machine asked for; True when handled (the node
         then does not send it itself)."""
         return False
 
-    def on_maintenance(self, node: SimNode) -> None:
+    def on_maintenance(self, node: StrategyNode) -> None:
         """Called at every maintenance tick of the node."""
 
-    def on_transaction(self, node: SimNode, tx: Transaction) -> None:
+    def on_transaction(self, node: StrategyNode, tx: Transaction) -> None:
         """Called for every transaction the node receives, before it is pooled."""
 
 
@@ -112,7 +109,7 @@ class DoubleVoteStrategy(ByzantineStrategy):
         """A strategy that has voted for nothing yet."""
         self._voted: set[tuple[int, bytes]] = set()
 
-    def on_transaction(self, node: SimNode, tx: Transaction) -> None:
+    def on_transaction(self, node: StrategyNode, tx: Transaction) -> None:
         """Sign a one-leaf vote batch for `tx` when it is valid against the tip
         (whatever this node voted for before) and send it."""
         finality = node.finality
@@ -141,7 +138,7 @@ class WithholdStrategy(ByzantineStrategy):
 
     name = "withhold"
 
-    def on_broadcast(self, node: SimNode, effect: Broadcast) -> bool:
+    def on_broadcast(self, node: StrategyNode, effect: Broadcast) -> bool:
         """Drop every vote."""
         return isinstance(effect.message, Vote)
 
@@ -158,7 +155,7 @@ class GrindStrategy(ByzantineStrategy):
         self.gained_weight = 0
         self._swapped: dict[tuple[int, int], tuple[bytes, bytes]] = {}
 
-    def on_broadcast(self, node: SimNode, effect: Broadcast) -> bool:
+    def on_broadcast(self, node: StrategyNode, effect: Broadcast) -> bool:
         """Replace a new proposal of a seed block by its most favourable
         variant, and this node's votes for the original by votes for it."""
         message = effect.message
@@ -243,7 +240,7 @@ class InvalidStrategy(ByzantineStrategy):
         self.committed_txs.extend(tx for tx in block.transactions if not tx.is_coinbase)
         del self.committed_txs[:-MAX_REMEMBERED_TXS]
 
-    def on_broadcast(self, node: SimNode, effect: Broadcast) -> bool:
+    def on_broadcast(self, node: StrategyNode, effect: Broadcast) -> bool:
         """Replace a new proposal by a signed proposal of a tampered block."""
         message = effect.message
         if not isinstance(message, Proposal) or not isinstance(effect.block_value, Block):
@@ -307,7 +304,7 @@ class GarbageStrategy(ByzantineStrategy):
         """A strategy that has sent nothing yet."""
         self.sent = 0
 
-    def on_maintenance(self, node: SimNode) -> None:
+    def on_maintenance(self, node: StrategyNode) -> None:
         """Send GARBAGE_PER_TICK malformed messages to random nodes."""
         sim = node.sim
         rng = sim.rng
@@ -319,7 +316,7 @@ class GarbageStrategy(ByzantineStrategy):
                 sim.send(node.node_id, target, data)
 
 
-def make_garbage(node: SimNode, rng: random.Random) -> bytes:
+def make_garbage(node: StrategyNode, rng: random.Random) -> bytes:
     """One malformed message: random bytes, a real message truncated, with a
     flipped byte or trailing bytes, or a well-formed vote with a bad signature."""
     vote = Vote(
@@ -358,7 +355,7 @@ class EquivocateStrategy(ByzantineStrategy):
         """A member of `coalition`."""
         self.coalition = coalition
 
-    def on_broadcast(self, node: SimNode, effect: Broadcast) -> bool:
+    def on_broadcast(self, node: StrategyNode, effect: Broadcast) -> bool:
         """Split new proposals; suppress or double the votes."""
         message = effect.message
         coalition = self.coalition
@@ -380,7 +377,7 @@ class Coalition:
     half A, the rest half B. Byzantine members are sent the A versions.
     """
 
-    def __init__(self, sim: Simulation, members: Sequence[int], honest: Sequence[int]) -> None:
+    def __init__(self, sim: StrategyRun, members: Sequence[int], honest: Sequence[int]) -> None:
         """A coalition of node ids `members`; `honest` are the other nodes."""
         self.sim = sim
         self.members = list(members)
@@ -395,7 +392,7 @@ class Coalition:
         """Whether the coalition has split (height, round)."""
         return (height, round) in self._splits
 
-    def _halves(self, node: SimNode) -> tuple[list[int], list[int], list[int]]:
+    def _halves(self, node: StrategyNode) -> tuple[list[int], list[int], list[int]]:
         """(half A, half B, Byzantine members) of the node's current voting set."""
         machine = node.machine
         if machine is None:
@@ -406,7 +403,7 @@ class Coalition:
         cut = (len(honest) + 1) // 2
         return honest[:cut], honest[cut:], byzantine
 
-    def split_proposal(self, node: SimNode, proposal: Proposal, block_a: Block) -> bool:
+    def split_proposal(self, node: StrategyNode, proposal: Proposal, block_a: Block) -> bool:
         """Send block A and block B (built with a later timestamp) to the two
         halves, with prevotes and precommits of every coalition member for
         the matching block. False when no second block can be built."""
@@ -448,7 +445,7 @@ class Coalition:
                 sim.send(node.node_id, witness, encode_message(message), LEAK_DELAY_MS)
         return True
 
-    def double_vote(self, node: SimNode, vote: Vote) -> None:
+    def double_vote(self, node: StrategyNode, vote: Vote) -> None:
         """Send `vote` to half A and a conflicting vote of the same slot to half B."""
         sim = self.sim
         if vote.block_hash != ZERO_HASH:

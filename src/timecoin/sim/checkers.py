@@ -44,7 +44,6 @@ Byzantine nodes are not checked.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from timecoin.chain import AppliedBlock, ChainState, chain_state_from_genesis, validate_block
 from timecoin.chain.certificate import verify_vote_signature
@@ -53,6 +52,7 @@ from timecoin.consensus import WalProposal, WalRecord, WalVote
 from timecoin.consensus.finality_wal import FinalityWalRecord, WalTxLocks
 from timecoin.crypto import MuHash3072, verify
 from timecoin.ledger import MemoryUtxoSet, encode_utxo_element
+from timecoin.sim.view import CheckedNode, CheckedRun
 from timecoin.types import (
     Block,
     Certificate,
@@ -74,10 +74,6 @@ from timecoin.types import (
     compute_txid,
     is_quorum,
 )
-
-if TYPE_CHECKING:
-    from timecoin.sim.node import SimNode
-    from timecoin.sim.simulator import Simulation
 
 PROPOSAL_SLOT = 0
 """Slot type of proposals in signature keys (votes use their vote type)."""
@@ -137,7 +133,7 @@ class _CanonicalHeight:
 class Recorder:
     """Collects events of honest nodes and the violations they show."""
 
-    sim: Simulation
+    sim: CheckedRun
     genesis_supply: int
     violations: list[Violation] = field(default_factory=list)
     canonical: dict[int, _CanonicalHeight] = field(default_factory=dict)
@@ -168,7 +164,7 @@ class Recorder:
 
     def on_commit(
         self,
-        node: SimNode,
+        node: CheckedNode,
         state_before: ChainState,
         applied: AppliedBlock,
         certificate: Certificate,
@@ -225,7 +221,7 @@ class Recorder:
 
     def _check_certificate(
         self,
-        node: SimNode,
+        node: CheckedNode,
         state_before: ChainState,
         applied: AppliedBlock,
         certificate: Certificate,
@@ -237,7 +233,7 @@ class Recorder:
             self.add("certificate", node.node_id, height, str(exc))
 
     def _check_block_accounting(
-        self, node: SimNode, applied: AppliedBlock, supply_before: int
+        self, node: CheckedNode, applied: AppliedBlock, supply_before: int
     ) -> int:
         """Recompute the fees from the spent coins; check the coinbase and return
         the supply after the block."""
@@ -279,7 +275,7 @@ class Recorder:
             )
         return supply_after
 
-    def _check_double_spends(self, node: SimNode, block: Block) -> None:
+    def _check_double_spends(self, node: CheckedNode, block: Block) -> None:
         height = block.header.height
         for tx in block.transactions:
             for txin in tx.inputs:
@@ -294,7 +290,7 @@ class Recorder:
                     )
                 self.spent[txin.prevout] = height
 
-    def _check_final_only(self, node: SimNode, block: Block) -> None:
+    def _check_final_only(self, node: CheckedNode, block: Block) -> None:
         """Every non-coinbase transaction of the block was final before it."""
         height = block.header.height
         for tx in block.transactions[1:]:
@@ -317,7 +313,9 @@ class Recorder:
         if payment:
             self.payments.setdefault(txid, self.sim.queue.now_ms)
 
-    def on_final(self, node: SimNode, txid: bytes, tx: Transaction, proof: FinalityProof) -> None:
+    def on_final(
+        self, node: CheckedNode, txid: bytes, tx: Transaction, proof: FinalityProof
+    ) -> None:
         """An honest node holds the finality proof of `tx`."""
         if not node.is_honest:
             return
@@ -325,7 +323,7 @@ class Recorder:
         self._note_final(txid, tx, proof.epoch, f"node {node.node_id}")
 
     def on_tx_votes_sent(
-        self, node: SimNode, voting_set: VotingSet, batch: TxVoteBatch, leaves: list[VoteLeaf]
+        self, node: CheckedNode, voting_set: VotingSet, batch: TxVoteBatch, leaves: list[VoteLeaf]
     ) -> None:
         """A vote batch left a node (honest or not): tally it; a quorum makes
         the transaction final, wherever the votes may be assembled."""
@@ -363,7 +361,7 @@ class Recorder:
                 f"{txin.prevout.txid.hex()[:16]}:{txin.prevout.index}",
             )
 
-    def on_finality_persist(self, node: SimNode, record: FinalityWalRecord) -> None:
+    def on_finality_persist(self, node: CheckedNode, record: FinalityWalRecord) -> None:
         """An honest node never locks one outpoint to two transactions in one epoch."""
         if not node.is_honest or not isinstance(record, WalTxLocks):
             return
@@ -409,18 +407,18 @@ class Recorder:
                     f"not final at {now_ms} ms",
                 )
 
-    def on_invalid_decision(self, node: SimNode, block: Block, exc: InvalidBlock) -> None:
+    def on_invalid_decision(self, node: CheckedNode, block: Block, exc: InvalidBlock) -> None:
         """An honest machine decided a block that does not validate."""
         if node.is_honest:
             self.add("validity", node.node_id, block.header.height, f"decided block: {exc}")
 
-    def on_build_failure(self, node: SimNode, exc: InvalidBlock) -> None:
+    def on_build_failure(self, node: CheckedNode, exc: InvalidBlock) -> None:
         """`build_block` refused the node's inputs (counted; evidence is retried without)."""
         self.build_failures += 1
 
     # --------------------------------------------------- signed messages
 
-    def on_persist(self, node: SimNode, record: WalRecord) -> None:
+    def on_persist(self, node: CheckedNode, record: WalRecord) -> None:
         """Check that an honest node never signs two messages for one slot."""
         if not node.is_honest:
             return
@@ -433,7 +431,7 @@ class Recorder:
             self._check_signed(node, p.height, p.round, PROPOSAL_SLOT, content)
 
     def _check_signed(
-        self, node: SimNode, height: int, round: int, slot: int, content: bytes
+        self, node: CheckedNode, height: int, round: int, slot: int, content: bytes
     ) -> None:
         key = (node.node_id, height, round, slot)
         previous = self.signed.setdefault(key, content)
@@ -452,7 +450,7 @@ class Recorder:
 
     # ------------------------------------------------------------ evidence
 
-    def on_delivered(self, node: SimNode, message: Vote | Proposal, eligible: bool) -> None:
+    def on_delivered(self, node: CheckedNode, message: Vote | Proposal, eligible: bool) -> None:
         """Note a Byzantine signer's message given to an honest machine that
         stores it; two different ones for one slot require evidence."""
         if not node.is_honest or not eligible:
@@ -473,14 +471,14 @@ class Recorder:
         if previous != content:
             self.required_evidence.add(key)
 
-    def _vote_signature_ok(self, node: SimNode, vote: Vote) -> bool:
+    def _vote_signature_ok(self, node: CheckedNode, vote: Vote) -> bool:
         try:
             verify_vote_signature(vote, node.params.chain_id, self.sim.verifier)
         except InvalidVote:
             return False
         return True
 
-    def on_evidence(self, node: SimNode, evidence: Evidence) -> None:
+    def on_evidence(self, node: CheckedNode, evidence: Evidence) -> None:
         """An honest machine recorded evidence."""
         self.evidence_events += 1
         if isinstance(evidence, DuplicateVoteEvidence):
@@ -513,7 +511,7 @@ class Recorder:
         for index, node in enumerate(honest):
             self._check_final_utxo(node, full=index < FULL_UTXO_CHECK_NODES)
 
-    def _replay_fresh(self, node: SimNode) -> None:
+    def _replay_fresh(self, node: CheckedNode) -> None:
         """Replay `node`'s committed chain on a fresh state, without caches."""
         sim = self.sim
         try:
@@ -533,7 +531,7 @@ class Recorder:
             utxo.apply_delta(applied.delta)
             state = applied.state_after
 
-    def _check_final_utxo(self, node: SimNode, *, full: bool) -> None:
+    def _check_final_utxo(self, node: CheckedNode, *, full: bool) -> None:
         height = node.height
         if height == 0:
             return
@@ -551,7 +549,7 @@ class Recorder:
             self.add("utxo-commitment", node.node_id, height, "recomputed UTXO set digest differs")
 
 
-def _recompute_commitment(node: SimNode) -> bytes:
+def _recompute_commitment(node: CheckedNode) -> bytes:
     """The UTXO commitment recomputed from scratch: every coin of the node's
     set and every reported lock of its chain state (ADR 0004)."""
     state = MuHash3072()

@@ -24,9 +24,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final
+from typing import Final, Protocol
 
-from timecoin.chain import ChainState, assemble_block, voting_set_at
+from timecoin.chain import AppliedBlock, ChainState, assemble_block, voting_set_at
 from timecoin.chain.evidence import get_evidence_height, get_evidence_signer
 from timecoin.chain.heartbeats import (
     get_next_block_witnesses,
@@ -63,7 +63,7 @@ from timecoin.consensus.finality import (
 from timecoin.consensus.limits import MAX_ROUNDS_AHEAD
 from timecoin.crypto import SigningKey
 from timecoin.encoding import DecodeError, encode
-from timecoin.ledger import MemoryUtxoSet
+from timecoin.ledger import MemoryUtxoSet, UtxoView
 from timecoin.masternode import (
     compute_required_attestations,
     get_entry,
@@ -97,12 +97,18 @@ from timecoin.p2p.messages import (
     decode_message,
     encode_message,
 )
+from timecoin.params import ChainParams
+from timecoin.sim.byzantine import ByzantineStrategy
+from timecoin.sim.checkers import Recorder
 from timecoin.sim.disk import SimDisk
+from timecoin.sim.events import EventQueue
+from timecoin.sim.view import StrategyRun
 from timecoin.types import (
     ZERO_HASH,
     AttestedHeartbeat,
     Block,
     Certificate,
+    Coin,
     EpochReport,
     Evidence,
     FinalityProof,
@@ -110,6 +116,7 @@ from timecoin.types import (
     InvalidBlock,
     InvalidTransaction,
     InvalidVote,
+    OutPoint,
     Proposal,
     Transaction,
     TxVote,
@@ -122,10 +129,6 @@ from timecoin.types import (
     compute_block_hash,
     compute_txid,
 )
-
-if TYPE_CHECKING:
-    from timecoin.sim.byzantine import ByzantineStrategy
-    from timecoin.sim.simulator import Simulation
 
 MAINTENANCE_INTERVAL_MS: Final = 200
 """Period of a node's maintenance: re-gossip of its own messages when its
@@ -181,12 +184,86 @@ def compute_proposer_seed(voting_set: VotingSet) -> bytes:
     return voting_set.compute_hash()
 
 
+class SimHost(StrategyRun, Protocol):
+    """What a `SimNode` needs of the run that drives it (the `Simulation`):
+    what its Byzantine strategy sees, plus the clock and event queue, the
+    checkers, the shared validation caches and the network's routing."""
+
+    @property
+    def params(self) -> ChainParams:
+        """The chain parameters of the run."""
+        ...
+
+    @property
+    def queue(self) -> EventQueue:
+        """The virtual clock and its events."""
+        ...
+
+    @property
+    def recorder(self) -> Recorder:
+        """The run's checkers."""
+        ...
+
+    @property
+    def verifier(self) -> Callable[[bytes, bytes, bytes], bool]:
+        """Signature verification through the shared signature cache."""
+        ...
+
+    @property
+    def genesis_state(self) -> ChainState:
+        """The chain state after the genesis block."""
+        ...
+
+    @property
+    def genesis_coins(self) -> dict[OutPoint, Coin]:
+        """The coins the genesis block creates."""
+        ...
+
+    def node_of_key(self, public_key: bytes) -> int | None:
+        """The node whose operator key is `public_key`, or None."""
+        ...
+
+    def finality_targets(self, node: SimNode) -> list[int]:
+        """Where `node` sends transactions, votes, proofs and reports."""
+        ...
+
+    def validate(self, state: ChainState, view: UtxoView, block: Block) -> AppliedBlock:
+        """`validate_block` of `block` after `state`, shared by all nodes."""
+        ...
+
+    def remember(self, state: ChainState, applied: AppliedBlock) -> None:
+        """Cache a block the chain layer built (valid by construction)."""
+        ...
+
+    def verify_certificate(
+        self, state: ChainState, certificate: Certificate, height: int, block_hash: bytes
+    ) -> None:
+        """Verify `certificate` for `block_hash` at `height` (raises InvalidVote)."""
+        ...
+
+    def on_commit(
+        self,
+        node: SimNode,
+        state_before: ChainState,
+        applied: AppliedBlock,
+        certificate: Certificate,
+        *,
+        decided: bool,
+    ) -> None:
+        """`node` applied a block: run the checkers."""
+        ...
+
+    def crash_node(self, node: SimNode) -> None:
+        """Crash `node` now."""
+        ...
+
+
 class SimNode:
     """A simulated masternode (or follower) driven by the `Simulation`."""
 
     def __init__(
         self,
-        sim: Simulation,
+        sim: SimHost,
         node_id: int,
         key: SigningKey,
         strategy: ByzantineStrategy | None,
