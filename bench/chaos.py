@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from benchlib import add_common_arguments
 from timecoin.node.loadgen import LoadgenConfig, LoadGenerator, LoadgenReport, read_testnet
 from timecoin.node.testnet import TestnetNode, TestnetRunner, init_testnet
 from timecoin.rpc.client import RpcClient, RpcClientError
@@ -125,8 +126,14 @@ def main() -> int:
     parser.add_argument("--gap-seconds", type=float, default=8.0, help="most time between kills")
     parser.add_argument("--down-seconds", type=float, default=4.0)
     parser.add_argument("--seed", type=int, default=None)
-    parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument("--output", type=Path, default=None, help=f"default: {RESULTS}")
+    add_common_arguments(parser)
     args = parser.parse_args()
+    if args.output is None:
+        args.output = args.results / RESULTS.name if args.smoke else RESULTS
+    if args.smoke:
+        args.kills, args.tps, args.gap_seconds, args.down_seconds = 1, 5.0, 2.0, 1.0
+
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(2**32)
     rng = random.Random(seed)
     print(f"chaos seed {seed} (--seed {seed} replays the schedule)", flush=True)
@@ -179,6 +186,8 @@ def main() -> int:
     never_committed = None if report is None else report.accepted - report.committed
     ok = not agreement["divergent_heights"] and bool(agreement["utxo"].get("agree"))
     result = {
+        "benchmark": "chaos",
+        "smoke": args.smoke,
         "seed": seed,
         "config": vars(args) | {"output": str(args.output)},
         "kills": kills,

@@ -26,6 +26,7 @@ from typing import Any
 
 import aiohttp
 
+from benchlib import add_common_arguments, write_result
 from network import wait_height, wait_rpc_ready
 from timecoin.node.loadgen import LoadgenConfig, percentile, run_loadgen
 from timecoin.node.testnet import TestnetNode, TestnetRunner, init_testnet
@@ -128,7 +129,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--tps", type=float, default=100.0, help="offered transfers per second")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per phase")
+    add_common_arguments(parser)
     args = parser.parse_args()
+    if args.smoke:
+        args.tps, args.duration = 10.0, 2.0
+
     with tempfile.TemporaryDirectory(prefix="timecoin-rest-flood-") as tmp:
         datadir = Path(tmp) / "net"
         nodes = init_testnet(datadir, NODES, BLOCK_INTERVAL_MS)
@@ -151,7 +156,7 @@ def main() -> None:
             runner.stop()
     ratio = flooded["committed_tps"] / quiet["committed_tps"] if quiet["committed_tps"] else 0.0
     result = {
-        "bench": "rest_flood",
+        "benchmark": "rest_flood",
         "machine": {"platform": platform.platform(), "python": platform.python_version()},
         "nodes": NODES,
         "block_interval_ms": BLOCK_INTERVAL_MS,
@@ -162,8 +167,7 @@ def main() -> None:
         "target_ratio": TARGET_RATIO,
         "pass": ratio >= TARGET_RATIO and flooded.get("flood_statuses", {}).get("429", 0) > 0,
     }
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "rest_flood.json").write_text(json.dumps(result, indent=2) + "\n")
+    write_result(args, "rest_flood", result)
     print(json.dumps(result, indent=2))
 
 

@@ -30,6 +30,7 @@ import tracemalloc
 from pathlib import Path
 from typing import Any
 
+from benchlib import add_common_arguments
 from timecoin.node.loadgen import LoadgenConfig, LoadGenerator, LoadgenReport, read_testnet
 from timecoin.node.testnet import TestnetNode, TestnetRunner, init_testnet
 from timecoin.rpc.client import RpcClient, RpcClientError
@@ -122,8 +123,14 @@ def main() -> int:
     parser.add_argument("--block-interval-ms", type=int, default=1_000)
     parser.add_argument("--sample-seconds", type=float, default=10.0)
     parser.add_argument("--heap-profile", action="store_true")
-    parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument("--output", type=Path, default=None, help=f"default: {RESULTS}")
+    add_common_arguments(parser)
     args = parser.parse_args()
+    if args.output is None:
+        args.output = args.results / RESULTS.name if args.smoke else RESULTS
+    if args.smoke:
+        args.minutes, args.tps, args.sample_seconds = 0.25, 10.0, 3.0
+
     duration_s = args.minutes * 60
     reference_s = min(600.0, duration_s / 3)
     interval_s = args.block_interval_ms / 1000
@@ -226,6 +233,8 @@ def main() -> int:
     ok = ok and not stalled and not exited
     load_figures = report[0].to_json() if report else {}
     result = {
+        "benchmark": "soak",
+        "smoke": args.smoke,
         "config": {
             "nodes": args.nodes,
             "tps": args.tps,

@@ -162,6 +162,11 @@ MAX_HELD_PROPOSALS: Final = 8
 MAX_FINAL_BODIES: Final = 20_000
 """Bound of the final-but-unblocked transaction bodies a node serves."""
 
+RECONNECT_MIN_MS: Final = 20
+RECONNECT_MAX_MS: Final = 300
+"""A restarted node exchanges messages again this long after its restore
+(dialing and handshakes; drawn per restart)."""
+
 MAX_TX_BODIES: Final = 20_000
 """Bound of the valid transaction bodies a node keeps for the epoch's last
 block (reported transactions) until a block spends their inputs."""
@@ -282,6 +287,8 @@ class SimNode:
         self.up = False
         self.halted = False
         self.incarnation = 0
+        self.connected_at_ms = 0
+        """Virtual time from which this incarnation exchanges messages."""
         self.crash_armed = False
         self.machine: ConsensusMachine | None = None
         self.machine_generation = 0
@@ -336,6 +343,14 @@ class SimNode:
         self.halted = False
         self.crash_armed = False
         sim = self.sim
+        # As a restarted node: no connection survives the crash, and the
+        # peers are dialed (and handshaken) only after the restore, so what
+        # the restore sends at once reaches nobody.
+        self.connected_at_ms = (
+            0
+            if self.incarnation == 1
+            else sim.queue.now_ms + sim.rng.randint(RECONNECT_MIN_MS, RECONNECT_MAX_MS)
+        )
         self.state = sim.genesis_state
         self.utxo = MemoryUtxoSet(sim.genesis_coins)
         for block, _ in self.disk.blocks:
@@ -633,6 +648,10 @@ class SimNode:
         if vote.voter not in votes:
             votes[vote.voter] = vote
             self._prevote_count += 1
+
+    def is_connected(self) -> bool:
+        """Whether this node is up and its connections are back after a restart."""
+        return self.up and self.sim.queue.now_ms >= self.connected_at_ms
 
     def send_to(self, targets: list[int], message: Message) -> None:
         """Encode `message` once (the p2p codec, as on the wire) and send it
@@ -984,7 +1003,7 @@ class SimNode:
         message the consensus machine refuses is counted and dropped
         (InvalidVote). Nothing a peer sends can stop the node.
         """
-        if not self.up:
+        if not self.up or self.sim.queue.now_ms < self.connected_at_ms:
             return
         try:
             message = decode_message(data, self.params.sizes.max_frame_bytes)

@@ -364,6 +364,8 @@ class Simulation:
     def send(self, src: int, dst: int, data: bytes, extra_delay_ms: int = 0) -> None:
         """Send `data` from `src` to `dst` through the network model."""
         queue = self.queue
+        if not self.nodes[src].is_connected():
+            return  # a restarted node before its connections are back
         for delay_ms in self.network.plan_delivery(src, dst, queue.now_ms, self.rng):
             queue.schedule_in(
                 delay_ms + extra_delay_ms, partial(self.nodes[dst].deliver, src, data)
