@@ -90,9 +90,9 @@ class _SnapshotCollector(Collector):
         )
         yield GaugeMetricFamily("timecoin_mempool_bytes", "Pooled bytes", snap.mempool_bytes)
         yield GaugeMetricFamily(
-            "timecoin_clock_offset_ms",
-            "Local clock minus the peers' median clock, milliseconds",
-            snap.clock_offset_ms,
+            "timecoin_clock_offset_seconds",
+            "Local clock minus the peers' median clock",
+            snap.clock_offset_ms / 1000.0,
         )
         for name, value in sorted(snap.extra.items()):
             yield GaugeMetricFamily(name, name.removeprefix("timecoin_").replace("_", " "), value)
