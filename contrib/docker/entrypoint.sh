@@ -12,6 +12,8 @@
 #   TIMECOIN_RPC_HOST   RPC bind address                        [127.0.0.1]
 #   TIMECOIN_BLOCK_INTERVAL_MS   devnet block interval override [none]
 #   TIMECOIN_ALLOW_LOCAL_ADDRESSES  "true" for loopback/private peers [false]
+#   TIMECOIN_METRICS_PORT  serve Prometheus metrics on this port  [off]
+#   TIMECOIN_METRICS_HOST  metrics bind address                  [127.0.0.1]
 #
 # On first start it writes DATADIR/node.toml from these (never overwritten
 # afterwards: edit the file to change a setting) and creates the operator
@@ -43,6 +45,13 @@ if [ ! -f "$datadir/node.toml" ]; then
         echo "host = \"${TIMECOIN_RPC_HOST:-127.0.0.1}\""
         if [ -n "${TIMECOIN_RPC_PORT:-}" ]; then
             echo "port = $TIMECOIN_RPC_PORT"
+        fi
+        if [ -n "${TIMECOIN_METRICS_PORT:-}" ]; then
+            echo
+            echo "[metrics]"
+            echo "enabled = true"
+            echo "host = \"${TIMECOIN_METRICS_HOST:-127.0.0.1}\""
+            echo "port = $TIMECOIN_METRICS_PORT"
         fi
     } > "$datadir/node.toml.tmp"
     mv "$datadir/node.toml.tmp" "$datadir/node.toml"

@@ -107,3 +107,36 @@ def test_image_builds() -> None:
         timeout=1_800,
     )
     assert result.returncode == 0, result.stderr[-4000:]
+
+
+def test_compose_provisions_prometheus_and_grafana_over_every_node() -> None:
+    text = COMPOSE.read_text(encoding="utf-8")
+    port = re.search(r'TIMECOIN_METRICS_PORT: "(\d+)"', text)
+    assert port is not None
+    assert "TIMECOIN_METRICS_HOST: 0.0.0.0" in text
+    scrape = (CONTRIB / "docker" / "prometheus.yml").read_text(encoding="utf-8")
+    for index in range(4):
+        assert f'"node{index}:{port.group(1)}"' in scrape
+    assert "./prometheus.yml:/etc/prometheus/prometheus.yml:ro" in text
+    assert "../grafana/provisioning:/etc/grafana/provisioning:ro" in text
+    mount = re.search(r"\.\./grafana/timecoin\.json:(\S+)/timecoin\.json:ro", text)
+    assert mount is not None
+    assert (CONTRIB / "grafana" / "timecoin.json").exists()
+    provisioning = CONTRIB / "grafana" / "provisioning"
+    dashboards = (provisioning / "dashboards" / "timecoin.yaml").read_text(encoding="utf-8")
+    assert f"path: {mount.group(1)}\n" in dashboards
+    datasource = (provisioning / "datasources" / "prometheus.yaml").read_text(encoding="utf-8")
+    assert "url: http://prometheus:9090" in datasource
+    assert "  prometheus:\n" in text
+
+
+@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool is absent")
+def test_prometheus_config_checks() -> None:
+    result = subprocess.run(
+        ["promtool", "check", "config", str(CONTRIB / "docker" / "prometheus.yml")],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -16,6 +16,7 @@ import os
 import signal
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -62,7 +63,7 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
 def test_entrypoint_starts_a_network_built_by_init_network(
     tmp_path: Path, processes: list[subprocess.Popen[bytes]]
 ) -> None:
-    (port,) = find_free_ports(1)
+    port, metrics_port = find_free_ports(2)
     netdir = tmp_path / "net"
     init = _run(
         "sh", str(SCRIPTS / "init-network.sh"), str(netdir), "4", "devnet", f"127.0.0.1%d:{port}"
@@ -87,6 +88,7 @@ def test_entrypoint_starts_a_network_built_by_init_network(
                     TIMECOIN_BLOCK_INTERVAL_MS="500",
                     TIMECOIN_ALLOW_LOCAL_ADDRESSES="true",
                     TIMECOIN_SEEDS=seeds,
+                    **({"TIMECOIN_METRICS_PORT": str(metrics_port)} if index == 0 else {}),
                 ),
                 stdin=subprocess.DEVNULL,
                 stdout=log,
@@ -121,3 +123,6 @@ def test_entrypoint_starts_a_network_built_by_init_network(
         return certificate is not None and len(certificate["signers"]) >= 3
 
     wait_until(certified, TIMEOUT_S, "certified blocks")
+    metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
+    with urllib.request.urlopen(metrics_url, timeout=10.0) as response:
+        assert "\ntimecoin_height " in response.read().decode("utf-8")

@@ -352,6 +352,9 @@ class FinalityService:
         self.invalid_messages = 0
         self.finalized = 0
         self.final_latencies_ms: list[float] = []
+        self.latency_listeners: list[Callable[[float], object]] = []
+        """Called with each broadcast-to-final latency in milliseconds, as
+        it is appended to `final_latencies_ms` (the node's histogram)."""
 
     # ------------------------------------------------------------ lifecycle
 
@@ -1109,8 +1112,11 @@ class FinalityService:
             self._final_at_ms.popitem(last=False)
         seen = self._first_seen_ms.pop(txid, None)
         if seen is not None:
-            self.final_latencies_ms.append(float(_now_ms() - seen))
+            latency_ms = float(_now_ms() - seen)
+            self.final_latencies_ms.append(latency_ms)
             del self.final_latencies_ms[:-10_000]
+            for observe in self.latency_listeners:
+                observe(latency_ms)
         height = self.state.height + 1
         try:
             self.mempool.add(final.tx, self.view, height, now_ms=_now_ms(), final=True)

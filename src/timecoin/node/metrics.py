@@ -1,10 +1,13 @@
 """Prometheus metrics of a node, served over HTTP by prometheus-client.
 
 Gauges and counters that mirror state kept elsewhere (height, round,
-peers, mempool size, p2p traffic per message class, throttles and bans)
-are read at scrape time by a collector, so nothing has to be updated on
-the hot paths; commit latency is a histogram observed at each commit, and
-event-loop lag a gauge updated by a probe task.
+peers, mempool size, p2p traffic per message class, throttles and bans,
+masternodes and voting weight) are read at scrape time by a collector, so
+nothing has to be updated on the hot paths; commit latency and
+broadcast-to-final latency are histograms observed as they happen, and
+event-loop lag a gauge updated by a probe task. The registry also holds
+prometheus-client's process, GC and platform collectors (RSS, CPU, open
+files) and a `timecoin_build_info` gauge.
 """
 
 from __future__ import annotations
@@ -17,7 +20,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Final
 
-from prometheus_client import CollectorRegistry, Gauge, Histogram, start_http_server
+from prometheus_client import (
+    CollectorRegistry,
+    Gauge,
+    GCCollector,
+    Histogram,
+    PlatformCollector,
+    ProcessCollector,
+    start_http_server,
+)
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -28,6 +39,24 @@ log = logging.getLogger("timecoin.node.metrics")
 LOOP_LAG_PROBE_S: Final = 0.5
 """Period of the event-loop lag probe."""
 COMMIT_BUCKETS_S: Final = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+FINALITY_BUCKETS_S: Final = (
+    0.025,
+    0.05,
+    0.1,
+    0.2,
+    0.3,
+    0.5,
+    0.75,
+    1.0,
+    1.5,
+    2.0,
+    3.0,
+    5.0,
+    10.0,
+    30.0,
+)
+"""Buckets of broadcast-to-final latency: sub-second is the goal, tens of
+seconds a stalled epoch."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +71,9 @@ class NodeSnapshot:
     p2p: P2PStats | None = None
     clock_offset_ms: int = 0
     extra: dict[str, float] = field(default_factory=dict)
+    """More gauges, by full name."""
+    counters: dict[str, float] = field(default_factory=dict)
+    """Monotonic figures, by the name of their sample (ending in `_total`)."""
 
 
 class _SnapshotCollector(Collector):
@@ -58,12 +90,17 @@ class _SnapshotCollector(Collector):
         )
         yield GaugeMetricFamily("timecoin_mempool_bytes", "Pooled bytes", snap.mempool_bytes)
         yield GaugeMetricFamily(
-            "timecoin_clock_offset_ms",
-            "Local clock minus the peers' median clock, milliseconds",
-            snap.clock_offset_ms,
+            "timecoin_clock_offset_seconds",
+            "Local clock minus the peers' median clock",
+            snap.clock_offset_ms / 1000.0,
         )
         for name, value in sorted(snap.extra.items()):
             yield GaugeMetricFamily(name, name.removeprefix("timecoin_").replace("_", " "), value)
+        for name, value in sorted(snap.counters.items()):
+            family = name.removesuffix("_total")
+            yield CounterMetricFamily(
+                family, family.removeprefix("timecoin_").replace("_", " "), value
+            )
         stats = snap.p2p
         if stats is None:
             return
@@ -94,14 +131,37 @@ class _SnapshotCollector(Collector):
 class NodeMetrics:
     """The registry of one node, its histogram and loop-lag gauge."""
 
-    def __init__(self, snapshot: Callable[[], NodeSnapshot]) -> None:
-        """Metrics whose live figures come from `snapshot()` at scrape time."""
+    def __init__(
+        self,
+        snapshot: Callable[[], NodeSnapshot],
+        *,
+        version: str = "",
+        network: str = "",
+    ) -> None:
+        """Metrics whose live figures come from `snapshot()` at scrape time,
+        with a build-info gauge labelled `version` and `network`."""
         self.registry = CollectorRegistry()
         self.registry.register(_SnapshotCollector(snapshot))
+        ProcessCollector(registry=self.registry)
+        GCCollector(registry=self.registry)
+        PlatformCollector(registry=self.registry)
+        build = Gauge(
+            "timecoin_build_info",
+            "The node's version and network (always 1)",
+            labelnames=("version", "network"),
+            registry=self.registry,
+        )
+        build.labels(version=version, network=network).set(1)
         self.commit_seconds = Histogram(
             "timecoin_commit_seconds",
             "Time to validate and store a decided block",
             buckets=COMMIT_BUCKETS_S,
+            registry=self.registry,
+        )
+        self.finality_seconds = Histogram(
+            "timecoin_finality_latency_seconds",
+            "Time from a transaction's first sight (broadcast) to its finality",
+            buckets=FINALITY_BUCKETS_S,
             registry=self.registry,
         )
         self.loop_lag_seconds = Gauge(
@@ -113,6 +173,10 @@ class NodeMetrics:
         self._probe: asyncio.Task[None] | None = None
         self._server: object | None = None
         self.port: int | None = None
+
+    def observe_final_latency_ms(self, latency_ms: float) -> None:
+        """Record one transaction's broadcast-to-final latency."""
+        self.finality_seconds.observe(latency_ms / 1000.0)
 
     def serve(self, host: str, port: int) -> int:
         """Serve /metrics on `host`:`port` (0: a free port) from a thread; return the port."""

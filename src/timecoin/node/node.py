@@ -25,6 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Final
 
+from timecoin import __version__
 from timecoin.chain import AppliedBlock, ChainState, chain_state_from_genesis
 from timecoin.crypto import SigningKey, verify
 from timecoin.crypto.batch import BatchVerifier
@@ -378,7 +379,10 @@ class Node:
             datadir=self.datadir,
         )
         if self.config.metrics.enabled:
-            self.metrics = NodeMetrics(self._snapshot)
+            self.metrics = NodeMetrics(
+                self._snapshot, version=__version__, network=self.config.network
+            )
+            self.finality.latency_listeners.append(self.metrics.observe_final_latency_ms)
             self.metrics.serve(self.config.metrics.host, self.config.metrics.port)
             self.metrics.start_probe()
         if self.config.rpc.enabled:
@@ -709,8 +713,42 @@ class Node:
             mempool_bytes=0 if self.finality is None else self.finality.mempool.memory_bytes,
             p2p=self.peers.stats if hasattr(self, "peers") else None,
             clock_offset_ms=self.clock_offset_ms(),
-            extra=self._sync_figures(),
+            extra=self._sync_figures() | self._masternode_figures(),
+            counters=self._counter_figures(),
         )
+
+    def _counter_figures(self) -> dict[str, float]:
+        """Monotonic figures (exported as counters): transactions found
+        final, signatures verified, proposals built ahead and on the loop."""
+        figures: dict[str, float] = {}
+        if self.finality is not None:
+            figures["timecoin_finality_finalized_total"] = float(self.finality.finalized)
+            figures["timecoin_signature_verifications_total"] = float(self.sig_cache.verifications)
+        driver = self.driver
+        if driver is not None:
+            figures["timecoin_proposals_prebuilt_total"] = float(driver.proposals_prebuilt)
+            figures["timecoin_proposals_built_on_loop_total"] = float(
+                driver.proposals_built_on_loop
+            )
+        return figures
+
+    def _masternode_figures(self) -> dict[str, float]:
+        """Masternode gauges: registered masternodes, the voting set in force
+        (its voters and total weight) and this node's weight in it."""
+        driver = self.driver
+        if driver is None:
+            return {}
+        registry = driver.state.registry
+        voting_set = registry.voting_set
+        key = self.operator_key
+        index = None if key is None else voting_set.index_of(key.public_key)
+        own = 0 if index is None else voting_set.voters[index].weight
+        return {
+            "timecoin_masternodes_registered": float(len(registry.entries)),
+            "timecoin_voting_set_voters": float(len(voting_set.voters)),
+            "timecoin_voting_set_weight": float(voting_set.total_weight),
+            "timecoin_voting_weight": float(own),
+        }
 
     def _sync_figures(self) -> dict[str, float]:
         """Sync gauges: the fork alert (1 when block production is halted by
@@ -724,18 +762,10 @@ class Node:
         if finality is not None:
             machine = finality.machine
             figures = {
-                "timecoin_finality_finalized_total": float(finality.finalized),
                 "timecoin_finality_backlog": float(0 if machine is None else machine.backlog_count),
                 "timecoin_finality_epoch": float(-1 if machine is None else machine.epoch),
                 "timecoin_epoch_reports_awaited_seconds": finality.reports_awaited_s(),
-                "timecoin_signature_verifications_total": float(self.sig_cache.verifications),
             }
-        driver = self.driver
-        if driver is not None:
-            figures["timecoin_proposals_prebuilt_total"] = float(driver.proposals_prebuilt)
-            figures["timecoin_proposals_built_on_loop_total"] = float(
-                driver.proposals_built_on_loop
-            )
         return figures | {
             "timecoin_storage_failed": 1.0 if self.faults.storage_failed else 0.0,
             "timecoin_fork_alert": 1.0 if syncer.alert is not None else 0.0,
