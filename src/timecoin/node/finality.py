@@ -347,6 +347,7 @@ class FinalityService:
         applied to the view, before it is reported final (the node feeds its
         wallet here)."""
         self._awaiting_reports_since_ms: int | None = None
+        self._reports_requested_epoch: int | None = None
         self.evidence: list[Evidence] = []
         self.dropped_inputs = 0
         self.invalid_messages = 0
@@ -1077,7 +1078,14 @@ class FinalityService:
                 self.network.broadcast(EpochReportMsg(report=effect.report))
             elif isinstance(effect, RequestReports):
                 weight, total = self.reports_weight(effect.epoch)
-                log.info(
+                # Asked every 500 ms while reports are missing: one info line
+                # per epoch (the warning and the metric say how long it lasts).
+                level = (
+                    logging.DEBUG if self._reports_requested_epoch == effect.epoch else logging.INFO
+                )
+                self._reports_requested_epoch = effect.epoch
+                log.log(
+                    level,
                     "asking peers for the reports of epoch %d (weight %d of %d held)",
                     effect.epoch,
                     weight,
