@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from functional_framework import Testnet
+from functional_framework import Testnet, wait_until
 
 from timecoin.node.keys import read_key_file
 
@@ -14,8 +14,13 @@ def test_four_nodes_commit_the_same_blocks(testnet: Testnet) -> None:
 
 
 def test_every_node_is_connected_to_the_others(testnet: Testnet) -> None:
+    # RPC answers before every dial has completed: wait for the mesh.
     for node in testnet.nodes:
-        assert int(node.rpc("getconnectioncount")) == len(testnet.nodes) - 1
+        wait_until(
+            lambda node=node: int(node.rpc("getconnectioncount")) == len(testnet.nodes) - 1,
+            20.0,
+            f"{node.name} connected to the other {len(testnet.nodes) - 1}",
+        )
 
 
 def test_consensus_info_names_the_voting_set(testnet: Testnet) -> None:
